@@ -1,0 +1,147 @@
+// Schema-checked reading of one TOML table; internal to the config loader.
+#pragma once
+
+#include <charconv>
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <toml++/toml.h>
+
+#include "daemon/config.hpp"
+
+namespace postern::daemon {
+
+// Reads one TOML table against a schema: typed getters record which keys were consumed, and
+// finish() rejects any key nobody asked for (a misspelt key is an error, not silently ignored).
+// The first error wins; later getters return defaults.
+class TableReader {
+public:
+    TableReader(const toml::table& t, std::string path, const std::string& file,
+                std::optional<ConfigError>& err)
+        : t_(t), path_(std::move(path)), file_(file), err_(err) {}
+
+    std::string key_path(std::string_view k) const {
+        return path_.empty() ? std::string(k) : path_ + "." + std::string(k);
+    }
+
+    void fail(const toml::node* n, std::string key, std::string msg) {
+        if (err_) return;
+        std::uint32_t line = n ? n->source().begin.line : t_.source().begin.line;
+        err_ = ConfigError{file_, line, std::move(key), std::move(msg)};
+    }
+
+    const toml::node* get(std::string_view k) {
+        seen_.insert(std::string(k));
+        return t_.get(k);
+    }
+
+    void str(std::string_view k, std::string& out, bool required = false) {
+        auto* n = get(k);
+        if (!n) {
+            if (required) fail(nullptr, key_path(k), "missing (required)");
+            return;
+        }
+        if (auto v = n->value<std::string>()) out = *v;
+        else fail(n, key_path(k), "expected a string, got " + type_name(*n));
+    }
+
+    void boolean(std::string_view k, bool& out) {
+        auto* n = get(k);
+        if (!n) return;
+        if (auto v = n->value<bool>()) out = *v;
+        else fail(n, key_path(k), "expected true or false, got " + type_name(*n));
+    }
+
+    void port(std::string_view k, std::uint16_t& out) {
+        auto* n = get(k);
+        if (!n) return;
+        auto v = n->value<std::int64_t>();
+        if (!v || *v < 1 || *v > 65535) {
+            fail(n, key_path(k), "expected a port number 1-65535");
+            return;
+        }
+        out = static_cast<std::uint16_t>(*v);
+    }
+
+    void strings(std::string_view k, std::vector<std::string>& out) {
+        auto* n = get(k);
+        if (!n) return;
+        auto* arr = n->as_array();
+        if (!arr) {
+            fail(n, key_path(k), "expected an array of strings, got " + type_name(*n));
+            return;
+        }
+        out.clear();
+        for (std::size_t i = 0; i < arr->size(); ++i) {
+            const toml::node& e = *arr->get(i);
+            if (auto v = e.value<std::string>()) out.push_back(*v);
+            else {
+                fail(&e, key_path(k) + "[" + std::to_string(i) + "]",
+                     "expected a string, got " + type_name(e));
+                return;
+            }
+        }
+    }
+
+    // "90s", "30m", "8h", "1d" or a plain number of seconds.
+    void duration(std::string_view k, std::uint32_t& out) {
+        auto* n = get(k);
+        if (!n) return;
+        if (auto v = n->value<std::int64_t>()) {
+            if (*v <= 0 || *v > 0xffffffffLL) fail(n, key_path(k), "duration out of range");
+            else out = static_cast<std::uint32_t>(*v);
+            return;
+        }
+        auto s = n->value<std::string>();
+        if (!s || s->empty()) {
+            fail(n, key_path(k), "expected a duration such as \"8h\", \"30m\" or 3600");
+            return;
+        }
+        std::uint64_t num = 0;
+        auto [p, ec] = std::from_chars(s->data(), s->data() + s->size(), num);
+        std::string_view unit(p, s->data() + s->size() - p);
+        std::uint64_t mult = unit == "" || unit == "s" ? 1
+                             : unit == "m"             ? 60
+                             : unit == "h"             ? 3600
+                             : unit == "d"             ? 86400
+                                                       : 0;
+        if (ec != std::errc() || mult == 0 || num == 0 || num * mult > 0xffffffffULL) {
+            fail(n, key_path(k), "bad duration \"" + *s + "\" (use s, m, h or d)");
+            return;
+        }
+        out = static_cast<std::uint32_t>(num * mult);
+    }
+
+    void finish() {
+        for (auto&& [k, v] : t_) {
+            if (!seen_.count(std::string(k.str())))
+                fail(&v, key_path(k.str()), "unknown key");
+        }
+    }
+
+    static std::string type_name(const toml::node& n) {
+        switch (n.type()) {
+            case toml::node_type::table: return "a table";
+            case toml::node_type::array: return "an array";
+            case toml::node_type::string: return "a string";
+            case toml::node_type::integer: return "an integer";
+            case toml::node_type::floating_point: return "a number";
+            case toml::node_type::boolean: return "a boolean";
+            default: return "a date/time";
+        }
+    }
+
+    const toml::table& table() const { return t_; }
+
+private:
+    const toml::table& t_;
+    std::string path_;
+    const std::string& file_;
+    std::optional<ConfigError>& err_;
+    std::set<std::string> seen_;
+};
+
+}  // namespace postern::daemon
