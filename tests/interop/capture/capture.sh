@@ -74,9 +74,14 @@ WORK=$(mktemp -d /tmp/postern-capture.XXXXXX)
 PIDS=()
 
 cleanup() {
-    local p ns
+    local p ns i
     for p in "${PIDS[@]}"; do
         kill "$p" 2>/dev/null || true
+    done
+    for p in "${PIDS[@]}"; do
+        for i in $(seq 1 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
     done
     for ns in "$NS_MOON" "$NS_SUN"; do
         if ip netns list | grep -qw "$ns"; then
@@ -181,6 +186,8 @@ make_certs() { # into $1 (reused if complete)
     fi
     command -v pki >/dev/null || apt-get install -y strongswan-pki >/dev/null
     log "generating CA and certificates"
+    printf 'pki {\n    load = random nonce sha1 sha2 openssl pem pkcs1 pkcs8 x509 pubkey\n}\n' >"$WORK/pki.conf"
+    export STRONGSWAN_CONF=$WORK/pki.conf
     pki --gen --type rsa --size 2048 --outform pem >"$d/caKey.pem"
     pki --self --ca --lifetime 7300 --in "$d/caKey.pem" --type rsa \
         --dn "C=XX, O=Postern Test, CN=Postern Test CA" --outform pem >"$d/caCert.pem"
@@ -192,11 +199,13 @@ make_certs() { # into $1 (reused if complete)
             | pki --issue --lifetime 7300 --cacert "$d/caCert.pem" --cakey "$d/caKey.pem" \
                 --dn "C=XX, O=Postern Test, CN=$id" --san "$id" --outform pem >"$d/${h}Cert.pem"
     done
+    unset STRONGSWAN_CONF
 }
 
 # write_swanctl DIR ROLE SCENARIO
 write_swanctl() {
-    local dir=$1 role=$2 sc=$3 ike esp auth frag="" vips="" pools="" lts rts secrets="" dest=$OUT/$sc
+    local dir=$1 role=$2 sc=$3
+    local ike esp auth frag="" vips="" pools="" lts rts secrets="" dest=$OUT/$sc local_ip remote_ip lid rid
     mkdir -p "$dir/swanctl/x509" "$dir/swanctl/x509ca" "$dir/swanctl/private"
     case $sc in
         psk-gcm)
@@ -243,6 +252,8 @@ write_swanctl() {
         echo "        remote_addrs = $remote_ip"
         echo "        proposals = $ike"
         [ -n "$frag" ] && echo "$frag"
+        # no MOBIKE here: this exchange stays on port 500 (the others float to 4500)
+        [ "$sc" = modp-invalid-ke ] && echo "        mobike = no"
         [ -n "$vips" ] && echo "$vips"
         [ -n "$pools" ] && echo "$pools"
         echo "        local {"
@@ -271,12 +282,13 @@ write_swanctl() {
             echo "    }"
             echo "}"
         fi
-        [ -n "$secrets" ] && echo "$secrets"
+        if [ -n "$secrets" ]; then echo "$secrets"; fi
     } >"$dir/swanctl/swanctl.conf"
 }
 
 run_scenario() {
-    local sc=$1 w=$WORK/$sc dest=$OUT/$sc extra=""
+    local sc=$1
+    local w=$WORK/$sc dest=$OUT/$sc extra=""
     log "=== scenario $sc ==="
     mkdir -p "$w/moon" "$w/sun" "$dest"
     # fresh output folder, but keep the certificates of cert-cbc (reused for stable data)
@@ -334,7 +346,7 @@ run_scenario() {
     # shellcheck disable=SC2086
     "$PY" "$HERE/ikekeys.py" --initiator-log "$w/moon/charon.log" --responder-log "$w/sun/charon.log" \
         --messages "$dest" --out "$dest/keys.txt" --excerpt "$dest/charon-excerpt.log" \
-        --meta "scenario=$sc" --meta "strongswan=$(swanctl --version 2>/dev/null | head -1 | sed 's/^.*strongSwan swanctl //')" \
+        --meta "scenario=$sc" --meta "strongswan=$(dpkg-query -W -f '${Version}' strongswan-charon 2>/dev/null || echo unknown) (Debian package strongswan-charon)" \
         --meta "initiator=moon $IP_MOON id=$ID_MOON" --meta "responder=sun $IP_SUN id=$ID_SUN" \
         --meta "captured=$(date -u +%Y-%m-%dT%H:%M:%SZ)" $cred
     cp "$w/capture.pcap" "$dest/capture.pcap"
