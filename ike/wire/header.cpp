@@ -16,9 +16,9 @@ Parsed<Header> parse_header(ByteView datagram) {
     h.message_id = MessageId(r.u32("IKE header message ID"));
     h.length = r.u32("IKE header length");
     if (!r.ok()) {
-        return syntax_error("IKE header truncated: datagram of " + std::to_string(datagram.size()) +
-                                " bytes < 28",
-                            datagram.size());
+        return syntax_error(
+            "IKE header truncated: datagram of " + std::to_string(datagram.size()) + " bytes < 28",
+            datagram.size());
     }
     h.major_version = version >> 4;
     h.minor_version = version & 0x0f;
@@ -28,10 +28,9 @@ Parsed<Header> parse_header(ByteView datagram) {
 
     // RFC 7296 §2.5: a major version we do not speak is answered with INVALID_MAJOR_VERSION.
     if (h.major_version != 2) {
-        return tl::unexpected(ParseError{NotifyType::INVALID_MAJOR_VERSION, 0,
-                                         "IKE header major version " +
-                                             std::to_string(h.major_version) + " != 2",
-                                         17});
+        return tl::unexpected(ParseError{
+            NotifyType::INVALID_MAJOR_VERSION, 0,
+            "IKE header major version " + std::to_string(h.major_version) + " != 2", 17});
     }
     if (h.length < kHeaderSize) {
         return syntax_error("IKE header length " + std::to_string(h.length) + " < 28", 24);

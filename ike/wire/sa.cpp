@@ -87,14 +87,13 @@ Parsed<Proposal> parse_proposal_body(Reader& r, std::size_t num_transforms, std:
         std::string twhere = where + " transform " + to_string(p.transforms.size() + 1);
         std::size_t at = r.offset();
         if (last == kLastTransform) {
-            return syntax_error(where + ": " + to_string(r.remaining()) +
-                                    " bytes after the last transform",
-                                at);
+            return syntax_error(
+                where + ": " + to_string(r.remaining()) + " bytes after the last transform", at);
         }
         if (r.remaining() < kTransformHeader) {
-            return syntax_error(twhere + ": header truncated (" + to_string(r.remaining()) +
-                                    " < 8 bytes left)",
-                                at);
+            return syntax_error(
+                twhere + ": header truncated (" + to_string(r.remaining()) + " < 8 bytes left)",
+                at);
         }
         last = r.u8("transform last substructure");
         r.u8("transform reserved");
@@ -151,13 +150,12 @@ Parsed<SaPayload> parse_sa(Reader& r) {
         std::string where = "SA proposal " + to_string(sa.proposals.size() + 1);
         std::size_t at = r.offset();
         if (last == kLastProposal) {
-            return syntax_error("SA: " + to_string(r.remaining()) + " bytes after the last proposal",
-                                at);
+            return syntax_error(
+                "SA: " + to_string(r.remaining()) + " bytes after the last proposal", at);
         }
         if (r.remaining() < kProposalHeader) {
-            return syntax_error(where + ": header truncated (" + to_string(r.remaining()) +
-                                    " < 8 bytes left)",
-                                at);
+            return syntax_error(
+                where + ": header truncated (" + to_string(r.remaining()) + " < 8 bytes left)", at);
         }
         last = r.u8("proposal last substructure");
         r.u8("proposal reserved");
@@ -172,8 +170,8 @@ Parsed<SaPayload> parse_sa(Reader& r) {
         }
         if (len < kProposalHeader + spi_size) {
             return syntax_error(where + ": proposal length " + to_string(len) + " < " +
-                                    to_string(kProposalHeader + spi_size) +
-                                    " (header + SPI size " + to_string(spi_size) + ")",
+                                    to_string(kProposalHeader + spi_size) + " (header + SPI size " +
+                                    to_string(spi_size) + ")",
                                 at + 2);
         }
         if (len - kProposalHeader > r.remaining()) {
@@ -184,16 +182,16 @@ Parsed<SaPayload> parse_sa(Reader& r) {
         }
         // §3.3.1: proposals are numbered from 1, each one more than the previous.
         if (sa.proposals.empty() ? number == 0 : number != sa.proposals.back().number + 1) {
-            return syntax_error(where + ": proposal number " + to_string(number) +
-                                    (sa.proposals.empty()
-                                         ? std::string(" (must be >= 1)")
-                                         : " after " + to_string(sa.proposals.back().number)),
-                                at + 4);
+            return syntax_error(
+                where + ": proposal number " + to_string(number) +
+                    (sa.proposals.empty() ? std::string(" (must be >= 1)")
+                                          : " after " + to_string(sa.proposals.back().number)),
+                at + 4);
         }
         if (!spi_size_ok(protocol, spi_size)) {
-            return syntax_error(where + ": SPI size " + to_string(spi_size) + " invalid for " +
-                                    to_string(protocol),
-                                at + 6);
+            return syntax_error(
+                where + ": SPI size " + to_string(spi_size) + " invalid for " + to_string(protocol),
+                at + 6);
         }
         Reader pr = r.sub(len - kProposalHeader, "proposal");
         auto p = parse_proposal_body(pr, num_transforms, spi_size, where);

@@ -21,10 +21,10 @@
 namespace postern::ike::wire {
 
 struct TransformAttribute {
-    std::uint16_t type = 0;  // 15 bits; kAttrKeyLength (14) is the only one defined
-    bool tv = true;          // AF bit: TV (2-byte value) or TLV (variable data)
-    std::uint16_t value = 0; // TV format
-    Bytes data;              // TLV format
+    std::uint16_t type = 0;   // 15 bits; kAttrKeyLength (14) is the only one defined
+    bool tv = true;           // AF bit: TV (2-byte value) or TLV (variable data)
+    std::uint16_t value = 0;  // TV format
+    Bytes data;               // TLV format
 
     bool operator==(const TransformAttribute&) const = default;
 };
