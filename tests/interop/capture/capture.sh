@@ -16,6 +16,9 @@
 #
 # Both charons use kernel-libipsec (userspace ESP, the host kernel has no ESP) and log key
 # material (filelog ike/enc/chd = 4).  swanctl drives them over private vici sockets.
+# kernel-libipsec can only do UDP-encapsulated ESP, so the initiator fakes its NAT-D hash
+# (sun logs "remote host is behind NAT") and from IKE_AUTH on all IKE traffic uses port 4500
+# with the non-ESP marker, in every scenario.
 #
 # Scenarios (all moon -> sun, the initiator finally runs `swanctl --terminate` so an
 # INFORMATIONAL exchange with a Delete payload is captured as well):
@@ -36,8 +39,11 @@
 #                  negotiated algorithms, credentials used (extracted from charon's debug log)
 #   *.pem          certificates and private keys used (test-only!), psk.txt for PSK scenarios
 #   charon-excerpt.log  key-derivation and message lines of the initiator's log (trimmed)
+#   esp-NN-<sender>.hex  the UDP-encapsulated ESP packets of two pings through the CHILD_SA
 #   capture.pcap   the raw capture (small)
-# and runs tests/interop/capture/check.py over the result (structural checks + decryption).
+# and runs tests/interop/capture/check.py over the result (structural checks; with
+# python3-cryptography also SK/SKF + ESP decryption and AUTH verification).
+# See tests/data/strongswan/README.md for the file formats and caveats.
 #
 # Usage (root): tests/interop/capture/capture.sh [scenario ...]     (default: all three)
 #   KEEP=1 keeps the work directory (full charon logs) for inspection.
@@ -252,7 +258,7 @@ write_swanctl() {
         echo "        remote_addrs = $remote_ip"
         echo "        proposals = $ike"
         [ -n "$frag" ] && echo "$frag"
-        # no MOBIKE here: this exchange stays on port 500 (the others float to 4500)
+        # no MOBIKE here, so IKE_AUTH carries no MOBIKE_SUPPORTED notify (variety for the goldens)
         [ "$sc" = modp-invalid-ke ] && echo "        mobike = no"
         [ -n "$vips" ] && echo "$vips"
         [ -n "$pools" ] && echo "$pools"
@@ -323,10 +329,14 @@ run_scenario() {
     sw "$w/moon" --list-sas >"$w/moon/sas.txt" 2>&1 || true
     sw "$w/sun" --list-sas >"$w/sun/sas.txt" 2>&1 || true
     cat "$w/moon/sas.txt" >&2
-    if [ "$sc" = psk-gcm ] && [ $ok = yes ]; then
-        # exercise the data plane once (not needed for the goldens, just proves the SA works)
-        ip netns exec "$NS_MOON" ping -c 2 -W 2 "$NET_SUN" >"$w/ping.log" 2>&1 \
-            && log "ping through the tunnel ok" || log "ping through the tunnel failed (ignored)"
+    if [ $ok = yes ]; then
+        # two pings through the tunnel: proves the CHILD_SA works and leaves ESP goldens
+        # (esp-*.hex) that check.py decrypts with the logged CHILD_SA keys
+        local src=$NET_MOON
+        [ "$sc" = psk-gcm ] && src=$(sed -n 's/^    local  \([0-9.]*\)\/32$/\1/p' "$w/moon/sas.txt" | head -1)
+        ip netns exec "$NS_MOON" ping -c 2 -i 0.3 -W 2 -I "$src" "$NET_SUN" >"$w/ping.log" 2>&1 \
+            && log "ping $src -> $NET_SUN through the tunnel ok" \
+            || log "ping through the tunnel failed (ignored)"
     fi
     sw "$w/moon" --terminate --ike "$sc" --timeout 15 >"$w/moon/terminate.log" 2>&1 \
         || log "terminate failed (see $w/moon/terminate.log)"

@@ -6,7 +6,8 @@ length equals the file size, every IKE_AUTH message carries SK (46) or SKF (53).
 If the `cryptography` package is importable it also decrypts every SK/SKF payload with the
 logged SK_e*/SK_a* (AES-GCM or AES-CBC + HMAC-SHA2-256-128), reassembles SKF fragments,
 lists the inner payloads, and recomputes the AUTH payloads (PSK: prf(prf(PSK, "Key Pad for
-IKEv2"), octets); certificates: RSA signature over the octets with the peer's certificate).
+IKEv2"), octets); certificates: RSA signature over the octets with the peer's certificate),
+and decrypts the captured ESP packets (esp-*.hex) with the logged CHILD_SA keys.
 
 usage: check.py DIR [-v]
 """
@@ -116,7 +117,8 @@ def main():
     d = sys.argv[1]
     verbose = "-v" in sys.argv
     keys = load_keys(d)
-    files = sorted(f for f in os.listdir(d) if f.endswith(".hex"))
+    files = sorted(f for f in os.listdir(d) if f.endswith(".hex") and f[:2].isdigit())
+    espfiles = sorted(f for f in os.listdir(d) if f.startswith("esp-") and f.endswith(".hex"))
     msgs = [(f, bytes.fromhex(open(os.path.join(d, f)).read().strip())) for f in files]
     errors, report = [], []
 
@@ -211,6 +213,9 @@ def main():
                 else:
                     report.append(f"{f}: AUTH method {method}: " + verify_sig(
                         d, keys, side, method, auth[4:], octets, errors, f))
+        for f in espfiles:
+            p = bytes.fromhex(open(os.path.join(d, f)).read().strip())
+            report.append(f"{f}: " + check_esp(dec, keys, p, errors, f))
     for r in report:
         print("  " + r)
     if errors:
@@ -218,6 +223,40 @@ def main():
             print("ERROR: " + e)
         sys.exit(1)
     print(f"check.py: {d}: {len(msgs)} messages OK")
+
+
+def check_esp(dec, keys, p, errors, f):
+    """Decrypt one ESP packet (SPI..ICV) with the logged CHILD_SA keys."""
+    spi = p[:4].hex()
+    if spi == keys.get("ESP_SPI_r"):
+        side = "i"  # initiator -> responder
+    elif spi == keys.get("ESP_SPI_i"):
+        side = "r"
+    else:
+        errors.append(f"{f}: unknown SPI {spi}")
+        return "FAILED"
+    ek = hx(keys, "ESP_encr_" + side)
+    try:
+        if "GCM" in keys.get("esp_proposal", ""):
+            iv, ct = p[8:16], p[16:]
+            pt = dec.AESGCM(ek[:-4]).decrypt(ek[-4:] + iv, ct, p[:8])
+        else:
+            ik = hx(keys, "ESP_integ_" + side)
+            if not hmac.compare_digest(p[-16:], hmac.new(ik, p[:-16], hashlib.sha256).digest()[:16]):
+                raise ValueError("ICV mismatch")
+            c = dec.Cipher(dec.algorithms.AES(ek), dec.modes.CBC(p[8:24])).decryptor()
+            pt = c.update(p[24:-16]) + c.finalize()
+    except Exception as e:  # noqa: BLE001
+        errors.append(f"{f}: ESP decryption failed: {e!r}")
+        return "FAILED"
+    nh, padlen = pt[-1], pt[-2]
+    inner = pt[:len(pt) - padlen - 2]
+    what = f"next header {nh}"
+    if nh == 4 and len(inner) >= 20:
+        proto = {1: "ICMP", 6: "TCP", 17: "UDP"}.get(inner[9], str(inner[9]))
+        what = (f"IPv4 {'.'.join(map(str, inner[12:16]))} -> {'.'.join(map(str, inner[16:20]))}"
+                f" {proto}")
+    return f"ESP decrypted with ESP_encr_{side}: {what}"
 
 
 def verify_sig(d, keys, side, method, data, octets, errors, f):

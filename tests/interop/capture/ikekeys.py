@@ -103,7 +103,7 @@ def parse_log(path):
 
 def message_info(msgdir):
     """SPIs and nonces from the captured IKE_SA_INIT exchange that succeeded."""
-    files = sorted(f for f in os.listdir(msgdir) if f.endswith(".hex"))
+    files = sorted(f for f in os.listdir(msgdir) if f.endswith(".hex") and f[:2].isdigit())
     info = {}
     for fn in files:
         m = bytes.fromhex(open(os.path.join(msgdir, fn)).read().strip())

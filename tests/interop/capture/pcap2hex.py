@@ -6,8 +6,9 @@ timestamps) with Ethernet, Linux cooked (SLL/SLL2) or raw IP link types, reassem
 fragments, keeps UDP datagrams on port 500 and 4500.  On port 4500 the 4-byte non-ESP marker
 is stripped; ESP packets and NAT-keepalives on 4500 are skipped (and listed).
 
-Writes OUT/NN-<EXCHANGE>-<req|resp>-<sender>.hex (lower-case hex, one line) and
-OUT/messages.txt describing each message.
+Writes OUT/NN-<EXCHANGE>-<req|resp>-<sender>.hex (lower-case hex, one line),
+OUT/esp-NN-<sender>.hex for UDP-encapsulated ESP packets (from the SPI on, UDP header removed)
+and OUT/messages.txt describing each message.
 
 usage: pcap2hex.py capture.pcap OUTDIR [--name moon=192.0.2.1 ...]
 """
@@ -146,11 +147,11 @@ def main():
         names[ipaddress.ip_address(v)] = k
     os.makedirs(a.outdir, exist_ok=True)
     for f in os.listdir(a.outdir):
-        if f.endswith(".hex"):
+        if f.endswith(".hex") and (f[:2].isdigit() or f.startswith("esp-")):
             os.remove(os.path.join(a.outdir, f))
 
     ra = Reassembler()
-    msgs, skipped = [], []
+    msgs, skipped, esp = [], [], []
     t0 = None
     for ts, lt, pkt in read_pcap(a.pcap):
         r = l3(lt, pkt)
@@ -175,7 +176,7 @@ def main():
                 skipped.append(f"{ts:.6f} {src}:{sport} -> {dst}:{dport} NAT-keepalive")
                 continue
             if data[:4] != b"\x00\x00\x00\x00":
-                skipped.append(f"{ts:.6f} {src}:{sport} -> {dst}:{dport} ESP len {len(data)}")
+                esp.append((src, sport, dst, dport, data))
                 continue
             data = data[4:]
         elif 500 not in (sport, dport):
@@ -215,6 +216,13 @@ def main():
                      f"{' (IP-reassembled)' if reasm else ''} | {exch} | {'+'.join(fl) or '-'}"
                      f" | {msgid} | {length}{'' if length == len(m) else ' MISMATCH ' + str(len(m))}"
                      f" | {payload_chain(m)}{dup}")
+    for i, (src, sport, dst, dport, data) in enumerate(esp):
+        sender = names.get(src, str(src))
+        fn = f"esp-{i:02d}-{sender}.hex"
+        with open(os.path.join(a.outdir, fn), "w") as f:
+            f.write(data.hex() + "\n")
+        lines.append(f"# ESP {fn} | {sender}:{sport} -> {names.get(dst, str(dst))}:{dport} (UDP-encapsulated)"
+                     f" | SPI {data[:4].hex()} seq {struct.unpack('!I', data[4:8])[0]} | {len(data)} bytes")
     for s in skipped:
         lines.append("# skipped: " + s)
     with open(os.path.join(a.outdir, "messages.txt"), "w") as f:
