@@ -13,7 +13,7 @@ namespace postern::ike::crypto {
 // Owns secret bytes (keys, shared secrets, SKEYSEED). The buffer is cleansed with
 // OPENSSL_cleanse on destruction, on assignment and when moved from.
 class Secret {
-public:
+  public:
     Secret() = default;
     explicit Secret(std::size_t n) : data_(n, 0) {}
     explicit Secret(ByteView b) : data_(b.begin(), b.end()) {}
@@ -50,7 +50,7 @@ public:
     void resize(std::size_t n);
     void wipe();
 
-private:
+  private:
     std::vector<std::uint8_t> data_;
 };
 

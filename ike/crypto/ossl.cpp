@@ -1,0 +1,79 @@
+#include "ike/crypto/ossl.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+
+namespace postern::ike::crypto::ossl {
+
+std::string error(std::string_view what) {
+    std::string out(what);
+    unsigned long e;
+    bool first = true;
+    while ((e = ERR_get_error()) != 0) {
+        char buf[256];
+        ERR_error_string_n(e, buf, sizeof buf);
+        out += first ? ": " : "; ";
+        out += buf;
+        first = false;
+    }
+    return out;
+}
+
+void clear_errors() {
+    ERR_clear_error();
+}
+
+void fatal(std::string_view what) {
+    std::string msg = error(what);
+    std::fprintf(stderr, "postern crypto: fatal: %s\n", msg.c_str());
+    std::abort();
+}
+
+namespace {
+
+struct MacFree {
+    void operator()(EVP_MAC* m) const { EVP_MAC_free(m); }
+};
+struct MacCtxFree {
+    void operator()(EVP_MAC_CTX* c) const { EVP_MAC_CTX_free(c); }
+};
+
+EVP_MAC* hmac_algorithm() {
+    // Fetched once: EVP_MAC_fetch walks the provider store on every call otherwise.
+    static const std::unique_ptr<EVP_MAC, MacFree> mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
+    if (!mac) fatal("EVP_MAC_fetch(HMAC)");
+    return mac.get();
+}
+
+}  // namespace
+
+void hmac(std::string_view digest, ByteView key, std::initializer_list<ByteView> data,
+          MutableByteView out) {
+    std::unique_ptr<EVP_MAC_CTX, MacCtxFree> ctx(EVP_MAC_CTX_new(hmac_algorithm()));
+    if (!ctx) fatal("EVP_MAC_CTX_new");
+    std::string md(digest);
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, md.data(), 0),
+        OSSL_PARAM_construct_end(),
+    };
+    // HMAC pads short keys with zeros to the block size (RFC 2104 §2), so the empty key and
+    // the one-octet key 0x00 are the same key. EVP_MAC_init treats a null key as "keep the
+    // previous key", so an empty key is passed as that single zero octet.
+    static constexpr std::uint8_t kZero[1] = {0};
+    const std::uint8_t* k = key.empty() ? kZero : key.data();
+    const std::size_t klen = key.empty() ? 1 : key.size();
+    if (EVP_MAC_init(ctx.get(), k, klen, params) != 1) fatal("EVP_MAC_init");
+    for (ByteView d : data) {
+        if (!d.empty() && EVP_MAC_update(ctx.get(), d.data(), d.size()) != 1)
+            fatal("EVP_MAC_update");
+    }
+    std::size_t len = 0;
+    if (EVP_MAC_final(ctx.get(), out.data(), &len, out.size()) != 1 || len != out.size())
+        fatal("EVP_MAC_final");
+}
+
+}  // namespace postern::ike::crypto::ossl
