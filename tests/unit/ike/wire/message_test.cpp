@@ -22,17 +22,17 @@ Header init_header() {
 Message init_request() {
     auto seq = [](std::uint8_t first, std::size_t n) {
         Bytes b(n);
-        for (std::size_t i = 0; i < n; ++i) b[i] = static_cast<std::uint8_t>(first + i);
+        for (std::size_t i = 0; i < n; ++i)
+            b[i] = static_cast<std::uint8_t>(first + i);
         return b;
     };
     SaPayload sa{{
-        Proposal{1,
-                 ProtocolId::IKE,
-                 {},
-                 {Transform::encr(EncrId::ENCR_AES_CBC, 256),
-                  Transform::prf(PrfId::PRF_HMAC_SHA2_256),
-                  Transform::integ(IntegId::AUTH_HMAC_SHA2_256_128),
-                  Transform::ke(KeId::CURVE25519)}},
+        Proposal{
+            1,
+            ProtocolId::IKE,
+            {},
+            {Transform::encr(EncrId::ENCR_AES_CBC, 256), Transform::prf(PrfId::PRF_HMAC_SHA2_256),
+             Transform::integ(IntegId::AUTH_HMAC_SHA2_256_128), Transform::ke(KeId::CURVE25519)}},
         Proposal{2,
                  ProtocolId::IKE,
                  {},
@@ -91,8 +91,14 @@ BOOST_AUTO_TEST_CASE(golden_and_flags) {
     Bytes out;
     Writer w(out);
     serialize_header(w, h, PayloadType::NONE, 28);
-    BOOST_TEST(to_hex(out) == "0102030405060708a1a2a3a4a5a6a7a8" "00" "20" "25" "20" "01020304"
-                              "0000001c");
+    BOOST_TEST(to_hex(out) ==
+               "0102030405060708a1a2a3a4a5a6a7a8"
+               "00"
+               "20"
+               "25"
+               "20"
+               "01020304"
+               "0000001c");
     auto parsed = parse_header(out);
     BOOST_TEST_REQUIRE(parsed.has_value());
     h.length = 28;
@@ -118,7 +124,8 @@ BOOST_AUTO_TEST_CASE(length_field) {
     BOOST_TEST(d.size() == 28u);
     Bytes longer = d;
     longer.push_back(0);
-    BOOST_TEST(parse_message(longer).error().reason == "IKE header length 28 != datagram length 29");
+    BOOST_TEST(parse_message(longer).error().reason ==
+               "IKE header length 28 != datagram length 29");
     d[27] = 27;
     BOOST_TEST(parse_message(d).error().reason == "IKE header length 27 < 28");
     BOOST_TEST(parse_message(ByteView(d).first(27)).error().reason ==
@@ -137,7 +144,8 @@ BOOST_AUTO_TEST_CASE(critical_unknown_payload_is_rejected_with_its_type) {
     BOOST_TEST(r.error().notify == NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD);
     BOOST_TEST(r.error().unsupported_payload == 200);
     BOOST_TEST(r.error().offset == 28u + 8);
-    BOOST_TEST(r.error().reason == "payload 2 (PayloadType(200)): unsupported payload marked critical");
+    BOOST_TEST(r.error().reason ==
+               "payload 2 (PayloadType(200)): unsupported payload marked critical");
     // A known type with the C bit is fine (the bit is ignored, §3.2) and kept.
     Bytes known = hex("00 80 0008 01020304");
     auto k = parse_payload_chain(PayloadType::V, known, 0);
@@ -150,8 +158,8 @@ BOOST_AUTO_TEST_CASE(non_critical_unknown_payload_is_kept_byte_exact) {
     Message m = init_request();
     Bytes d = serialize(m);
     // Insert an unknown payload (type 200, not critical) between KE and Nonce.
-    m.payloads.insert(m.payloads.begin() + 2,
-                      Payload{static_cast<PayloadType>(200), false, UnknownPayload{hex("deadbeef")}});
+    m.payloads.insert(m.payloads.begin() + 2, Payload{static_cast<PayloadType>(200), false,
+                                                      UnknownPayload{hex("deadbeef")}});
     Bytes with_unknown = serialize(m);
     BOOST_TEST(with_unknown.size() == d.size() + 8);
     auto parsed = parse_message(with_unknown);
@@ -250,7 +258,8 @@ BOOST_AUTO_TEST_CASE(skf_associated_data_covers_fragment_fields) {
 BOOST_AUTO_TEST_CASE(sk_prefix_with_outer_payloads) {
     // Unencrypted payloads before SK are linked to it and counted in the lengths.
     Message m = auth_request();
-    m.payloads.insert(m.payloads.begin(), Payload{PayloadType::V, false, VendorIdPayload{hex("0102")}});
+    m.payloads.insert(m.payloads.begin(),
+                      Payload{PayloadType::V, false, VendorIdPayload{hex("0102")}});
     Bytes d = serialize(m);
     std::span<const Payload> outer(m.payloads.data(), 1);
     Bytes prefix = build_sk_prefix(m.header, outer, PayloadType::IDi, 40);

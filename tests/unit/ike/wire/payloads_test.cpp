@@ -16,8 +16,8 @@ BOOST_AUTO_TEST_CASE(ke) {
 
 BOOST_AUTO_TEST_CASE(id_initiator_and_responder) {
     // ID_FQDN (2), 3 reserved octets, "vpn.example".
-    IdPayload id{IdType::ID_FQDN, Bytes(as_bytes("vpn.example").begin(),
-                                        as_bytes("vpn.example").end())};
+    IdPayload id{IdType::ID_FQDN,
+                 Bytes(as_bytes("vpn.example").begin(), as_bytes("vpn.example").end())};
     check_golden(PayloadType::IDi, "02 000000 76706e2e6578616d706c65", id);
     check_golden(PayloadType::IDr, "02 000000 76706e2e6578616d706c65", id);
     check_golden(PayloadType::IDi, "01 000000 c0000201",
@@ -49,9 +49,9 @@ BOOST_AUTO_TEST_CASE(nonce_and_its_length_limits) {
 
 BOOST_AUTO_TEST_CASE(notify) {
     // NAT_DETECTION_SOURCE_IP: protocol 0, SPI size 0, type 16388, 20-octet hash.
-    check_golden(PayloadType::N, "00 00 4004" + std::string(40, 'e'),
-                 NotifyPayload{ProtocolId::NONE, NotifyType::NAT_DETECTION_SOURCE_IP, {},
-                               repeat(0xee, 20)});
+    check_golden(
+        PayloadType::N, "00 00 4004" + std::string(40, 'e'),
+        NotifyPayload{ProtocolId::NONE, NotifyType::NAT_DETECTION_SOURCE_IP, {}, repeat(0xee, 20)});
     // REKEY_SA for an ESP SA: protocol ESP, SPI size 4, type 16393, SPI, no data.
     check_golden(PayloadType::N, "03 04 4009 aabbccdd",
                  NotifyPayload{ProtocolId::ESP, NotifyType::REKEY_SA, hex("aabbccdd"), {}});
@@ -80,9 +80,10 @@ BOOST_AUTO_TEST_CASE(vendor_id) {
 
 BOOST_AUTO_TEST_CASE(encrypted_sk) {
     // Next Payload of the SK header = first inner payload (IDi); body is IV||ct||ICV, raw.
-    check_golden(PayloadType::SK, "00112233445566778899aabbccddeeff 0102030405",
-                 EncryptedPayload{PayloadType::IDi, hex("00112233445566778899aabbccddeeff0102030405")},
-                 PayloadType::IDi);
+    check_golden(
+        PayloadType::SK, "00112233445566778899aabbccddeeff 0102030405",
+        EncryptedPayload{PayloadType::IDi, hex("00112233445566778899aabbccddeeff0102030405")},
+        PayloadType::IDi);
 }
 
 BOOST_AUTO_TEST_CASE(encrypted_fragment_skf) {
@@ -137,7 +138,8 @@ BOOST_AUTO_TEST_CASE(eap) {
                "EAP: length 14 != payload body 9");
     BOOST_TEST(expect_error(PayloadType::EAP, "01 05 0004").reason ==
                "EAP REQUEST: length 4 has no Type");
-    BOOST_TEST(expect_error(PayloadType::EAP, "04 05 0005 00").reason == "EAP FAILURE: length 5 != 4");
+    BOOST_TEST(expect_error(PayloadType::EAP, "04 05 0005 00").reason ==
+               "EAP FAILURE: length 5 != 4");
 }
 
 BOOST_AUTO_TEST_CASE(payload_builders) {

@@ -5,11 +5,11 @@
 
 #include <fstream>
 #include <ostream>
-#include <type_traits>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "ike/wire/message.hpp"
 #include "postern/bytes.hpp"
@@ -17,7 +17,9 @@
 // Boost.Test prints values of failed comparisons: give it the registry names.
 namespace postern::ike {
 template <class E>
-    requires std::is_enum_v<E> && requires(E e) { to_string(e); }
+requires std::is_enum_v<E> && requires(E e) {
+    to_string(e);
+}
 std::ostream& operator<<(std::ostream& os, E e) {
     return os << to_string(e);
 }
@@ -36,11 +38,14 @@ inline Bytes hex(std::string_view text) {
     return b;
 }
 
-inline Bytes repeat(std::uint8_t v, std::size_t n) { return Bytes(n, v); }
+inline Bytes repeat(std::uint8_t v, std::size_t n) {
+    return Bytes(n, v);
+}
 
 inline Bytes concat(std::initializer_list<Bytes> parts) {
     Bytes out;
-    for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+    for (const auto& p : parts)
+        out.insert(out.end(), p.begin(), p.end());
     return out;
 }
 
@@ -49,7 +54,8 @@ inline Bytes load_hex_file(const std::string& path) {
     std::ifstream in(path);
     if (!in) throw std::runtime_error("cannot open " + path);
     std::string line, text;
-    while (std::getline(in, line)) text += line.substr(0, line.find('#')) + "\n";
+    while (std::getline(in, line))
+        text += line.substr(0, line.find('#')) + "\n";
     return hex(text);
 }
 

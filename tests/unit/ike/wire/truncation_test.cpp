@@ -97,18 +97,21 @@ std::vector<Payload> ike_auth_inner() {
         {PayloadType::IDr, false, IdPayload{IdType::ID_FQDN, hex("76706e")}},
         {PayloadType::AUTH, false, AuthPayload{AuthMethod::DIGITAL_SIGNATURE, repeat(0x11, 24)}},
         {PayloadType::CP, false,
-         CpPayload{CfgType::CFG_REQUEST,
-                   {{CfgAttribute::INTERNAL_IP4_ADDRESS, {}}, {CfgAttribute::INTERNAL_IP4_DNS, {}}}}},
+         CpPayload{
+             CfgType::CFG_REQUEST,
+             {{CfgAttribute::INTERNAL_IP4_ADDRESS, {}}, {CfgAttribute::INTERNAL_IP4_DNS, {}}}}},
         {PayloadType::SA, false,
-         SaPayload{{Proposal{1, ProtocolId::ESP, hex("c0ffee01"),
-                             {Transform::encr(EncrId::ENCR_AES_GCM_16, 256),
-                              Transform::esn(EsnId::NO_ESN)}}}}},
+         SaPayload{{Proposal{
+             1,
+             ProtocolId::ESP,
+             hex("c0ffee01"),
+             {Transform::encr(EncrId::ENCR_AES_GCM_16, 256), Transform::esn(EsnId::NO_ESN)}}}}},
         {PayloadType::TSi, false,
-         TsPayload{{TrafficSelector{TsType::TS_IPV4_ADDR_RANGE, 0, 0, 65535, hex("00000000"),
-                                    hex("ffffffff"), {}}}}},
+         TsPayload{{TrafficSelector{
+             TsType::TS_IPV4_ADDR_RANGE, 0, 0, 65535, hex("00000000"), hex("ffffffff"), {}}}}},
         {PayloadType::TSr, false,
-         TsPayload{{TrafficSelector{TsType::TS_IPV6_ADDR_RANGE, 6, 443, 443, repeat(0, 16),
-                                    repeat(0xff, 16), {}}}}},
+         TsPayload{{TrafficSelector{
+             TsType::TS_IPV6_ADDR_RANGE, 6, 443, 443, repeat(0, 16), repeat(0xff, 16), {}}}}},
         {PayloadType::D, false, DeletePayload{ProtocolId::ESP, 4, {hex("01020304")}}},
         {PayloadType::EAP, false, EapPayload{EapCode::RESPONSE, 7, kEapIdentity, hex("7573")}},
         {PayloadType::V, false, VendorIdPayload{hex("0102030405")}},
@@ -129,10 +132,9 @@ BOOST_AUTO_TEST_CASE(every_prefix_of_a_datagram) {
         auto r = parse_message(ByteView(d).first(cut));
         BOOST_TEST_REQUIRE(!r.has_value());
         BOOST_TEST(r.error().notify == NotifyType::INVALID_SYNTAX);
-        std::string want = cut < 28 ? "IKE header truncated: datagram of " + std::to_string(cut) +
-                                          " bytes < 28"
-                                    : "IKE header length 308 != datagram length " +
-                                          std::to_string(cut);
+        std::string want =
+            cut < 28 ? "IKE header truncated: datagram of " + std::to_string(cut) + " bytes < 28"
+                     : "IKE header length 308 != datagram length " + std::to_string(cut);
         BOOST_TEST(r.error().reason == want);
     }
 }
@@ -163,10 +165,12 @@ BOOST_AUTO_TEST_CASE(every_prefix_of_a_decrypted_inner_chain) {
 BOOST_AUTO_TEST_CASE(every_prefix_of_each_payload_body) {
     auto msg = parse_message(fixture("ike_sa_init_request.hex"));
     BOOST_TEST_REQUIRE(msg.has_value());
-    for (const auto& p : msg->payloads) check_every_body_prefix(p);
-    for (const auto& p : ike_auth_inner()) check_every_body_prefix(p);
-    check_every_body_prefix(Payload{PayloadType::SK, false,
-                                    EncryptedPayload{PayloadType::IDi, repeat(9, 8)}});
+    for (const auto& p : msg->payloads)
+        check_every_body_prefix(p);
+    for (const auto& p : ike_auth_inner())
+        check_every_body_prefix(p);
+    check_every_body_prefix(
+        Payload{PayloadType::SK, false, EncryptedPayload{PayloadType::IDi, repeat(9, 8)}});
 }
 
 BOOST_AUTO_TEST_SUITE_END()
