@@ -58,12 +58,12 @@ tl::expected<Bytes, std::string> aead_seal(EncrId id, ByteView key, ByteView non
     if (!cipher) return tl::make_unexpected(cipher.error());
     ossl::CipherCtx ctx(EVP_CIPHER_CTX_new());
     Bytes out(plaintext.size() + kAeadTagSize);
-    int len = 0, fin = 0;
+    int aad_len = 0, len = 0, fin = 0;
     // The default IV length of both ciphers is 12 octets, so no SET_IVLEN is needed.
     if (!ctx ||
         EVP_EncryptInit_ex2(ctx.get(), cipher->get(), key.data(), nonce.data(), nullptr) != 1 ||
         (!aad.empty() &&
-         EVP_EncryptUpdate(ctx.get(), nullptr, &len, aad.data(), as_int(aad.size())) != 1) ||
+         EVP_EncryptUpdate(ctx.get(), nullptr, &aad_len, aad.data(), as_int(aad.size())) != 1) ||
         // A null output pointer means "AAD" to OpenSSL, so empty input skips the call.
         (!plaintext.empty() && EVP_EncryptUpdate(ctx.get(), out.data(), &len, plaintext.data(),
                                                  as_int(plaintext.size())) != 1) ||
@@ -88,11 +88,11 @@ tl::expected<Bytes, std::string> aead_open(EncrId id, ByteView key, ByteView non
     Bytes tag(sealed.begin() + static_cast<std::ptrdiff_t>(ct_len), sealed.end());
     ossl::CipherCtx ctx(EVP_CIPHER_CTX_new());
     Bytes out(ct_len);
-    int len = 0, fin = 0;
+    int aad_len = 0, len = 0, fin = 0;
     if (!ctx ||
         EVP_DecryptInit_ex2(ctx.get(), cipher->get(), key.data(), nonce.data(), nullptr) != 1 ||
         (!aad.empty() &&
-         EVP_DecryptUpdate(ctx.get(), nullptr, &len, aad.data(), as_int(aad.size())) != 1) ||
+         EVP_DecryptUpdate(ctx.get(), nullptr, &aad_len, aad.data(), as_int(aad.size())) != 1) ||
         (ct_len > 0 &&
          EVP_DecryptUpdate(ctx.get(), out.data(), &len, sealed.data(), as_int(ct_len)) != 1) ||
         EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_SET_TAG, as_int(kAeadTagSize), tag.data()) !=

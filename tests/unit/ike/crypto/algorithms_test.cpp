@@ -78,8 +78,8 @@ BOOST_AUTO_TEST_CASE(parse_ike_cbc_implies_prf) {
     BOOST_TEST((p->prf == std::vector<PrfId>{PrfId::PRF_HMAC_SHA2_256}));
     BOOST_TEST((p->ke == std::vector<KeId>{KeId::MODP_2048}));
 
-    auto multi = parse_proposal("aes128-aes256-sha256-sha384-ecp256-modp3072", ProtocolId::IKE,
-                                kStrict);
+    auto multi =
+        parse_proposal("aes128-aes256-sha256-sha384-ecp256-modp3072", ProtocolId::IKE, kStrict);
     BOOST_REQUIRE_MESSAGE(multi, multi.error());
     BOOST_TEST(multi->encr.size() == 2u);
     BOOST_TEST(multi->prf.size() == 2u);

@@ -48,7 +48,8 @@ BOOST_AUTO_TEST_CASE(psk_round_trip) {
     BOOST_TEST(to_hex(mic->view()) == to_hex(prf.compute(inner.view(), {octets()}).view()));
 
     BOOST_TEST(verify_psk_auth(PrfId::PRF_HMAC_SHA2_256, psk, octets(), mic->view()).has_value());
-    auto wrong = verify_psk_auth(PrfId::PRF_HMAC_SHA2_256, as_bytes("wrong"), octets(), mic->view());
+    auto wrong =
+        verify_psk_auth(PrfId::PRF_HMAC_SHA2_256, as_bytes("wrong"), octets(), mic->view());
     BOOST_REQUIRE(!wrong);
     BOOST_TEST(wrong.error().find("MIC mismatch") != std::string::npos);
     Bytes tampered = octets();
@@ -138,10 +139,10 @@ BOOST_AUTO_TEST_CASE(algorithm_identifier_must_match_key) {
                          unknown);
     BOOST_REQUIRE(!u);
     BOOST_TEST(u.error().find("unsupported") != std::string::npos, u.error());
-    BOOST_TEST(!verify_auth(AuthMethod::DIGITAL_SIGNATURE, key(KeyType::rsa).public_key(),
-                            octets(), from_hex("ff3000")));
-    BOOST_TEST(!verify_auth(AuthMethod::DIGITAL_SIGNATURE, key(KeyType::rsa).public_key(),
-                            octets(), Bytes{}));
+    BOOST_TEST(!verify_auth(AuthMethod::DIGITAL_SIGNATURE, key(KeyType::rsa).public_key(), octets(),
+                            from_hex("ff3000")));
+    BOOST_TEST(!verify_auth(AuthMethod::DIGITAL_SIGNATURE, key(KeyType::rsa).public_key(), octets(),
+                            Bytes{}));
 
     // RFC 4754 methods fix the curve.
     auto p384 = sign_auth(AuthMethod::ECDSA_SHA256_P256, SignatureScheme::ecdsa_sha256,

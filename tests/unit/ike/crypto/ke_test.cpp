@@ -12,7 +12,9 @@ using namespace postern::ike::crypto;
 
 namespace {
 
-std::string hex(const Secret& s) { return to_hex(s.view()); }
+std::string hex(const Secret& s) {
+    return to_hex(s.view());
+}
 
 struct Rfc5903Vector {
     KeId id;
@@ -29,21 +31,35 @@ const Rfc5903Vector kRfc5903[] = {
      "56fbf3ca366cc23e8157854c13c58d6aac23f046ada30f8353e74f33039872ab",
      "d6840f6b42f6edafd13116e0e12565202fef8e9ece7dce03812464d04b9442de"},
     {KeId::ECP_384,
-     "099f3c7034d4a2c699884d73a375a67f7624ef7c6b3c0f160647b67414dce655e35b538041e649ee3faef896783ab194",
-     "667842d7d180ac2cde6f74f37551f55755c7645c20ef73e31634fe72b4c55ee6de3ac808acb4bdb4c88732aee95f41aa",
-     "9482ed1fc0eeb9cafc4984625ccfc23f65032149e0e144ada024181535a0f38eeb9fcff3c2c947dae69b4c634573a81c",
-     "41cb0779b4bdb85d47846725fbec3c9430fab46cc8dc5060855cc9bda0aa2942e0308312916b8ed2960e4bd55a7448fc",
-     "e558dbef53eecde3d3fccfc1aea08a89a987475d12fd950d83cfa41732bc509d0d1ac43a0336def96fda41d0774a3571",
-     "dcfbec7aacf3196472169e838430367f66eebe3c6e70c416dd5f0c68759dd1fff83fa40142209dff5eaad96db9e6386c",
-     "11187331c279962d93d604243fd592cb9d0a926f422e47187521287e7156c5c4d603135569b9e9d09cf5d4a270f59746"},
+     "099f3c7034d4a2c699884d73a375a67f7624ef7c6b3c0f160647b67414dce655e35b538041e649ee3faef896783ab"
+     "194",
+     "667842d7d180ac2cde6f74f37551f55755c7645c20ef73e31634fe72b4c55ee6de3ac808acb4bdb4c88732aee95f4"
+     "1aa",
+     "9482ed1fc0eeb9cafc4984625ccfc23f65032149e0e144ada024181535a0f38eeb9fcff3c2c947dae69b4c634573a"
+     "81c",
+     "41cb0779b4bdb85d47846725fbec3c9430fab46cc8dc5060855cc9bda0aa2942e0308312916b8ed2960e4bd55a744"
+     "8fc",
+     "e558dbef53eecde3d3fccfc1aea08a89a987475d12fd950d83cfa41732bc509d0d1ac43a0336def96fda41d0774a3"
+     "571",
+     "dcfbec7aacf3196472169e838430367f66eebe3c6e70c416dd5f0c68759dd1fff83fa40142209dff5eaad96db9e63"
+     "86c",
+     "11187331c279962d93d604243fd592cb9d0a926f422e47187521287e7156c5c4d603135569b9e9d09cf5d4a270f59"
+     "746"},
     {KeId::ECP_521,
-     "0037ade9319a89f4dabdb3ef411aaccca5123c61acab57b5393dce47608172a095aa85a30fe1c2952c6771d937ba9777f5957b2639bab072462f68c27a57382d4a52",
-     "0015417e84dbf28c0ad3c278713349dc7df153c897a1891bd98bab4357c9ecbee1e3bf42e00b8e380aeae57c2d107564941885942af5a7f4601723c4195d176ced3e",
-     "017cae20b6641d2eeb695786d8c946146239d099e18e1d5a514c739d7cb4a10ad8a788015ac405d7799dc75e7b7d5b6cf2261a6a7f1507438bf01beb6ca3926f9582",
-     "0145ba99a847af43793fdd0e872e7cdfa16be30fdc780f97bccc3f078380201e9c677d600b343757a3bdbf2a3163e4c2f869cca7458aa4a4effc311f5cb151685eb9",
-     "00d0b3975ac4b799f5bea16d5e13e9af971d5e9b984c9f39728b5e5739735a219b97c356436adc6e95bb0352f6be64a6c2912d4ef2d0433ced2b6171640012d9460f",
-     "015c68226383956e3bd066e797b623c27ce0eac2f551a10c2c724d9852077b87220b6536c5c408a1d2aebb8e86d678ae49cb57091f4732296579ab44fcd17f0fc56a",
-     "01144c7d79ae6956bc8edb8e7c787c4521cb086fa64407f97894e5e6b2d79b04d1427e73ca4baa240a34786859810c06b3c715a3a8cc3151f2bee417996d19f3ddea"},
+     "0037ade9319a89f4dabdb3ef411aaccca5123c61acab57b5393dce47608172a095aa85a30fe1c2952c6771d937ba9"
+     "777f5957b2639bab072462f68c27a57382d4a52",
+     "0015417e84dbf28c0ad3c278713349dc7df153c897a1891bd98bab4357c9ecbee1e3bf42e00b8e380aeae57c2d107"
+     "564941885942af5a7f4601723c4195d176ced3e",
+     "017cae20b6641d2eeb695786d8c946146239d099e18e1d5a514c739d7cb4a10ad8a788015ac405d7799dc75e7b7d5"
+     "b6cf2261a6a7f1507438bf01beb6ca3926f9582",
+     "0145ba99a847af43793fdd0e872e7cdfa16be30fdc780f97bccc3f078380201e9c677d600b343757a3bdbf2a3163e"
+     "4c2f869cca7458aa4a4effc311f5cb151685eb9",
+     "00d0b3975ac4b799f5bea16d5e13e9af971d5e9b984c9f39728b5e5739735a219b97c356436adc6e95bb0352f6be6"
+     "4a6c2912d4ef2d0433ced2b6171640012d9460f",
+     "015c68226383956e3bd066e797b623c27ce0eac2f551a10c2c724d9852077b87220b6536c5c408a1d2aebb8e86d67"
+     "8ae49cb57091f4732296579ab44fcd17f0fc56a",
+     "01144c7d79ae6956bc8edb8e7c787c4521cb086fa64407f97894e5e6b2d79b04d1427e73ca4baa240a34786859810"
+     "c06b3c715a3a8cc3151f2bee417996d19f3ddea"},
 };
 
 }  // namespace
@@ -90,9 +106,11 @@ BOOST_AUTO_TEST_CASE(rfc7748_x25519) {
     }
     // §6.1: Diffie-Hellman.
     auto a = KeyExchange::from_private(
-        KeId::CURVE25519, from_hex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"));
+        KeId::CURVE25519,
+        from_hex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"));
     auto b = KeyExchange::from_private(
-        KeId::CURVE25519, from_hex("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb"));
+        KeId::CURVE25519,
+        from_hex("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb"));
     BOOST_REQUIRE(a && b);
     BOOST_TEST(to_hex(a->public_value()) ==
                "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");
@@ -105,12 +123,18 @@ BOOST_AUTO_TEST_CASE(rfc7748_x25519) {
 
 BOOST_AUTO_TEST_CASE(rfc7748_x448) {
     const char* v52[][3] = {
-        {"3d262fddf9ec8e88495266fea19a34d28882acef045104d0d1aae121700a779c984c24f8cdd78fbff44943eba368f54b29259a4f1c600ad3",
-         "06fce640fa3487bfda5f6cf2d5263f8aad88334cbd07437f020f08f9814dc031ddbdc38c19c6da2583fa5429db94ada18aa7a7fb4ef8a086",
-         "ce3e4ff95a60dc6697da1db1d85e6afbdf79b50a2412d7546d5f239fe14fbaadeb445fc66a01b0779d98223961111e21766282f73dd96b6f"},
-        {"203d494428b8399352665ddca42f9de8fef600908e0d461cb021f8c538345dd77c3e4806e25f46d3315c44e0a5b4371282dd2c8d5be3095f",
-         "0fbcc2f993cd56d3305b0b7d9e55d4c1a8fb5dbb52f8e9a1e9b6201b165d015894e56c4d3570bee52fe205e28a78b91cdfbde71ce8d157db",
-         "884a02576239ff7a2f2f63b2db6a9ff37047ac13568e1e30fe63c4a7ad1b3ee3a5700df34321d62077e63633c575c1c954514e99da7c179d"},
+        {"3d262fddf9ec8e88495266fea19a34d28882acef045104d0d1aae121700a779c984c24f8cdd78fbff44943eba"
+         "368f54b29259a4f1c600ad3",
+         "06fce640fa3487bfda5f6cf2d5263f8aad88334cbd07437f020f08f9814dc031ddbdc38c19c6da2583fa5429d"
+         "b94ada18aa7a7fb4ef8a086",
+         "ce3e4ff95a60dc6697da1db1d85e6afbdf79b50a2412d7546d5f239fe14fbaadeb445fc66a01b0779d9822396"
+         "1111e21766282f73dd96b6f"},
+        {"203d494428b8399352665ddca42f9de8fef600908e0d461cb021f8c538345dd77c3e4806e25f46d3315c44e0a"
+         "5b4371282dd2c8d5be3095f",
+         "0fbcc2f993cd56d3305b0b7d9e55d4c1a8fb5dbb52f8e9a1e9b6201b165d015894e56c4d3570bee52fe205e28"
+         "a78b91cdfbde71ce8d157db",
+         "884a02576239ff7a2f2f63b2db6a9ff37047ac13568e1e30fe63c4a7ad1b3ee3a5700df34321d62077e63633c"
+         "575c1c954514e99da7c179d"},
     };
     for (const auto& v : v52) {
         auto k = KeyExchange::from_private(KeId::CURVE448, from_hex(v[0]));
@@ -121,16 +145,21 @@ BOOST_AUTO_TEST_CASE(rfc7748_x448) {
     }
     // §6.2.
     auto a = KeyExchange::from_private(
-        KeId::CURVE448, from_hex("9a8f4925d1519f5775cf46b04b5800d4ee9ee8bae8bc5565d498c28dd9c9baf574a9419744897391006382a6f127ab1d9ac2d8c0a598726b"));
+        KeId::CURVE448, from_hex("9a8f4925d1519f5775cf46b04b5800d4ee9ee8bae8bc5565d498c28dd9c9baf57"
+                                 "4a9419744897391006382a6f127ab1d9ac2d8c0a598726b"));
     auto b = KeyExchange::from_private(
-        KeId::CURVE448, from_hex("1c306a7ac2a0e2e0990b294470cba339e6453772b075811d8fad0d1d6927c120bb5ee8972b0d3e21374c9c921b09d1b0366f10b65173992d"));
+        KeId::CURVE448, from_hex("1c306a7ac2a0e2e0990b294470cba339e6453772b075811d8fad0d1d6927c120b"
+                                 "b5ee8972b0d3e21374c9c921b09d1b0366f10b65173992d"));
     BOOST_REQUIRE(a && b);
     BOOST_TEST(to_hex(a->public_value()) ==
-               "9b08f7cc31b7e3e67d22d5aea121074a273bd2b83de09c63faa73d2c22c5d9bbc836647241d953d40c5b12da88120d53177f80e532c41fa0");
+               "9b08f7cc31b7e3e67d22d5aea121074a273bd2b83de09c63faa73d2c22c5d9bbc836647241d953d40c5"
+               "b12da88120d53177f80e532c41fa0");
     BOOST_TEST(to_hex(b->public_value()) ==
-               "3eb7a829b0cd20f5bcfc0b599b6feccf6da4627107bdb0d4f345b43027d8b972fc3e34fb4232a13ca706dcb57aec3dae07bdc1c67bf33609");
+               "3eb7a829b0cd20f5bcfc0b599b6feccf6da4627107bdb0d4f345b43027d8b972fc3e34fb4232a13ca70"
+               "6dcb57aec3dae07bdc1c67bf33609");
     const std::string k =
-        "07fff4181ac6cc95ec1c16a94a0f74d12da232ce40a77552281d282bb60c0b56fd2464c335543936521c24403085d59a449a5037514a879d";
+        "07fff4181ac6cc95ec1c16a94a0f74d12da232ce40a77552281d282bb60c0b56fd2464c335543936521c244030"
+        "85d59a449a5037514a879d";
     BOOST_TEST(hex(*a->shared_secret(b->public_value())) == k);
     BOOST_TEST(hex(*b->shared_secret(a->public_value())) == k);
 }
@@ -204,8 +233,8 @@ BOOST_AUTO_TEST_CASE(modp_primes_match_rfc) {
 }
 
 BOOST_AUTO_TEST_CASE(every_group_agrees_with_itself) {
-    for (KeId id : {KeId::MODP_1024, KeId::MODP_2048, KeId::MODP_3072, KeId::ECP_256,
-                    KeId::ECP_384, KeId::ECP_521, KeId::CURVE25519, KeId::CURVE448}) {
+    for (KeId id : {KeId::MODP_1024, KeId::MODP_2048, KeId::MODP_3072, KeId::ECP_256, KeId::ECP_384,
+                    KeId::ECP_521, KeId::CURVE25519, KeId::CURVE448}) {
         BOOST_TEST_CONTEXT(id) {
             auto a = KeyExchange::generate(id);
             auto b = KeyExchange::generate(id);

@@ -10,7 +10,9 @@ namespace {
 const Bytes kNi = from_hex("00112233445566778899aabbccddeeff");
 const Bytes kNr = from_hex("ffeeddccbbaa99887766554433221100a5a5a5a5");
 const Bytes kGir = from_hex("0badc0de0badc0de0badc0de0badc0de0badc0de0badc0de0badc0de0badc0de");
-std::string hex(const Secret& s) { return to_hex(s.view()); }
+std::string hex(const Secret& s) {
+    return to_hex(s.view());
+}
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(keys)
@@ -37,14 +39,14 @@ BOOST_AUTO_TEST_CASE(ike_keys_cbc_split_in_rfc_order) {
     auto k = derive_ike_keys(t, seed, kNi, kNr, 0x0102030405060708ull, 0x1112131415161718ull);
     BOOST_REQUIRE(k);
     auto all = Prf::create(PrfId::PRF_HMAC_SHA2_384)
-                   ->plus(seed.view(), {kNi, kNr, from_hex("0102030405060708"),
-                                        from_hex("1112131415161718")},
+                   ->plus(seed.view(),
+                          {kNi, kNr, from_hex("0102030405060708"), from_hex("1112131415161718")},
                           48 + 2 * 32 + 2 * 32 + 2 * 48);
     BOOST_REQUIRE(all);
     const std::string h = hex(*all);
     std::size_t at = 0;
-    for (const Secret* s : {&k->sk_d, &k->sk_ai, &k->sk_ar, &k->sk_ei, &k->sk_er, &k->sk_pi,
-                            &k->sk_pr}) {
+    for (const Secret* s :
+         {&k->sk_d, &k->sk_ai, &k->sk_ar, &k->sk_ei, &k->sk_er, &k->sk_pi, &k->sk_pr}) {
         BOOST_TEST(hex(*s) == h.substr(at, 2 * s->size()));
         at += 2 * s->size();
     }

@@ -7,8 +7,12 @@ using namespace postern::ike;
 using namespace postern::ike::crypto;
 
 namespace {
-Prf make_prf(PrfId id) { return *Prf::create(id); }
-std::string hex(const Secret& s) { return to_hex(s.view()); }
+Prf make_prf(PrfId id) {
+    return *Prf::create(id);
+}
+std::string hex(const Secret& s) {
+    return to_hex(s.view());
+}
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(prf_suite)
@@ -37,14 +41,16 @@ BOOST_AUTO_TEST_CASE(rfc4231_hmac_sha2) {
                "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea250554"
                "9758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737");
     // Split input gives the same MAC as the concatenation.
-    BOOST_TEST(hex(make_prf(PrfId::PRF_HMAC_SHA2_256).compute(key2, {data2.first(5), data2.subspan(5)})) ==
-               "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    BOOST_TEST(
+        hex(make_prf(PrfId::PRF_HMAC_SHA2_256).compute(key2, {data2.first(5), data2.subspan(5)})) ==
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
 BOOST_AUTO_TEST_CASE(empty_key_is_the_zero_key) {
     auto p = make_prf(PrfId::PRF_HMAC_SHA2_256);
     const Bytes zero(1, 0);
-    BOOST_TEST(hex(p.compute(ByteView{}, {as_bytes("x")})) == hex(p.compute(zero, {as_bytes("x")})));
+    BOOST_TEST(hex(p.compute(ByteView{}, {as_bytes("x")})) ==
+               hex(p.compute(zero, {as_bytes("x")})));
 }
 
 // T1..T3 computed independently while writing this test with

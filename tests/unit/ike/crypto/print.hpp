@@ -10,7 +10,9 @@
 namespace postern::ike {
 
 template <typename E>
-    requires std::is_enum_v<E> && requires(E e) { to_string(e); }
+requires std::is_enum_v<E> && requires(E e) {
+    to_string(e);
+}
 std::ostream& operator<<(std::ostream& os, E e) {
     return os << to_string(e);
 }

@@ -32,7 +32,8 @@ const Combo kCombos[] = {
 
 Secret filled(std::size_t n, std::uint8_t seed) {
     Secret s(n);
-    for (std::size_t i = 0; i < n; ++i) s.data()[i] = static_cast<std::uint8_t>(seed + i);
+    for (std::size_t i = 0; i < n; ++i)
+        s.data()[i] = static_cast<std::uint8_t>(seed + i);
     return s;
 }
 
@@ -46,12 +47,14 @@ SkCipher make(const Combo& c) {
 }
 
 void counting_iv(MutableByteView iv) {
-    for (std::size_t i = 0; i < iv.size(); ++i) iv[i] = static_cast<std::uint8_t>(0xa0 + i);
+    for (std::size_t i = 0; i < iv.size(); ++i)
+        iv[i] = static_cast<std::uint8_t>(0xa0 + i);
 }
 
 // A stand-in IKE header + SK generic header; the content does not matter to the cipher.
-const Bytes kAad = from_hex("0011223344556677 8899aabbccddeeff 2e202008 00000001 000000ff"
-                            "21000020");
+const Bytes kAad = from_hex(
+    "0011223344556677 8899aabbccddeeff 2e202008 00000001 000000ff"
+    "21000020");
 
 }  // namespace
 
@@ -63,7 +66,8 @@ BOOST_AUTO_TEST_CASE(round_trip_every_combination) {
             SkCipher sk = make(c);
             for (std::size_t len : {0u, 1u, 7u, 15u, 16u, 17u, 100u, 1000u}) {
                 Bytes plain(len);
-                for (std::size_t i = 0; i < len; ++i) plain[i] = static_cast<std::uint8_t>(i * 7);
+                for (std::size_t i = 0; i < len; ++i)
+                    plain[i] = static_cast<std::uint8_t>(i * 7);
                 auto body = sk.seal(kAad, plain, counting_iv);
                 BOOST_REQUIRE_MESSAGE(body, body.error());
                 BOOST_TEST(body->size() == sk.body_length(len));
@@ -74,7 +78,8 @@ BOOST_AUTO_TEST_CASE(round_trip_every_combination) {
                 BOOST_TEST(to_hex(*opened) == to_hex(plain));
             }
             // The default IV source gives different bodies for the same plaintext.
-            BOOST_TEST(to_hex(*sk.seal(kAad, Bytes(20, 1))) != to_hex(*sk.seal(kAad, Bytes(20, 1))));
+            BOOST_TEST(to_hex(*sk.seal(kAad, Bytes(20, 1))) !=
+                       to_hex(*sk.seal(kAad, Bytes(20, 1))));
         }
     }
 }
@@ -149,7 +154,8 @@ BOOST_AUTO_TEST_CASE(cbc_known_layout) {
 }
 
 BOOST_AUTO_TEST_CASE(create_checks_key_lengths) {
-    BOOST_TEST(!SkCipher::create(EncrId::ENCR_AES_GCM_16, 128, IntegId::AUTH_NONE, filled(16, 0), {}));
+    BOOST_TEST(
+        !SkCipher::create(EncrId::ENCR_AES_GCM_16, 128, IntegId::AUTH_NONE, filled(16, 0), {}));
     BOOST_TEST(!SkCipher::create(EncrId::ENCR_AES_GCM_16, 128, IntegId::AUTH_HMAC_SHA2_256_128,
                                  filled(20, 0), filled(32, 0)));
     BOOST_TEST(!SkCipher::create(EncrId::ENCR_AES_CBC, 128, IntegId::AUTH_HMAC_SHA2_256_128,
