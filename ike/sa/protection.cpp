@@ -1,6 +1,7 @@
 #include "ike/sa/protection.hpp"
 
 #include <algorithm>
+#include <string>
 
 namespace postern::ike::sa {
 
@@ -26,6 +27,11 @@ tl::expected<Bytes, std::string> seal_message(const wire::Header& header,
                                               const crypto::IvSource& iv) {
     Bytes plain = wire::serialize_payload_chain(inner);
     const std::size_t body_len = cipher.body_length(plain.size());
+    if (wire::kGenericHeaderSize + body_len > 0xffff) {
+        std::fill(plain.begin(), plain.end(), 0);
+        return tl::unexpected("SK payload of " + std::to_string(body_len) +
+                              " octets exceeds the 16-bit Payload Length: fragment instead");
+    }
     Bytes out = wire::build_sk_prefix(header, outer, wire::first_type(inner), body_len);
     auto body = cipher.seal(out, plain, iv);
     std::fill(plain.begin(), plain.end(), 0);
@@ -42,7 +48,9 @@ tl::expected<std::vector<Bytes>, std::string> seal_fragments(const wire::Header&
     // Each fragment: IKE header (28) + SKF header (4 generic + 2 number + 2 total) + body.
     constexpr std::size_t kFixed = wire::kHeaderSize + 8;
     if (max_message <= kFixed) return tl::unexpected(std::string("fragment size too small"));
-    const std::size_t chunk = cipher.max_plaintext(max_message - kFixed);
+    // No fragment larger than one SKF Payload Length can describe, whatever max_message says.
+    constexpr std::size_t kMaxBody = 0xffff - wire::kGenericHeaderSize - wire::kSkfFixedSize;
+    const std::size_t chunk = cipher.max_plaintext(std::min(max_message - kFixed, kMaxBody));
     if (chunk == 0) return tl::unexpected(std::string("fragment size too small for the cipher's overhead"));
 
     Bytes plain = wire::serialize_payload_chain(inner);
