@@ -4,6 +4,8 @@
 
 #include <charconv>
 
+#include "ike/crypto/algorithms.hpp"
+
 namespace postern::daemon {
 
 namespace {
@@ -57,14 +59,17 @@ void check_subnet(TableReader& r, std::string_view key, std::size_t index,
 
 void check_proposals(TableReader& r, std::string_view key, const std::vector<std::string>& list,
                      ProposalKind kind, bool allow_legacy) {
-    (void)kind;
-    (void)allow_legacy;
+    ike::crypto::AlgorithmPolicy policy;
+    policy.allow_legacy = allow_legacy;
+    const auto protocol = kind == ProposalKind::Ike ? ike::ProtocolId::IKE : ike::ProtocolId::ESP;
     for (std::size_t i = 0; i < list.size(); ++i) {
-        if (list[i].empty()) {
-            const toml::node* n = r.table().get(key);
-            if (auto* arr = n ? n->as_array() : nullptr) n = arr->get(i);
-            r.fail(n, r.key_path(key) + "[" + std::to_string(i) + "]", "empty proposal");
-        }
+        auto parsed = ike::crypto::parse_proposal(list[i], protocol, policy);
+        if (parsed) continue;
+        const toml::node* n = r.table().get(key);
+        if (auto* arr = n ? n->as_array() : nullptr) n = arr->get(i);
+        r.fail(n, r.key_path(key) + "[" + std::to_string(i) + "]",
+               "\"" + list[i] + "\": " + parsed.error());
+        return;
     }
 }
 

@@ -1,5 +1,7 @@
 #include <boost/test/unit_test.hpp>
 
+#include <cstdio>
+
 #include "daemon/config.hpp"
 
 using namespace postern::daemon;
@@ -81,6 +83,37 @@ BOOST_AUTO_TEST_CASE(durations_accept_units) {
     BOOST_REQUIRE(c);
     BOOST_TEST(c->connections[0].ike_lifetime_s == 5400u);
     BOOST_TEST(c->connections[0].child_lifetime_s == 120u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(config_proposals)
+
+BOOST_AUTO_TEST_CASE(proposals_are_parsed_and_legacy_needs_the_switch) {
+    const char* legacy = "[server]\nallow_legacy_crypto = %s\n[[connections]]\nname = \"w\"\n"
+                         "ike_proposals = [\"aes256-sha256-modp2048\", \"aes256-sha1-modp1024\"]\n"
+                         "esp_proposals = [\"aes256-sha1\"]\n";
+    char buf[512];
+    std::snprintf(buf, sizeof buf, legacy, "false");
+    auto r = parse_config(buf, "t.toml");
+    BOOST_REQUIRE(!r);
+    BOOST_TEST(r.error().key == "connections[0].ike_proposals[1]");
+    BOOST_TEST(r.error().line == 5u);
+    BOOST_TEST(r.error().message.find("allow_legacy") != std::string::npos, r.error().message);
+    std::snprintf(buf, sizeof buf, legacy, "true");
+    auto ok = parse_config(buf, "t.toml");
+    BOOST_TEST(ok.has_value(), (ok ? "" : ok.error().to_string()));
+
+    auto bad = parse_config("[[connections]]\nname = \"a\"\nesp_proposals = [\"aes256gcm16\", "
+                            "\"aes257-sha256\"]\n",
+                            "t.toml");
+    BOOST_REQUIRE(!bad);
+    BOOST_TEST(bad.error().key == "connections[0].esp_proposals[1]");
+    BOOST_TEST(bad.error().message.find("aes257") != std::string::npos, bad.error().message);
+    // IKE proposals need a key exchange method; ESP ones may omit it.
+    auto noke = parse_config("[[connections]]\nname = \"a\"\nike_proposals = [\"aes256-sha256\"]\n",
+                             "t.toml");
+    BOOST_TEST(!noke.has_value());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
