@@ -67,8 +67,13 @@ void check_proposals(TableReader& r, std::string_view key, const std::vector<std
         if (parsed) continue;
         const toml::node* n = r.table().get(key);
         if (auto* arr = n ? n->as_array() : nullptr) n = arr->get(i);
+        // The crypto layer names its policy flag; say which config key sets it.
+        std::string why = parsed.error();
+        if (auto at = why.find("set allow_legacy"); at != std::string::npos)
+            why.replace(at, std::string("set allow_legacy").size(),
+                        "set server.allow_legacy_crypto = true");
         r.fail(n, r.key_path(key) + "[" + std::to_string(i) + "]",
-               "\"" + list[i] + "\": " + parsed.error());
+               "\"" + list[i] + "\": " + why);
         return;
     }
 }
