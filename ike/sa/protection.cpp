@@ -7,6 +7,12 @@ namespace postern::ike::sa {
 
 tl::expected<std::vector<wire::Payload>, OpenError> open_message(
     const wire::Message& m, ByteView datagram, const crypto::SkCipher& cipher) {
+    // SKF fragments go through the Reassembler: a lone fragment is not a message.
+    const wire::Payload* enc = m.encrypted();
+    if (!enc || enc->type != PayloadType::SK)
+        return tl::unexpected(OpenError{OpenError::Kind::NotProtected,
+                                        enc ? "SKF fragment: use the Reassembler" : "no SK payload",
+                                        {}});
     auto spans = wire::protected_spans(m, datagram);
     if (!spans) return tl::unexpected(OpenError{OpenError::Kind::NotProtected, "no SK payload", {}});
     auto plain = cipher.open(spans->associated_data, spans->body);

@@ -303,6 +303,20 @@ BOOST_AUTO_TEST_CASE(no_sk_is_not_protected) {
     BOOST_TEST(kind_name(re.error().kind) == "NotProtected");
 }
 
+// HDR, SKF(1/1) { IDi, AUTH, N, V }  -->  a fragment, even a lone 1/1, is the Reassembler's:
+// open_message refuses it rather than treating SKF as SK.
+BOOST_AUTO_TEST_CASE(skf_is_not_opened_as_sk) {
+    const auto c = make_cipher(kSuites[0]);
+    auto frags = sa::seal_fragments(auth_header(), auth_inner(), c, 4000, fixed_iv(2));
+    BOOST_REQUIRE(frags);
+    BOOST_REQUIRE_EQUAL(frags->size(), 1u);
+    auto m = wire::parse_message(frags->front());
+    BOOST_REQUIRE(m);
+    auto r = sa::open_message(*m, frags->front(), c);
+    BOOST_REQUIRE(!r);
+    BOOST_TEST(kind_name(r.error().kind) == "NotProtected");
+}
+
 // HDR, SK { N(len=40 but only 8 octets there) }  -->  the ICV is valid (we sealed it), but
 // the decrypted chain is malformed: Syntax with the parser's error, so the responder answers
 // INVALID_SYNTAX (RFC 7296 §2.21.2).
