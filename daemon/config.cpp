@@ -20,19 +20,26 @@ std::string ConfigError::to_string() const {
 
 std::string to_string(DataPlaneKind k) {
     switch (k) {
-        case DataPlaneKind::Auto: return "auto";
-        case DataPlaneKind::Kernel: return "kernel";
-        case DataPlaneKind::Userspace: return "userspace";
+        case DataPlaneKind::Auto:
+            return "auto";
+        case DataPlaneKind::Kernel:
+            return "kernel";
+        case DataPlaneKind::Userspace:
+            return "userspace";
     }
     return "?";
 }
 
 std::string to_string(AuthKind k) {
     switch (k) {
-        case AuthKind::Psk: return "psk";
-        case AuthKind::Pubkey: return "pubkey";
-        case AuthKind::EapMschapv2: return "eap-mschapv2";
-        case AuthKind::EapTls: return "eap-tls";
+        case AuthKind::Psk:
+            return "psk";
+        case AuthKind::Pubkey:
+            return "pubkey";
+        case AuthKind::EapMschapv2:
+            return "eap-mschapv2";
+        case AuthKind::EapTls:
+            return "eap-tls";
     }
     return "?";
 }
@@ -58,11 +65,15 @@ void read_server(TableReader& r, Config& c) {
     r.port("natt_port", c.natt_port);
     std::string dp;
     r.str("dataplane", dp);
-    if (dp == "kernel") c.dataplane = DataPlaneKind::Kernel;
-    else if (dp == "userspace") c.dataplane = DataPlaneKind::Userspace;
-    else if (dp == "auto" || dp.empty()) c.dataplane = DataPlaneKind::Auto;
-    else r.fail(r.table().get("dataplane"), r.key_path("dataplane"),
-                "expected \"auto\", \"kernel\" or \"userspace\", got \"" + dp + "\"");
+    if (dp == "kernel")
+        c.dataplane = DataPlaneKind::Kernel;
+    else if (dp == "userspace")
+        c.dataplane = DataPlaneKind::Userspace;
+    else if (dp == "auto" || dp.empty())
+        c.dataplane = DataPlaneKind::Auto;
+    else
+        r.fail(r.table().get("dataplane"), r.key_path("dataplane"),
+               "expected \"auto\", \"kernel\" or \"userspace\", got \"" + dp + "\"");
     r.boolean("allow_legacy_crypto", c.allow_legacy_crypto);
     r.str("log_level", c.log_level);
     static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "off"};
@@ -88,8 +99,8 @@ tl::expected<Config, ConfigError> parse_config(std::string_view text, const std:
     try {
         root = toml::parse(text, path);
     } catch (const toml::parse_error& e) {
-        return tl::unexpected(ConfigError{path, e.source().begin.line, "",
-                                          std::string(e.description())});
+        return tl::unexpected(
+            ConfigError{path, e.source().begin.line, "", std::string(e.description())});
     }
     Config c;
     c.file = path;
@@ -164,7 +175,8 @@ tl::expected<Config, ConfigError> parse_config(std::string_view text, const std:
                     check_subnet(r, "local_ts", j, conn.local_ts[j]);
                 for (const auto& p : conn.pools) {
                     bool found = false;
-                    for (const auto& pool : c.pools) found |= pool.name == p;
+                    for (const auto& pool : c.pools)
+                        found |= pool.name == p;
                     if (!found)
                         r.fail(r.table().get("pools"), key + ".pools",
                                "no pool named \"" + p + "\" in [pools]");

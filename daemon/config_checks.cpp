@@ -72,8 +72,7 @@ void check_proposals(TableReader& r, std::string_view key, const std::vector<std
         if (auto at = why.find("set allow_legacy"); at != std::string::npos)
             why.replace(at, std::string("set allow_legacy").size(),
                         "set server.allow_legacy_crypto = true");
-        r.fail(n, r.key_path(key) + "[" + std::to_string(i) + "]",
-               "\"" + list[i] + "\": " + why);
+        r.fail(n, r.key_path(key) + "[" + std::to_string(i) + "]", "\"" + list[i] + "\": " + why);
         return;
     }
 }

@@ -18,7 +18,7 @@ namespace postern::daemon {
 // finish() rejects any key nobody asked for (a misspelt key is an error, not silently ignored).
 // The first error wins; later getters return defaults.
 class TableReader {
-public:
+  public:
     TableReader(const toml::table& t, std::string path, const std::string& file,
                 std::optional<ConfigError>& err)
         : t_(t), path_(std::move(path)), file_(file), err_(err) {}
@@ -44,15 +44,19 @@ public:
             if (required) fail(nullptr, key_path(k), "missing (required)");
             return;
         }
-        if (auto v = n->value<std::string>()) out = *v;
-        else fail(n, key_path(k), "expected a string, got " + type_name(*n));
+        if (auto v = n->value<std::string>())
+            out = *v;
+        else
+            fail(n, key_path(k), "expected a string, got " + type_name(*n));
     }
 
     void boolean(std::string_view k, bool& out) {
         auto* n = get(k);
         if (!n) return;
-        if (auto v = n->value<bool>()) out = *v;
-        else fail(n, key_path(k), "expected true or false, got " + type_name(*n));
+        if (auto v = n->value<bool>())
+            out = *v;
+        else
+            fail(n, key_path(k), "expected true or false, got " + type_name(*n));
     }
 
     void port(std::string_view k, std::uint16_t& out) {
@@ -77,7 +81,8 @@ public:
         out.clear();
         for (std::size_t i = 0; i < arr->size(); ++i) {
             const toml::node& e = *arr->get(i);
-            if (auto v = e.value<std::string>()) out.push_back(*v);
+            if (auto v = e.value<std::string>())
+                out.push_back(*v);
             else {
                 fail(&e, key_path(k) + "[" + std::to_string(i) + "]",
                      "expected a string, got " + type_name(e));
@@ -91,8 +96,10 @@ public:
         auto* n = get(k);
         if (!n) return;
         if (auto v = n->value<std::int64_t>()) {
-            if (*v <= 0 || *v > 0xffffffffLL) fail(n, key_path(k), "duration out of range");
-            else out = static_cast<std::uint32_t>(*v);
+            if (*v <= 0 || *v > 0xffffffffLL)
+                fail(n, key_path(k), "duration out of range");
+            else
+                out = static_cast<std::uint32_t>(*v);
             return;
         }
         auto s = n->value<std::string>();
@@ -117,26 +124,32 @@ public:
 
     void finish() {
         for (auto&& [k, v] : t_) {
-            if (!seen_.count(std::string(k.str())))
-                fail(&v, key_path(k.str()), "unknown key");
+            if (!seen_.count(std::string(k.str()))) fail(&v, key_path(k.str()), "unknown key");
         }
     }
 
     static std::string type_name(const toml::node& n) {
         switch (n.type()) {
-            case toml::node_type::table: return "a table";
-            case toml::node_type::array: return "an array";
-            case toml::node_type::string: return "a string";
-            case toml::node_type::integer: return "an integer";
-            case toml::node_type::floating_point: return "a number";
-            case toml::node_type::boolean: return "a boolean";
-            default: return "a date/time";
+            case toml::node_type::table:
+                return "a table";
+            case toml::node_type::array:
+                return "an array";
+            case toml::node_type::string:
+                return "a string";
+            case toml::node_type::integer:
+                return "an integer";
+            case toml::node_type::floating_point:
+                return "a number";
+            case toml::node_type::boolean:
+                return "a boolean";
+            default:
+                return "a date/time";
         }
     }
 
     const toml::table& table() const { return t_; }
 
-private:
+  private:
     const toml::table& t_;
     std::string path_;
     const std::string& file_;

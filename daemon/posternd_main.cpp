@@ -4,8 +4,8 @@
 // sockets and data planes arrive with the next issues; until then it says so and exits rather
 // than pretending to serve.
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
 
@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
     spdlog::set_level(spdlog::level::from_str(cfg->log_level));
     spdlog::info("posternd 0.1.0 starting");
     std::printf("%s", postern::daemon::describe(*cfg).c_str());
-    spdlog::warn("the IKE engine is not built yet (see README, status table): "
-                 "posternd validated the configuration above and exits without serving");
+    spdlog::warn(
+        "the IKE engine is not built yet (see README, status table): "
+        "posternd validated the configuration above and exits without serving");
     return 0;
 }

@@ -23,8 +23,8 @@ std::string describe(const Config& c) {
     o << "  listen      " << join(c.listen) << " on UDP " << c.ike_port << " and " << c.natt_port
       << "\n";
     o << "  data plane  " << to_string(c.dataplane) << "\n";
-    o << "  legacy      " << (c.allow_legacy_crypto ? "allowed (3DES, SHA-1, MODP-1024)" : "refused")
-      << "\n";
+    o << "  legacy      "
+      << (c.allow_legacy_crypto ? "allowed (3DES, SHA-1, MODP-1024)" : "refused") << "\n";
     for (const auto& p : c.pools) {
         o << "  pool " << p.name << ": ";
         if (!p.ipv4.empty()) o << p.ipv4 << " ";

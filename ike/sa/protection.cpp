@@ -5,8 +5,9 @@
 
 namespace postern::ike::sa {
 
-tl::expected<std::vector<wire::Payload>, OpenError> open_message(
-    const wire::Message& m, ByteView datagram, const crypto::SkCipher& cipher) {
+tl::expected<std::vector<wire::Payload>, OpenError> open_message(const wire::Message& m,
+                                                                 ByteView datagram,
+                                                                 const crypto::SkCipher& cipher) {
     // SKF fragments go through the Reassembler: a lone fragment is not a message.
     const wire::Payload* enc = m.encrypted();
     if (!enc || enc->type != PayloadType::SK)
@@ -14,15 +15,16 @@ tl::expected<std::vector<wire::Payload>, OpenError> open_message(
                                         enc ? "SKF fragment: use the Reassembler" : "no SK payload",
                                         {}});
     auto spans = wire::protected_spans(m, datagram);
-    if (!spans) return tl::unexpected(OpenError{OpenError::Kind::NotProtected, "no SK payload", {}});
+    if (!spans)
+        return tl::unexpected(OpenError{OpenError::Kind::NotProtected, "no SK payload", {}});
     auto plain = cipher.open(spans->associated_data, spans->body);
     if (!plain) return tl::unexpected(OpenError{OpenError::Kind::Integrity, plain.error(), {}});
     // Offsets of inner payloads are reported relative to the decrypted content.
     auto inner = wire::parse_payload_chain(spans->inner_first, *plain, 0);
     std::fill(plain->begin(), plain->end(), 0);
     if (!inner)
-        return tl::unexpected(
-            OpenError{OpenError::Kind::Syntax, "SK contents: " + inner.error().reason, inner.error()});
+        return tl::unexpected(OpenError{OpenError::Kind::Syntax,
+                                        "SK contents: " + inner.error().reason, inner.error()});
     return std::move(*inner);
 }
 
@@ -57,7 +59,8 @@ tl::expected<std::vector<Bytes>, std::string> seal_fragments(const wire::Header&
     // No fragment larger than one SKF Payload Length can describe, whatever max_message says.
     constexpr std::size_t kMaxBody = 0xffff - wire::kGenericHeaderSize - wire::kSkfFixedSize;
     const std::size_t chunk = cipher.max_plaintext(std::min(max_message - kFixed, kMaxBody));
-    if (chunk == 0) return tl::unexpected(std::string("fragment size too small for the cipher's overhead"));
+    if (chunk == 0)
+        return tl::unexpected(std::string("fragment size too small for the cipher's overhead"));
 
     Bytes plain = wire::serialize_payload_chain(inner);
     const std::size_t total = std::max<std::size_t>(1, (plain.size() + chunk - 1) / chunk);
@@ -71,9 +74,9 @@ tl::expected<std::vector<Bytes>, std::string> seal_fragments(const wire::Header&
         ByteView part(plain.data() + at, n);
         // §2.5: only the first fragment names the first inner payload; the others carry 0.
         const auto first = i == 0 ? wire::first_type(inner) : PayloadType::NONE;
-        Bytes msg = wire::build_skf_prefix(header, {}, first, static_cast<std::uint16_t>(i + 1),
-                                           static_cast<std::uint16_t>(total),
-                                           cipher.body_length(n));
+        Bytes msg =
+            wire::build_skf_prefix(header, {}, first, static_cast<std::uint16_t>(i + 1),
+                                   static_cast<std::uint16_t>(total), cipher.body_length(n));
         auto body = cipher.seal(msg, part, iv);
         if (!body) {
             std::fill(plain.begin(), plain.end(), 0);

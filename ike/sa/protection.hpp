@@ -32,15 +32,17 @@ struct OpenError {
 };
 
 // Decrypts the SK payload of `m` (parsed from `datagram`) and parses the inner payloads.
-tl::expected<std::vector<wire::Payload>, OpenError> open_message(
-    const wire::Message& m, ByteView datagram, const crypto::SkCipher& cipher);
+tl::expected<std::vector<wire::Payload>, OpenError> open_message(const wire::Message& m,
+                                                                 ByteView datagram,
+                                                                 const crypto::SkCipher& cipher);
 
 // HDR, [outer payloads,] SK { inner } as one datagram. `header.length`/`next_payload` are
 // computed.
-tl::expected<Bytes, std::string> seal_message(
-    const wire::Header& header, std::span<const wire::Payload> outer,
-    std::span<const wire::Payload> inner, const crypto::SkCipher& cipher,
-    const crypto::IvSource& iv = crypto::random_iv);
+tl::expected<Bytes, std::string> seal_message(const wire::Header& header,
+                                              std::span<const wire::Payload> outer,
+                                              std::span<const wire::Payload> inner,
+                                              const crypto::SkCipher& cipher,
+                                              const crypto::IvSource& iv = crypto::random_iv);
 
 // RFC 7383: the same content split into SKF fragments so that no IKE message exceeds
 // `max_message` octets (the IKE header included; the UDP/IP headers and the non-ESP marker are

@@ -11,12 +11,15 @@ tl::unexpected<OpenError> syntax(std::string reason) {
     return tl::unexpected(OpenError{OpenError::Kind::Syntax, std::move(reason), std::move(pe)});
 }
 
-void wipe(Bytes& b) { std::fill(b.begin(), b.end(), 0); }
+void wipe(Bytes& b) {
+    std::fill(b.begin(), b.end(), 0);
+}
 
 }  // namespace
 
 void Reassembler::reset() {
-    for (auto& [n, part] : parts_) wipe(part);
+    for (auto& [n, part] : parts_)
+        wipe(part);
     parts_.clear();
     total_ = 0;
     bytes_ = 0;
@@ -39,14 +42,15 @@ tl::expected<Reassembler::Status, OpenError> Reassembler::add(const wire::Messag
     // transmission: ignore it. One announcing more starts reassembly afresh. These checks
     // come after authentication, so an attacker cannot reset a reassembly in progress.
     auto spans = wire::protected_spans(m, datagram);
-    if (!spans) return tl::unexpected(OpenError{OpenError::Kind::NotProtected, "no SKF payload", {}});
+    if (!spans)
+        return tl::unexpected(OpenError{OpenError::Kind::NotProtected, "no SKF payload", {}});
     auto plain = cipher.open(spans->associated_data, spans->body);
     if (!plain) return tl::unexpected(OpenError{OpenError::Kind::Integrity, plain.error(), {}});
 
     if (skf.total_fragments > kMaxFragments) {
         wipe(*plain);
-        return syntax("SKF: " + std::to_string(skf.total_fragments) + " fragments exceed the limit of " +
-                      std::to_string(kMaxFragments));
+        return syntax("SKF: " + std::to_string(skf.total_fragments) +
+                      " fragments exceed the limit of " + std::to_string(kMaxFragments));
     }
     if (total_ != 0 && skf.total_fragments < total_) {
         wipe(*plain);
@@ -72,7 +76,8 @@ tl::expected<Reassembler::Status, OpenError> Reassembler::add(const wire::Messag
 
     Bytes joined;
     joined.reserve(bytes_);
-    for (auto& [n, part] : parts_) joined.insert(joined.end(), part.begin(), part.end());
+    for (auto& [n, part] : parts_)
+        joined.insert(joined.end(), part.begin(), part.end());
     const PayloadType first = inner_first_;
     reset();
     auto inner = wire::parse_payload_chain(first, joined, 0);

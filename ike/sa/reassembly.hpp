@@ -24,7 +24,7 @@
 namespace postern::ike::sa {
 
 class Reassembler {
-public:
+  public:
     static constexpr std::size_t kMaxFragments = 64;
     static constexpr std::size_t kMaxBytes = 64 * 1024;
 
@@ -47,7 +47,7 @@ public:
     std::size_t received() const { return parts_.size(); }
     void reset();
 
-private:
+  private:
     std::uint16_t total_ = 0;
     PayloadType inner_first_ = PayloadType::NONE;
     std::map<std::uint16_t, Bytes> parts_;

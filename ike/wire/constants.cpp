@@ -17,14 +17,14 @@ namespace postern::ike {
 #define POSTERN_NAME_CASE_KE(name, value) POSTERN_NAME_CASE_NOPFX(name, value)
 #define POSTERN_NAME_CASE_PROTO(name, value) POSTERN_NAME_CASE_NOPFX(name, value)
 
-#define POSTERN_DEFINE_ENUM(Type, prefix, LIST)                             \
-    std::string_view name(Type v) {                                         \
-        switch (static_cast<long>(v)) { LIST(POSTERN_NAME_CASE_##prefix) } \
-        return {};                                                          \
-    }                                                                       \
-    std::string to_string(Type v) {                                         \
-        auto n = name(v);                                                   \
-        if (!n.empty()) return std::string(n);                              \
+#define POSTERN_DEFINE_ENUM(Type, prefix, LIST)                                     \
+    std::string_view name(Type v) {                                                 \
+        switch (static_cast<long>(v)) { LIST(POSTERN_NAME_CASE_##prefix) }          \
+        return {};                                                                  \
+    }                                                                               \
+    std::string to_string(Type v) {                                                 \
+        auto n = name(v);                                                           \
+        if (!n.empty()) return std::string(n);                                      \
         return std::string(#Type "(") + std::to_string(static_cast<long>(v)) + ")"; \
     }
 

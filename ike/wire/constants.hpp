@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+// The X-lists below are tables: keep them aligned by hand.
+// clang-format off
 namespace postern::ike {
 
 #define POSTERN_EXCHANGE_TYPES(X) \
@@ -357,4 +359,5 @@ inline constexpr std::uint16_t kAttrKeyLength = 14;
 // Notify types below this value are errors (RFC 7296 §3.10.1).
 inline constexpr bool is_error(NotifyType t) { return static_cast<std::uint16_t>(t) < 16384; }
 
+// clang-format on
 }  // namespace postern::ike

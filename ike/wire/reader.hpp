@@ -13,9 +13,8 @@
 namespace postern::ike::wire {
 
 class Reader {
-public:
-    explicit Reader(ByteView data, std::size_t base_offset = 0)
-        : data_(data), base_(base_offset) {}
+  public:
+    explicit Reader(ByteView data, std::size_t base_offset = 0) : data_(data), base_(base_offset) {}
 
     bool ok() const { return error_.empty(); }
     const std::string& error() const { return error_; }
@@ -41,7 +40,8 @@ public:
     std::uint64_t u64(const char* what) {
         auto v = take(8, what);
         std::uint64_t r = 0;
-        for (auto b : v) r = r << 8 | b;
+        for (auto b : v)
+            r = r << 8 | b;
         return r;
     }
     // Exactly n bytes, or an empty view and a sticky failure naming `what` and the numbers.
@@ -60,10 +60,11 @@ public:
 
     // Records a failure unless one is already recorded.
     void fail(std::string reason) {
-        if (error_.empty()) error_ = reason.empty() ? std::string("parse error") : std::move(reason);
+        if (error_.empty())
+            error_ = reason.empty() ? std::string("parse error") : std::move(reason);
     }
 
-private:
+  private:
     ByteView take(std::size_t n, const char* what) {
         if (!ok()) return {};
         if (data_.size() - pos_ < n) {

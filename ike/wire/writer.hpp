@@ -11,7 +11,7 @@
 namespace postern::ike::wire {
 
 class Writer {
-public:
+  public:
     explicit Writer(Bytes& out) : out_(out) {}
 
     std::size_t size() const { return out_.size(); }
@@ -21,10 +21,12 @@ public:
         out_.push_back(static_cast<std::uint8_t>(v));
     }
     void u32(std::uint32_t v) {
-        for (int s = 24; s >= 0; s -= 8) out_.push_back(static_cast<std::uint8_t>(v >> s));
+        for (int s = 24; s >= 0; s -= 8)
+            out_.push_back(static_cast<std::uint8_t>(v >> s));
     }
     void u64(std::uint64_t v) {
-        for (int s = 56; s >= 0; s -= 8) out_.push_back(static_cast<std::uint8_t>(v >> s));
+        for (int s = 56; s >= 0; s -= 8)
+            out_.push_back(static_cast<std::uint8_t>(v >> s));
     }
     void bytes(ByteView b) { out_.insert(out_.end(), b.begin(), b.end()); }
     void zeros(std::size_t n) { out_.insert(out_.end(), n, 0); }
@@ -45,12 +47,13 @@ public:
         return at;
     }
     void patch_u32(std::size_t at, std::uint32_t v) {
-        for (int i = 0; i < 4; ++i) out_[at + i] = static_cast<std::uint8_t>(v >> (24 - 8 * i));
+        for (int i = 0; i < 4; ++i)
+            out_[at + i] = static_cast<std::uint8_t>(v >> (24 - 8 * i));
     }
 
     Bytes& buffer() { return out_; }
 
-private:
+  private:
     Bytes& out_;
 };
 

@@ -33,11 +33,16 @@ inline bool from_hex(std::string_view text, Bytes& out) {
     int hi = -1;
     for (char c : text) {
         int v;
-        if (c >= '0' && c <= '9') v = c - '0';
-        else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
-        else if (c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == ':') continue;
-        else return false;
+        if (c >= '0' && c <= '9')
+            v = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            v = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            v = c - 'A' + 10;
+        else if (c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == ':')
+            continue;
+        else
+            return false;
         if (hi < 0) {
             hi = v;
         } else {

@@ -10,13 +10,13 @@ namespace postern {
 
 template <typename Tag, typename Rep>
 class StrongInt {
-public:
+  public:
     constexpr StrongInt() = default;
     constexpr explicit StrongInt(Rep v) : value_(v) {}
     constexpr Rep value() const { return value_; }
     constexpr auto operator<=>(const StrongInt&) const = default;
 
-private:
+  private:
     Rep value_{};
 };
 

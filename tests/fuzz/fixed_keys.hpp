@@ -14,7 +14,8 @@ namespace postern::fuzz {
 
 inline ike::crypto::Secret pattern(std::size_t n, std::uint8_t seed) {
     ike::crypto::Secret s(n);
-    for (std::size_t i = 0; i < n; ++i) s.data()[i] = static_cast<std::uint8_t>(seed + i * 7);
+    for (std::size_t i = 0; i < n; ++i)
+        s.data()[i] = static_cast<std::uint8_t>(seed + i * 7);
     return s;
 }
 
@@ -31,8 +32,8 @@ inline const ike::crypto::SkCipher& gcm_cipher() {
 inline const ike::crypto::SkCipher& cbc_cipher() {
     static const ike::crypto::SkCipher c = [] {
         auto r = ike::crypto::SkCipher::create(ike::EncrId::ENCR_AES_CBC, 256,
-                                               ike::IntegId::AUTH_HMAC_SHA2_256_128,
-                                               pattern(32, 2), pattern(32, 3));
+                                               ike::IntegId::AUTH_HMAC_SHA2_256_128, pattern(32, 2),
+                                               pattern(32, 3));
         if (!r) std::abort();
         return std::move(*r);
     }();
@@ -40,6 +41,8 @@ inline const ike::crypto::SkCipher& cbc_cipher() {
 }
 
 // Deterministic IV: fuzzing must be reproducible from the input alone.
-inline void fixed_iv(MutableByteView iv) { std::fill(iv.begin(), iv.end(), 0x5a); }
+inline void fixed_iv(MutableByteView iv) {
+    std::fill(iv.begin(), iv.end(), 0x5a);
+}
 
 }  // namespace postern::fuzz

@@ -29,9 +29,9 @@ using namespace postern::ike;
 
 namespace {
 
-#define FUZZ_ASSERT(cond)       \
-    do {                        \
-        if (!(cond)) abort();   \
+#define FUZZ_ASSERT(cond)     \
+    do {                      \
+        if (!(cond)) abort(); \
     } while (0)
 
 void check_chain_round_trip(PayloadType first, const std::vector<wire::Payload>& chain) {
@@ -106,7 +106,9 @@ void receive_resealed(ByteView datagram) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size < 1) return 0;
     ByteView datagram(data + 1, size - 1);
-    if (data[0] & 1) receive_resealed(datagram);
-    else receive(datagram, false);
+    if (data[0] & 1)
+        receive_resealed(datagram);
+    else
+        receive(datagram, false);
     return 0;
 }

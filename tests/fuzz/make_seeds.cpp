@@ -74,8 +74,10 @@ int main(int argc, char** argv) {
         Bytes ni = from_hex(keys["Ni"]), nr = from_hex(keys["Nr"]);
         auto seed = crypto::skeyseed(t.prf, ni, nr, from_hex(keys["g_ir"]));
         std::uint64_t spi_i = 0, spi_r = 0;
-        for (auto b : from_hex(keys["SPIi"])) spi_i = spi_i << 8 | b;
-        for (auto b : from_hex(keys["SPIr"])) spi_r = spi_r << 8 | b;
+        for (auto b : from_hex(keys["SPIi"]))
+            spi_i = spi_i << 8 | b;
+        for (auto b : from_hex(keys["SPIr"]))
+            spi_r = spi_r << 8 | b;
         auto k = crypto::derive_ike_keys(t, *seed, ni, nr, spi_i, spi_r);
         if (!seed || !k) return 1;
         auto ci = crypto::SkCipher::create(t.encr, t.encr_key_bits, t.integ, k->sk_ei, k->sk_ai);

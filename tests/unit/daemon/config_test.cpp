@@ -77,9 +77,10 @@ BOOST_AUTO_TEST_CASE(connection_errors_name_the_connection_index) {
 }
 
 BOOST_AUTO_TEST_CASE(durations_accept_units) {
-    auto c = parse_config("[[connections]]\nname = \"a\"\nike_lifetime = \"90m\"\n"
-                          "child_lifetime = 120\n",
-                          "t.toml");
+    auto c = parse_config(
+        "[[connections]]\nname = \"a\"\nike_lifetime = \"90m\"\n"
+        "child_lifetime = 120\n",
+        "t.toml");
     BOOST_REQUIRE(c);
     BOOST_TEST(c->connections[0].ike_lifetime_s == 5400u);
     BOOST_TEST(c->connections[0].child_lifetime_s == 120u);
@@ -90,9 +91,10 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(config_proposals)
 
 BOOST_AUTO_TEST_CASE(proposals_are_parsed_and_legacy_needs_the_switch) {
-    const char* legacy = "[server]\nallow_legacy_crypto = %s\n[[connections]]\nname = \"w\"\n"
-                         "ike_proposals = [\"aes256-sha256-modp2048\", \"aes256-sha1-modp1024\"]\n"
-                         "esp_proposals = [\"aes256-sha1\"]\n";
+    const char* legacy =
+        "[server]\nallow_legacy_crypto = %s\n[[connections]]\nname = \"w\"\n"
+        "ike_proposals = [\"aes256-sha256-modp2048\", \"aes256-sha1-modp1024\"]\n"
+        "esp_proposals = [\"aes256-sha1\"]\n";
     char buf[512];
     std::snprintf(buf, sizeof buf, legacy, "false");
     auto r = parse_config(buf, "t.toml");
@@ -104,9 +106,10 @@ BOOST_AUTO_TEST_CASE(proposals_are_parsed_and_legacy_needs_the_switch) {
     auto ok = parse_config(buf, "t.toml");
     BOOST_TEST(ok.has_value(), (ok ? "" : ok.error().to_string()));
 
-    auto bad = parse_config("[[connections]]\nname = \"a\"\nesp_proposals = [\"aes256gcm16\", "
-                            "\"aes257-sha256\"]\n",
-                            "t.toml");
+    auto bad = parse_config(
+        "[[connections]]\nname = \"a\"\nesp_proposals = [\"aes256gcm16\", "
+        "\"aes257-sha256\"]\n",
+        "t.toml");
     BOOST_REQUIRE(!bad);
     BOOST_TEST(bad.error().key == "connections[0].esp_proposals[1]");
     BOOST_TEST(bad.error().message.find("aes257") != std::string::npos, bad.error().message);

@@ -67,8 +67,7 @@ inline Capture load_capture(const std::string& scenario) {
         if (eq == std::string::npos) continue;
         c.keys[line.substr(0, eq)] = line.substr(eq + 3);
     }
-    if (c.messages.empty() || c.keys.empty())
-        throw std::runtime_error("no capture in " + c.dir);
+    if (c.messages.empty() || c.keys.empty()) throw std::runtime_error("no capture in " + c.dir);
     return c;
 }
 

@@ -45,19 +45,29 @@ struct Scenario {
 
 const Scenario kPskGcm{"psk-gcm",
                        {PrfId::PRF_HMAC_SHA2_256, EncrId::ENCR_AES_GCM_16, 256, IntegId::AUTH_NONE},
-                       EncrId::ENCR_AES_GCM_16, 256, IntegId::AUTH_NONE, 0};
-const Scenario kCertCbc{"cert-cbc",
-                        {PrfId::PRF_HMAC_SHA2_256, EncrId::ENCR_AES_CBC, 256,
-                         IntegId::AUTH_HMAC_SHA2_256_128},
-                        EncrId::ENCR_AES_CBC, 128, IntegId::AUTH_HMAC_SHA2_256_128, 0};
-const Scenario kModp{"modp-invalid-ke",
-                     {PrfId::PRF_HMAC_SHA2_256, EncrId::ENCR_AES_CBC, 128,
-                      IntegId::AUTH_HMAC_SHA2_256_128},
-                     EncrId::ENCR_AES_CBC, 128, IntegId::AUTH_HMAC_SHA2_256_128, 2};
+                       EncrId::ENCR_AES_GCM_16,
+                       256,
+                       IntegId::AUTH_NONE,
+                       0};
+const Scenario kCertCbc{
+    "cert-cbc",
+    {PrfId::PRF_HMAC_SHA2_256, EncrId::ENCR_AES_CBC, 256, IntegId::AUTH_HMAC_SHA2_256_128},
+    EncrId::ENCR_AES_CBC,
+    128,
+    IntegId::AUTH_HMAC_SHA2_256_128,
+    0};
+const Scenario kModp{
+    "modp-invalid-ke",
+    {PrfId::PRF_HMAC_SHA2_256, EncrId::ENCR_AES_CBC, 128, IntegId::AUTH_HMAC_SHA2_256_128},
+    EncrId::ENCR_AES_CBC,
+    128,
+    IntegId::AUTH_HMAC_SHA2_256_128,
+    2};
 
 std::uint64_t spi(const Capture& c, const char* name) {
     std::uint64_t v = 0;
-    for (auto b : c.key(name)) v = v << 8 | b;
+    for (auto b : c.key(name))
+        v = v << 8 | b;
     return v;
 }
 
@@ -104,8 +114,10 @@ std::vector<Opened> open_all(const Capture& c, const Scenario& s, const crypto::
         }
         auto st = reasm.add(*m, cm.bytes, ciph);
         BOOST_REQUIRE_MESSAGE(st, cm.file << ": " << (st ? "" : st.error().reason));
-        if (*st == sa::Reassembler::Status::Complete) out.push_back({*m, reasm.take()});
-        else BOOST_TEST((*st == sa::Reassembler::Status::Incomplete));
+        if (*st == sa::Reassembler::Status::Complete)
+            out.push_back({*m, reasm.take()});
+        else
+            BOOST_TEST((*st == sa::Reassembler::Status::Incomplete));
     }
     return out;
 }
@@ -123,7 +135,9 @@ const wire::Payload& need(const std::vector<wire::Payload>& ps, PayloadType t) {
     return *p;
 }
 
-std::string hex(const crypto::Secret& s) { return to_hex(s.view()); }
+std::string hex(const crypto::Secret& s) {
+    return to_hex(s.view());
+}
 
 void check_keys(const Capture& c, const crypto::IkeKeys& k) {
     BOOST_TEST(hex(k.sk_d) == c.text("SK_d"));
@@ -211,7 +225,8 @@ BOOST_AUTO_TEST_CASE(psk_gcm_x25519) {
     auto all = open_all(c, s, k);
     BOOST_REQUIRE_EQUAL(all.size(), 6u);
     check_rules(all);
-    BOOST_TEST(wire::describe(all[2].outer.header, all[2].inner).find("IKE_AUTH request 1 [ IDi") == 0);
+    BOOST_TEST(wire::describe(all[2].outer.header, all[2].inner).find("IKE_AUTH request 1 [ IDi") ==
+               0);
 
     // The responder assigned 10.99.0.1 in its CP reply.
     const auto* cp = need(all[3].inner, PayloadType::CP).get<wire::CpPayload>();
@@ -264,8 +279,9 @@ BOOST_AUTO_TEST_CASE(psk_gcm_reseal_is_byte_exact) {
         auto spans = wire::protected_spans(*m, cm.bytes);
         Bytes iv(spans->body.begin(), spans->body.begin() + ciph.iv_size());
         std::vector<wire::Payload> outer(m->payloads.begin(), m->payloads.end() - 1);
-        auto again = sa::seal_message(m->header, outer, *inner, ciph,
-                                      [&](MutableByteView out) { std::copy(iv.begin(), iv.end(), out.begin()); });
+        auto again = sa::seal_message(m->header, outer, *inner, ciph, [&](MutableByteView out) {
+            std::copy(iv.begin(), iv.end(), out.begin());
+        });
         BOOST_REQUIRE(again);
         BOOST_TEST(to_hex(*again) == to_hex(cm.bytes), cm.file);
     }
