@@ -208,10 +208,15 @@ std::optional<Selected> match(const crypto::Proposal& ours, const wire::Proposal
     return s;
 }
 
+// The registry name in strongSwan's spelling: ENCR_ and AUTH_ prefixes dropped
+// ("AES_CBC", "HMAC_SHA1_96"), PRF_ kept; "EncrId(99)" for values not in the registry.
 template <class E>
 std::string id_name(E id) {
-    const auto n = ike::name(id);
-    return n.empty() ? ike::to_string(id) : std::string(n);
+    std::string_view n = ike::name(id);
+    if (n.empty()) return ike::to_string(id);
+    for (std::string_view prefix : {"ENCR_", "AUTH_"})
+        if (n.starts_with(prefix)) n.remove_prefix(prefix.size());
+    return std::string(n);
 }
 
 std::string describe_transform(const wire::Transform& t) {
@@ -222,7 +227,7 @@ std::string describe_transform(const wire::Transform& t) {
             return s;
         }
         case TransformType::PRF:
-            return "PRF_" + id_name(static_cast<PrfId>(t.id));
+            return id_name(static_cast<PrfId>(t.id));
         case TransformType::INTEG:
             return id_name(static_cast<IntegId>(t.id));
         case TransformType::KE:
