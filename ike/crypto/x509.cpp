@@ -71,8 +71,8 @@ std::time_t to_time(const ASN1_TIME* t) {
 }
 
 std::unique_ptr<GENERAL_NAMES, GeneralNamesFree> alt_names(X509* x) {
-    return std::unique_ptr<GENERAL_NAMES, GeneralNamesFree>(static_cast<GENERAL_NAMES*>(
-        X509_get_ext_d2i(x, NID_subject_alt_name, nullptr, nullptr)));
+    return std::unique_ptr<GENERAL_NAMES, GeneralNamesFree>(
+        static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(x, NID_subject_alt_name, nullptr, nullptr)));
 }
 
 // SAN strings of one GENERAL_NAME type (GEN_DNS, GEN_EMAIL: IA5String).
@@ -241,8 +241,8 @@ tl::expected<std::vector<Certificate>, std::string> load_pem_chain(std::string_v
         auto der = encode(x, i2d_X509);
         auto cert = Certificate::from_der(der);
         if (!cert) {
-            return tl::make_unexpected("PEM certificate " + std::to_string(out.size() + 1) +
-                                       ": " + cert.error());
+            return tl::make_unexpected("PEM certificate " + std::to_string(out.size() + 1) + ": " +
+                                       cert.error());
         }
         out.push_back(std::move(*cert));
     }
@@ -278,12 +278,13 @@ tl::expected<std::vector<Certificate>, std::string> CertificateValidator::verifi
     if (anchors_.empty()) return tl::make_unexpected(std::string("no trust anchors configured"));
     // Caps before any work: a peer controls how many CERT payloads it sends and their size.
     if (intermediates.size() + 1 > limits_.max_chain_length) {
-        return tl::make_unexpected("too many certificates: " +
-                                   std::to_string(intermediates.size() + 1) + " > " +
-                                   std::to_string(limits_.max_chain_length));
+        return tl::make_unexpected(
+            "too many certificates: " + std::to_string(intermediates.size() + 1) + " > " +
+            std::to_string(limits_.max_chain_length));
     }
     std::size_t total = end_entity.der().size();
-    for (const auto& c : intermediates) total += c.der().size();
+    for (const auto& c : intermediates)
+        total += c.der().size();
     if (total > limits_.max_total_size) {
         return tl::make_unexpected("certificates too large: " + std::to_string(total) + " > " +
                                    std::to_string(limits_.max_total_size) + " octets");

@@ -34,7 +34,7 @@ namespace postern::ike::crypto {
 // Extended key usage OIDs an IKE policy cares about (RFC 5280 §4.2.1.12, RFC 4945 §5.1.3.12).
 inline constexpr std::string_view kEkuServerAuth = "1.3.6.1.5.5.7.3.1";
 inline constexpr std::string_view kEkuClientAuth = "1.3.6.1.5.5.7.3.2";
-inline constexpr std::string_view kEkuIpsecIke = "1.3.6.1.5.5.7.3.17";         // RFC 4945
+inline constexpr std::string_view kEkuIpsecIke = "1.3.6.1.5.5.7.3.17";        // RFC 4945
 inline constexpr std::string_view kEkuIkeIntermediate = "1.3.6.1.5.5.8.2.2";  // Windows/Apple
 
 // An immutable, parsed X.509 certificate. Copies share the underlying OpenSSL object.

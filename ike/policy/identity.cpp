@@ -34,15 +34,15 @@ char lower(char c) {
 }
 
 bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() &&
-           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return lower(x) == lower(y);
-           });
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                              [](char x, char y) { return lower(x) == lower(y); });
 }
 
 std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+        s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+        s.remove_suffix(1);
     return s;
 }
 
@@ -83,15 +83,24 @@ struct AttrName {
     int nid;
 };
 constexpr AttrName kAttrNames[] = {
-    {"C", NID_countryName},        {"ST", NID_stateOrProvinceName},
-    {"L", NID_localityName},       {"O", NID_organizationName},
-    {"OU", NID_organizationalUnitName}, {"CN", NID_commonName},
-    {"DC", NID_domainComponent},   {"UID", NID_userId},
-    {"E", NID_pkcs9_emailAddress}, {"Email", NID_pkcs9_emailAddress},
-    {"SN", NID_serialNumber},      {"S", NID_surname},
-    {"G", NID_givenName},          {"T", NID_title},
-    {"I", NID_initials},           {"D", NID_description},
-    {"N", NID_name},               {"STREET", NID_streetAddress},
+    {"C", NID_countryName},
+    {"ST", NID_stateOrProvinceName},
+    {"L", NID_localityName},
+    {"O", NID_organizationName},
+    {"OU", NID_organizationalUnitName},
+    {"CN", NID_commonName},
+    {"DC", NID_domainComponent},
+    {"UID", NID_userId},
+    {"E", NID_pkcs9_emailAddress},
+    {"Email", NID_pkcs9_emailAddress},
+    {"SN", NID_serialNumber},
+    {"S", NID_surname},
+    {"G", NID_givenName},
+    {"T", NID_title},
+    {"I", NID_initials},
+    {"D", NID_description},
+    {"N", NID_name},
+    {"STREET", NID_streetAddress},
 };
 
 struct DnAttr {
@@ -118,7 +127,8 @@ tl::expected<std::vector<DnAttr>, std::string> split_dn(std::string_view text) {
         if (a.type.empty()) return fail("attribute type missing");
         a.joined = joined;
         i = eq + 1;
-        while (i < text.size() && text[i] == ' ') ++i;
+        while (i < text.size() && text[i] == ' ')
+            ++i;
         std::size_t kept = 0;  // length of value up to its last escaped or non-space char
         bool escaped_any = false;
         for (; i < text.size() && text[i] != ',' && text[i] != '+'; ++i) {
@@ -231,10 +241,9 @@ std::string escape_value(std::string_view v) {
     std::string out;
     for (std::size_t i = 0; i < v.size(); ++i) {
         const auto c = static_cast<unsigned char>(v[i]);
-        const bool special = std::string_view(",+\"\\<>;=").find(static_cast<char>(c)) !=
-                                 std::string_view::npos ||
-                             (i == 0 && (c == '#' || c == ' ')) ||
-                             (i + 1 == v.size() && c == ' ');
+        const bool special =
+            std::string_view(",+\"\\<>;=").find(static_cast<char>(c)) != std::string_view::npos ||
+            (i == 0 && (c == '#' || c == ' ')) || (i + 1 == v.size() && c == ' ');
         if (c < 0x20 || c == 0x7f) {
             char buf[4];
             std::snprintf(buf, sizeof buf, "\\%02X", c);
@@ -257,8 +266,8 @@ std::optional<std::string> dn_text(ByteView der) {
     for (int i = 0; i < n; ++i) {
         const X509_NAME_ENTRY* e = X509_NAME_get_entry(name.get(), i);
         if (i > 0) {
-            const bool joined =
-                X509_NAME_ENTRY_set(e) == X509_NAME_ENTRY_set(X509_NAME_get_entry(name.get(), i - 1));
+            const bool joined = X509_NAME_ENTRY_set(e) ==
+                                X509_NAME_ENTRY_set(X509_NAME_get_entry(name.get(), i - 1));
             out += joined ? " + " : ", ";
         }
         out += attribute_name(X509_NAME_ENTRY_get_object(e)) + "=";
@@ -319,8 +328,7 @@ tl::expected<Identity, std::string> parse_identity(std::string_view config_text)
         if (!der) return tl::make_unexpected(der.error());
         return Identity{IdType::ID_DER_ASN1_DN, std::move(*der)};
     }
-    if (t.find('@') != std::string_view::npos)
-        return Identity{IdType::ID_RFC822_ADDR, bytes_of(t)};
+    if (t.find('@') != std::string_view::npos) return Identity{IdType::ID_RFC822_ADDR, bytes_of(t)};
     if (auto ip = IpAddress::parse(t)) {
         const auto b = ip->bytes();
         return Identity{ip->is_v4() ? IdType::ID_IPV4_ADDR : IdType::ID_IPV6_ADDR,
@@ -365,9 +373,7 @@ tl::expected<void, std::string> check_received_identity(const Identity& id) {
 }
 
 std::string to_string(const Identity& id) {
-    auto invalid = [&] {
-        return "(invalid " + to_string(id.type) + " " + to_hex(id.data) + ")";
-    };
+    auto invalid = [&] { return "(invalid " + to_string(id.type) + " " + to_hex(id.data) + ")"; };
     switch (id.type) {
         case IdType::ID_FQDN:
         case IdType::ID_RFC822_ADDR: {
@@ -420,8 +426,7 @@ tl::expected<IdentityPattern, std::string> IdentityPattern::parse(std::string_vi
     auto fail = [&](const std::string& why) {
         return tl::make_unexpected("identity pattern \"" + std::string(text) + "\": " + why);
     };
-    if (t.find('=') != std::string_view::npos && !t.starts_with('@') &&
-        !t.starts_with("keyid:")) {
+    if (t.find('=') != std::string_view::npos && !t.starts_with('@') && !t.starts_with("keyid:")) {
         auto attrs = split_dn(t);
         if (!attrs) return tl::make_unexpected(attrs.error());
         const bool wild =
@@ -464,8 +469,7 @@ bool IdentityPattern::matches(const Identity& id) const {
             return same_identity(exact_, id);
         case Kind::fqdn_suffix:
         case Kind::rfc822_domain: {
-            const auto want =
-                kind_ == Kind::fqdn_suffix ? IdType::ID_FQDN : IdType::ID_RFC822_ADDR;
+            const auto want = kind_ == Kind::fqdn_suffix ? IdType::ID_FQDN : IdType::ID_RFC822_ADDR;
             if (id.type != want || id.data.size() <= suffix_.size()) return false;
             const std::string s = text_of(id.data);
             return iequals(std::string_view(s).substr(s.size() - suffix_.size()), suffix_);
@@ -504,10 +508,9 @@ int IdentityPattern::specificity() const {
         case Kind::rfc822_domain:
             return kWildcard + static_cast<int>(std::min<std::size_t>(suffix_.size(), 10000));
         case Kind::dn_wildcard:
-            return kWildcard + static_cast<int>(std::count_if(
-                                   rdns_.begin(), rdns_.end(), [](const Rdn& r) {
-                                       return !r.wildcard;
-                                   }));
+            return kWildcard +
+                   static_cast<int>(std::count_if(rdns_.begin(), rdns_.end(),
+                                                  [](const Rdn& r) { return !r.wildcard; }));
     }
     return kAny;
 }

@@ -15,6 +15,7 @@
 // machine certificates send the subject DN. All of them parse and print here.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -84,6 +85,11 @@ class IdentityPattern {
     static constexpr int kExact = 100000;
 
     const std::string& text() const { return text_; }
+    // The identity itself when the pattern is an exact one (an initiator sends it as IDr).
+    std::optional<Identity> exact() const {
+        if (kind_ == Kind::exact) return exact_;
+        return std::nullopt;
+    }
 
   private:
     enum class Kind { any, exact, fqdn_suffix, rfc822_domain, dn_wildcard };

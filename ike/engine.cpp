@@ -1,0 +1,376 @@
+// Engine: demultiplexes datagrams to IKE SAs, applies the window and integrity checks through
+// each SA's task manager, dispatches to the exchanges, and keeps one timer queue for all SAs
+// (ordered by due time, so a timer tick never scans every SA).
+
+#include "ike/engine.hpp"
+
+#include <openssl/rand.h>
+
+#include <ctime>
+#include <set>
+
+#include "ike/exchange/context.hpp"
+#include "ike/sa/protection.hpp"
+#include "ike/wire/describe.hpp"
+#include "ike/wire/rules.hpp"
+
+namespace postern::ike {
+
+using exchange::Ctx;
+using sa::IkeSa;
+using sa::IkeSaState;
+
+struct Engine::Impl {
+    AddressPools* pools;
+    Random random;
+    std::uint64_t next_id = 1;
+    Bytes cookie_secret;
+    std::map<std::uint64_t, std::unique_ptr<IkeSa>> by_spi;  // our SPI -> SA
+    // Responder: (SPIi, peer) -> our SPI, to spot retransmitted IKE_SA_INIT requests.
+    std::map<std::pair<std::uint64_t, Endpoint>, std::uint64_t> half_open;
+    std::set<std::pair<TimePoint, std::uint64_t>> timers;  // (due, our SPI)
+    std::map<std::uint64_t, TimePoint> scheduled;           // our SPI -> due in `timers`
+
+    Ctx ctx(Engine& e, TimePoint now, Actions& out) {
+        return Ctx{e.config_, e.stats_, pools, random, now, out, std::time(nullptr)};
+    }
+};
+
+Engine::Engine(EngineConfig config, AddressPools* pools, Random random)
+    : config_(std::move(config)), impl_(std::make_unique<Impl>()) {
+    impl_->pools = pools;
+    impl_->random = random ? std::move(random) : Random([](MutableByteView b) {
+        RAND_bytes(b.data(), static_cast<int>(b.size()));
+    });
+    impl_->cookie_secret.resize(32);
+    impl_->random(impl_->cookie_secret);
+}
+
+Engine::~Engine() = default;
+
+namespace {
+
+// When this SA next needs the timer: retransmission, half-open expiry, liveness check, NAT
+// keepalive, whichever comes first.
+std::optional<TimePoint> due(const EngineConfig& cfg, const IkeSa& sa) {
+    std::optional<TimePoint> t = sa.tasks.deadline();
+    auto earliest = [&](TimePoint x) {
+        if (!t || x < *t) t = x;
+    };
+    if (sa.state() == IkeSaState::HalfOpen) earliest(sa.created + cfg.half_open_timeout);
+    if (sa.established() && !sa.tasks.busy() && cfg.dpd_delay.count() > 0)
+        earliest(sa.last_heard + cfg.dpd_delay);
+    if (sa.established() && sa.nat_local && cfg.nat_keepalive.count() > 0)
+        earliest(sa.last_keepalive + cfg.nat_keepalive);
+    return t;
+}
+
+}  // namespace
+
+// Re-files the SA in the timer queue after anything changed it.
+static void reschedule(Engine::Impl& impl, const EngineConfig& cfg, const IkeSa& sa) {
+    const std::uint64_t spi = sa.local_spi().value();
+    if (auto it = impl.scheduled.find(spi); it != impl.scheduled.end()) {
+        impl.timers.erase({it->second, spi});
+        impl.scheduled.erase(it);
+    }
+    if (sa.state() == IkeSaState::Dead) return;
+    if (auto t = due(cfg, sa)) {
+        impl.timers.insert({*t, spi});
+        impl.scheduled[spi] = *t;
+    }
+}
+
+static void destroy(Engine::Impl& impl, const Ctx& ctx, IkeSa& sa, const std::string& why) {
+    exchange::remove_children(ctx, sa);
+    exchange::release_virtual_ip(ctx, sa);
+    ++ctx.stats.deleted;
+    ctx.event(EventKind::IkeDeleted, &sa, sa.name() + ": IKE SA deleted (" + why + ")");
+    const std::uint64_t spi = sa.local_spi().value();
+    if (auto it = impl.scheduled.find(spi); it != impl.scheduled.end()) {
+        impl.timers.erase({it->second, spi});
+        impl.scheduled.erase(it);
+    }
+    impl.half_open.erase({sa.spi_i.value(), sa.remote});
+    impl.by_spi.erase(spi);  // frees `sa`
+}
+
+static void drop(const Ctx& ctx, std::uint64_t& counter, const Datagram& in, const std::string& why) {
+    ++counter;
+    ctx.event(EventKind::Dropped, nullptr, in.remote.to_string() + ": dropped: " + why);
+}
+
+void Engine::on_datagram(const Datagram& in, TimePoint now, Actions& out) {
+    Impl& impl = *impl_;
+    Ctx ctx = impl.ctx(*this, now, out);
+    ++stats_.received;
+    // RFC 3948 §2.3: a NAT keepalive is a single 0xFF octet.
+    if (in.data.size() == 1 && in.data[0] == 0xff) return;
+
+    auto m = wire::parse_message(in.data);
+    if (!m) return drop(ctx, stats_.dropped_malformed, in, m.error().reason);
+    const wire::Header& h = m->header;
+
+    // A new IKE SA, or a retransmission of the request that made one.
+    if (h.exchange == ExchangeType::IKE_SA_INIT && !h.response && h.responder_spi.value() == 0) {
+        if (auto it = impl.half_open.find({h.initiator_spi.value(), in.remote});
+            it != impl.half_open.end()) {
+            IkeSa& sa = *impl.by_spi.at(it->second);
+            if (sa.init_request == in.data) {
+                ++stats_.retransmitted;
+                exchange::send_datagrams(ctx, sa, sa.tasks.cached_response());
+            } else {
+                drop(ctx, stats_.dropped_window, in, "IKE_SA_INIT for an SA being set up");
+            }
+            return;
+        }
+        if (auto ok = wire::check(h.exchange, false, m->payloads); !ok)
+            return drop(ctx, stats_.dropped_malformed, in, ok.error().reason);
+        const bool cookies = impl.half_open.size() >= config_.cookie_threshold;
+        auto sa = exchange::respond_ike_sa_init(ctx, impl.next_id, in, *m, cookies,
+                                                impl.cookie_secret);
+        if (!sa) return;
+        ++impl.next_id;
+        const std::uint64_t spi = sa->local_spi().value();
+        impl.half_open[{sa->spi_i.value(), sa->remote}] = spi;
+        IkeSa& ref = *sa;
+        impl.by_spi.emplace(spi, std::move(sa));
+        reschedule(impl, config_, ref);
+        return;
+    }
+
+    // Everything else belongs to an SA we know: the SPI that is ours is the responder's when
+    // the sender is the original initiator.
+    const std::uint64_t ours = h.initiator ? h.responder_spi.value() : h.initiator_spi.value();
+    auto it = impl.by_spi.find(ours);
+    if (it == impl.by_spi.end())
+        return drop(ctx, stats_.dropped_unknown_spi, in, "unknown SPI " + to_hex(ByteView(
+            reinterpret_cast<const std::uint8_t*>(&ours), 8)));
+    IkeSa& sa = *it->second;
+    const bool from_initiator = h.initiator;
+    if (from_initiator != (sa.role == sa::Role::Responder))
+        return drop(ctx, stats_.dropped_malformed, in, "wrong Initiator flag");
+    if (!(h.exchange == ExchangeType::IKE_SA_INIT && h.response) &&
+        (h.initiator_spi != sa.spi_i || h.responder_spi != sa.spi_r))
+        return drop(ctx, stats_.dropped_unknown_spi, in, "SPI mismatch");
+
+    auto finish = [&](bool alive, const std::string& why) {
+        if (!alive || sa.state() == IkeSaState::Dead) destroy(impl, ctx, sa, why);
+        else reschedule(impl, config_, sa);
+    };
+
+    if (h.response) {
+        if (!sa.tasks.answers_outstanding(h.message_id))
+            return drop(ctx, stats_.dropped_window, in,
+                        "response " + std::to_string(h.message_id.value()) + " not expected");
+        if (h.exchange == ExchangeType::IKE_SA_INIT) {
+            if (sa.state() != IkeSaState::InitSent)
+                return drop(ctx, stats_.dropped_window, in, "unexpected IKE_SA_INIT response");
+            bool alive = exchange::handle_ike_sa_init_response(ctx, sa, in, *m);
+            sa.last_heard = now;
+            return finish(alive, "IKE_SA_INIT failed");
+        }
+    } else {
+        switch (sa.tasks.classify_request(h.message_id)) {
+            case sa::TaskManager::Incoming::Retransmit: {
+                // RFC 7383 §2.6.1: answer a fragmented retransmission once, on fragment 1.
+                const auto* skf = m->encrypted() ? m->encrypted()->get<wire::EncryptedFragmentPayload>()
+                                                 : nullptr;
+                if (skf && skf->fragment_number != 1) return;
+                ++stats_.retransmitted;
+                exchange::send_datagrams(ctx, sa, sa.tasks.cached_response());
+                return;
+            }
+            case sa::TaskManager::Incoming::Invalid:
+                return drop(ctx, stats_.dropped_window, in,
+                            "request " + std::to_string(h.message_id.value()) + " outside window");
+            case sa::TaskManager::Incoming::New: break;
+        }
+    }
+
+    // Decrypt (SK) or reassemble (SKF).
+    if (!sa.cipher_in || !m->encrypted())
+        return drop(ctx, stats_.dropped_malformed, in, "not encrypted");
+    std::vector<wire::Payload> inner;
+    if (m->encrypted()->type == PayloadType::SK) {
+        auto r = sa::open_message(*m, in.data, *sa.cipher_in);
+        if (!r) {
+            if (r.error().kind == sa::OpenError::Kind::Integrity)
+                return drop(ctx, stats_.dropped_integrity, in, r.error().reason);
+            if (!h.response)
+                exchange::send_response(ctx, sa, h.exchange, h.message_id,
+                                        {wire::make_notify(NotifyType::INVALID_SYNTAX)});
+            return drop(ctx, stats_.dropped_malformed, in, r.error().reason);
+        }
+        inner = std::move(*r);
+    } else {
+        auto& frags = h.response ? sa.tasks.response_fragments() : sa.tasks.request_fragments();
+        auto r = frags.add(*m, in.data, *sa.cipher_in);
+        if (!r) {
+            if (r.error().kind == sa::OpenError::Kind::Integrity)
+                return drop(ctx, stats_.dropped_integrity, in, r.error().reason);
+            return drop(ctx, stats_.dropped_malformed, in, r.error().reason);
+        }
+        if (*r != sa::Reassembler::Status::Complete) return;
+        inner = frags.take();
+    }
+    // Authenticated from here on.
+    sa.last_heard = now;
+    if (auto ok = wire::check(h.exchange, h.response, m->payloads, inner); !ok) {
+        if (!h.response)
+            exchange::send_response(ctx, sa, h.exchange, h.message_id,
+                                    {wire::make_notify(NotifyType::INVALID_SYNTAX)});
+        drop(ctx, stats_.dropped_malformed, in, ok.error().reason);
+        return finish(true, "");
+    }
+    ctx.log(&sa, "received " + wire::describe(h, inner));
+    // RFC 7296 §2.23: behind a NAT the peer's address or port may change (and it floats to
+    // 4500 after IKE_SA_INIT); follow it on every authenticated message.
+    if (in.remote != sa.remote && (sa.nat_remote || sa.nat_local || in.local.port != sa.local.port)) {
+        ctx.log(&sa, "peer moved to " + in.remote.to_string());
+        impl.half_open.erase({sa.spi_i.value(), sa.remote});
+        sa.remote = in.remote;
+        sa.local = in.local;
+    } else if (in.local != sa.local) {
+        sa.local = in.local;
+    }
+
+    if (h.response) {
+        sa.tasks.complete_request();
+        switch (h.exchange) {
+            case ExchangeType::IKE_AUTH:
+                if (sa.state() != IkeSaState::AuthSent) return finish(true, "");
+                return finish(exchange::handle_ike_auth_response(ctx, sa, inner),
+                              "IKE_AUTH failed");
+            case ExchangeType::INFORMATIONAL:
+                if (sa.state() == IkeSaState::Deleting) return finish(false, "deleted by us");
+                return finish(true, "");
+            default: return finish(true, "");
+        }
+    }
+    switch (h.exchange) {
+        case ExchangeType::IKE_AUTH:
+            if (sa.state() != IkeSaState::HalfOpen) {
+                exchange::send_response(ctx, sa, h.exchange, h.message_id,
+                                        {wire::make_notify(NotifyType::INVALID_SYNTAX)});
+                return finish(true, "");
+            }
+            impl.half_open.erase({sa.spi_i.value(), sa.remote});
+            return finish(exchange::respond_ike_auth(ctx, sa, h.message_id, inner),
+                          "authentication failed");
+        case ExchangeType::INFORMATIONAL:
+            return finish(exchange::respond_informational(ctx, sa, h.message_id, inner),
+                          "deleted by the peer");
+        default:
+            exchange::refuse_exchange(ctx, sa, h.exchange, h.message_id);
+            return finish(true, "");
+    }
+}
+
+void Engine::on_timer(TimePoint now, Actions& out) {
+    Impl& impl = *impl_;
+    Ctx ctx = impl.ctx(*this, now, out);
+    while (!impl.timers.empty() && impl.timers.begin()->first <= now) {
+        const std::uint64_t spi = impl.timers.begin()->second;
+        impl.timers.erase(impl.timers.begin());
+        impl.scheduled.erase(spi);
+        auto it = impl.by_spi.find(spi);
+        if (it == impl.by_spi.end()) continue;
+        IkeSa& sa = *it->second;
+
+        switch (sa.tasks.on_timer(now)) {
+            case sa::TaskManager::Timeout::Retransmit:
+                ++stats_.retransmitted;
+                ctx.log(&sa, "retransmitting request " +
+                                 std::to_string(sa.tasks.next_request_id().value()) + " (" +
+                                 std::to_string(sa.tasks.retransmits()) + ")");
+                exchange::send_datagrams(ctx, sa, sa.tasks.outstanding());
+                break;
+            case sa::TaskManager::Timeout::GiveUp:
+                destroy(impl, ctx, sa, "peer did not answer");
+                continue;
+            case sa::TaskManager::Timeout::None: break;
+        }
+        if (sa.state() == IkeSaState::HalfOpen && now >= sa.created + config_.half_open_timeout) {
+            ++stats_.half_open_expired;
+            destroy(impl, ctx, sa, "half-open too long");
+            continue;
+        }
+        if (sa.established() && !sa.tasks.busy() && config_.dpd_delay.count() > 0 &&
+            now >= sa.last_heard + config_.dpd_delay)
+            exchange::start_liveness_check(ctx, sa);
+        if (sa.established() && sa.nat_local && config_.nat_keepalive.count() > 0 &&
+            now >= sa.last_keepalive + config_.nat_keepalive) {
+            out.send.push_back(Datagram{sa.local, sa.remote, Bytes{0xff}});
+            sa.last_keepalive = now;
+        }
+        reschedule(impl, config_, sa);
+    }
+}
+
+std::optional<TimePoint> Engine::next_timer() const {
+    if (impl_->timers.empty()) return std::nullopt;
+    return impl_->timers.begin()->first;
+}
+
+tl::expected<std::uint64_t, std::string> Engine::initiate(const std::string& name,
+                                                          const Endpoint& local, TimePoint now,
+                                                          Actions& out) {
+    const ConnectionConfig* conn = nullptr;
+    for (const auto& c : config_.connections)
+        if (c.name == name) conn = &c;
+    if (!conn) return tl::unexpected("no connection named " + name);
+    if (!conn->remote_endpoint) return tl::unexpected("connection " + name + " has no remote address");
+    if (conn->ike_proposals.empty() || conn->ike_proposals.front().ke.empty())
+        return tl::unexpected("connection " + name + " has no IKE proposal with a key exchange");
+    Impl& impl = *impl_;
+    Ctx ctx = impl.ctx(*this, now, out);
+    auto sa = std::make_unique<IkeSa>(
+        impl.next_id++, sa::Role::Initiator,
+        sa::RetransmitPolicy{config_.retransmit_timeout, config_.retransmit_base,
+                             config_.retransmit_tries});
+    sa->connection = conn;
+    sa->local = local;
+    sa->remote = *conn->remote_endpoint;
+    sa->created = sa->last_heard = sa->last_keepalive = now;
+    exchange::start_ike_sa_init(ctx, *sa);
+    if (sa->state() == IkeSaState::Dead) return tl::unexpected(std::string("cannot start IKE_SA_INIT"));
+    const std::uint64_t id = sa->id;
+    IkeSa& ref = *sa;
+    impl.by_spi.emplace(sa->local_spi().value(), std::move(sa));
+    reschedule(impl, config_, ref);
+    return id;
+}
+
+bool Engine::terminate(std::uint64_t id, TimePoint now, Actions& out) {
+    Impl& impl = *impl_;
+    Ctx ctx = impl.ctx(*this, now, out);
+    for (auto& [spi, sa] : impl.by_spi) {
+        if (sa->id != id) continue;
+        if (sa->established() && !sa->tasks.busy()) {
+            exchange::start_delete(ctx, *sa);
+            reschedule(impl, config_, *sa);
+        } else {
+            destroy(impl, ctx, *sa, "terminated");
+        }
+        return true;
+    }
+    return false;
+}
+
+std::vector<IkeSaInfo> Engine::list() const {
+    std::vector<IkeSaInfo> out;
+    for (const auto& [spi, sa] : impl_->by_spi) {
+        IkeSaInfo i{sa->id, sa->connection ? sa->connection->name : "", sa->role, sa->state(),
+                    sa->spi_i, sa->spi_r, sa->local, sa->remote,
+                    sa->established() ? policy::to_string(sa->remote_identity) : "",
+                    sa->algorithms.to_string(), std::nullopt, sa->children.size(),
+                    sa->nat_local, sa->nat_remote};
+        if (!sa->virtual_ips.empty()) i.virtual_ip = sa->virtual_ips.front().address;
+        else if (!sa->assigned.empty()) i.virtual_ip = sa->assigned.front();
+        out.push_back(std::move(i));
+    }
+    return out;
+}
+
+}  // namespace postern::ike

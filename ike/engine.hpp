@@ -1,0 +1,153 @@
+// ike::Engine: the IKEv2 protocol engine, sans-I/O. It is fed datagrams and the time and
+// answers with actions (datagrams to send, CHILD_SAs to install or remove, events); it never
+// touches a socket, a clock or a file, so two engines passing bytes in one process, with a fake
+// clock, exercise every exchange (tests/scenario).
+//
+//   daemon:  on UDP datagram  -> engine.on_datagram(d, now, actions)
+//            when next_timer() passes -> engine.on_timer(now, actions)
+//            then: send actions.send, apply actions.dataplane, log actions.events
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "ike/engine_config.hpp"
+#include "ike/policy/address_pool.hpp"
+#include "ike/sa/ike_sa.hpp"
+#include "postern/bytes.hpp"
+#include "postern/dataplane.hpp"
+#include "postern/net.hpp"
+
+namespace postern::ike {
+
+using Clock = sa::Clock;
+using TimePoint = sa::TimePoint;
+
+// One IKE message on the wire. On port 4500 the daemon strips the non-ESP marker before
+// on_datagram and adds it to everything sent from or to port 4500.
+struct Datagram {
+    Endpoint local, remote;
+    Bytes data;
+};
+
+struct InstallChildSa {
+    std::uint64_t ike_sa;
+    EspSaSpec in, out;  // key views point into `keys`
+    std::shared_ptr<std::vector<crypto::Secret>> keys;
+};
+
+struct RemoveChildSa {
+    std::uint64_t ike_sa;
+    std::uint32_t reqid;
+    EspSpi spi_in, spi_out;
+};
+
+enum class EventKind {
+    IkeEstablished,
+    IkeDeleted,
+    ChildInstalled,
+    ChildDeleted,
+    AuthFailed,
+    Dropped,  // a datagram dropped (malformed, unknown SPI, out of window, failed integrity)
+    Log,      // anything else worth a log line
+};
+
+struct Event {
+    EventKind kind;
+    std::uint64_t ike_sa = 0;  // 0 when no SA is involved
+    std::string text;
+};
+
+struct Actions {
+    std::vector<Datagram> send;
+    std::vector<InstallChildSa> install;
+    std::vector<RemoveChildSa> remove;
+    std::vector<Event> events;
+    void clear() {
+        send.clear();
+        install.clear();
+        remove.clear();
+        events.clear();
+    }
+};
+
+// Address pools by name; the daemon's are backed by the lease store later (issue 5).
+class AddressPools {
+public:
+    virtual ~AddressPools() = default;
+    // An address of `family` from `pool` for `identity` (the same one it had before, when
+    // possible), or the requested one if free; nullopt when the pool has no such family or is
+    // exhausted.
+    virtual std::optional<IpAddress> acquire(const std::string& pool, const std::string& identity,
+                                             IpAddress::Family family,
+                                             std::optional<IpAddress> requested) = 0;
+    virtual void release(const std::string& pool, const IpAddress& address) = 0;
+};
+
+// Counters of what happened, for logs, metrics and tests.
+struct EngineStats {
+    std::uint64_t received = 0, sent = 0, retransmitted = 0;
+    std::uint64_t dropped_malformed = 0, dropped_unknown_spi = 0, dropped_window = 0,
+                  dropped_integrity = 0;
+    std::uint64_t cookies_sent = 0, invalid_ke_sent = 0, no_proposal_chosen = 0;
+    std::uint64_t auth_failed = 0, established = 0, deleted = 0, half_open_expired = 0;
+};
+
+// A read-only view of one IKE SA, for the control socket and tests.
+struct IkeSaInfo {
+    std::uint64_t id;
+    std::string connection;
+    sa::Role role;
+    sa::IkeSaState state;
+    IkeSpi spi_i, spi_r;
+    Endpoint local, remote;
+    std::string remote_identity;
+    std::string algorithms;
+    std::optional<IpAddress> virtual_ip;
+    std::size_t children;
+    bool nat_local, nat_remote;
+};
+
+class Engine {
+public:
+    using Random = std::function<void(MutableByteView)>;
+
+    explicit Engine(EngineConfig config, AddressPools* pools = nullptr, Random random = {});
+    ~Engine();
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    void on_datagram(const Datagram& in, TimePoint now, Actions& out);
+    void on_timer(TimePoint now, Actions& out);
+    // The earliest time on_timer has work to do.
+    std::optional<TimePoint> next_timer() const;
+
+    // Initiator: starts IKE_SA_INIT towards the connection's remote_endpoint from `local`.
+    tl::expected<std::uint64_t, std::string> initiate(const std::string& connection,
+                                                      const Endpoint& local, TimePoint now,
+                                                      Actions& out);
+    // Sends a Delete for the IKE SA (and so its CHILD_SAs).
+    bool terminate(std::uint64_t ike_sa, TimePoint now, Actions& out);
+
+    std::vector<IkeSaInfo> list() const;
+    const EngineStats& stats() const { return stats_; }
+    const EngineConfig& config() const { return config_; }
+
+    struct Impl;
+
+private:
+    EngineConfig config_;
+    EngineStats stats_;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace postern::ike

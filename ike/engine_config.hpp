@@ -1,0 +1,84 @@
+// What the engine is told about connections and credentials. The daemon builds it from
+// postern.toml (reading files, resolving pools); tests build it directly.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ike/crypto/algorithms.hpp"
+#include "ike/crypto/secret.hpp"
+#include "ike/crypto/signature.hpp"
+#include "ike/crypto/x509.hpp"
+#include "ike/policy/identity.hpp"
+#include "ike/policy/traffic_selector.hpp"
+#include "postern/net.hpp"
+
+namespace postern::ike {
+
+enum class AuthClass : std::uint8_t { Psk, PublicKey };
+
+struct ConnectionConfig {
+    std::string name;
+    std::vector<crypto::Proposal> ike_proposals;  // our preference order
+    std::vector<crypto::Proposal> esp_proposals;
+
+    policy::Identity local_id;
+    policy::IdentityPattern remote_id;  // "%any" accepts everyone
+    AuthClass local_auth = AuthClass::PublicKey;
+    AuthClass remote_auth = AuthClass::PublicKey;
+    crypto::Secret psk;  // for AuthClass::Psk (both directions)
+
+    // Our certificate chain (end entity first) and key, for AuthClass::PublicKey.
+    std::vector<crypto::Certificate> local_chain;
+    std::shared_ptr<const crypto::PrivateKey> local_key;
+
+    // Traffic selectors from our point of view; empty local = 0.0.0.0/0 and ::/0,
+    // empty remote = whatever the peer proposes (narrowed to its virtual IP if it got one).
+    std::vector<policy::TrafficSelector> local_ts;
+    std::vector<policy::TrafficSelector> remote_ts;
+
+    // Responder: pools to assign virtual IPs from (by name, resolved by the AddressPools
+    // service) and the CP attributes handed out with them.
+    std::vector<std::string> pools;
+    std::vector<IpAddress> dns;
+    std::vector<std::string> dns_domains;
+    std::vector<policy::Cidr> split_include;  // INTERNAL_IP4/6_SUBNET
+
+    // Initiator: where to connect and whether to ask for a virtual IP (CFG_REQUEST).
+    std::optional<Endpoint> remote_endpoint;
+    bool request_virtual_ip = false;
+
+    std::chrono::seconds ike_lifetime{24 * 3600};
+    std::chrono::seconds child_lifetime{8 * 3600};
+    bool fragmentation = true;
+};
+
+struct EngineConfig {
+    std::vector<ConnectionConfig> connections;
+    crypto::AlgorithmPolicy algorithms;
+    // Trusted CAs for peer certificates.
+    std::vector<crypto::Certificate> trust_anchors;
+
+    // RFC 7296 §2.6: demand cookies once this many IKE SAs are half-open.
+    std::size_t cookie_threshold = 64;
+    // A half-open SA (IKE_SA_INIT answered, no IKE_AUTH) is dropped after this long.
+    std::chrono::seconds half_open_timeout{30};
+    // Retransmission (RFC 7296 §2.1): timeout * 1.8^n for n = 0..tries-1, then give up.
+    std::chrono::milliseconds retransmit_timeout{2000};
+    double retransmit_base = 1.8;
+    unsigned retransmit_tries = 5;
+    // Largest IKE message we send unfragmented once fragmentation is negotiated, IKE header
+    // included (RFC 7383 §2.5.1: 1280 for IPv6 minus headers; we keep IPv4 and IPv6 alike).
+    std::size_t fragment_size = 1280 - 40 - 8 - 4;
+    // DPD: send an empty INFORMATIONAL after this long without hearing from the peer
+    // (0 = off).
+    std::chrono::seconds dpd_delay{30};
+    // NAT keepalives (RFC 3948 §4) when we are behind a NAT.
+    std::chrono::seconds nat_keepalive{20};
+};
+
+}  // namespace postern::ike

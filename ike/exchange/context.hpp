@@ -1,0 +1,113 @@
+// Internal to the engine: what every exchange sees while it handles one message or timer, and
+// the exchanges' entry points. Each exchange lives in its own file:
+//   ike_init.cpp       IKE_SA_INIT, both roles (proposals, KE, nonces, NAT-D, cookies)
+//   ike_auth.cpp       IKE_AUTH, both roles (identities, PSK and signature AUTH)
+//   child.cpp          the CHILD_SA carried in IKE_AUTH (ESP proposal, TS narrowing, keys)
+//   config_payload.cpp the CP payload (virtual IPs, DNS, split include)
+//   informational.cpp  INFORMATIONAL (Delete, liveness checks), and refusing what we don't do
+//   messages.cpp       building, protecting and sending messages for an IKE SA
+#pragma once
+
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include "ike/engine.hpp"
+#include "ike/sa/ike_sa.hpp"
+#include "ike/wire/message.hpp"
+
+namespace postern::ike::exchange {
+
+struct Ctx {
+    const EngineConfig& config;
+    EngineStats& stats;
+    AddressPools* pools;
+    const Engine::Random& random;
+    TimePoint now;
+    Actions& out;
+    std::time_t wall_now;  // for certificate validity only
+
+    Bytes random_bytes(std::size_t n) const {
+        Bytes b(n);
+        random(b);
+        return b;
+    }
+    void event(EventKind kind, const sa::IkeSa* sa, std::string text) const {
+        out.events.push_back(Event{kind, sa ? sa->id : 0, std::move(text)});
+    }
+    void log(const sa::IkeSa* sa, std::string text) const {
+        event(EventKind::Log, sa, sa ? sa->name() + ": " + text : text);
+    }
+};
+
+// ---- messages.cpp -------------------------------------------------------------------------
+wire::Header make_header(const sa::IkeSa& sa, ExchangeType exchange, bool response,
+                         MessageId id);
+// The datagrams of one message: IKE_SA_INIT in the clear, everything else inside SK, split
+// into SKF fragments when it is too big and the peer supports fragmentation (RFC 7383).
+std::vector<Bytes> encode(const Ctx& ctx, const sa::IkeSa& sa, const wire::Header& header,
+                          const std::vector<wire::Payload>& inner);
+void send_datagrams(const Ctx& ctx, const sa::IkeSa& sa, const std::vector<Bytes>& datagrams);
+// Sends a request built by `inner` with the next message ID and arms retransmission.
+void send_request(const Ctx& ctx, sa::IkeSa& sa, ExchangeType exchange,
+                  const std::vector<wire::Payload>& inner);
+// Sends a response to request `id` and caches it for retransmitted requests.
+void send_response(const Ctx& ctx, sa::IkeSa& sa, ExchangeType exchange, MessageId id,
+                   const std::vector<wire::Payload>& inner);
+
+// ---- ike_init.cpp -------------------------------------------------------------------------
+// Responder: a new IKE_SA_INIT request. Returns the new SA (HalfOpen) or nullptr when the
+// request was answered without creating one (COOKIE, INVALID_KE_PAYLOAD, NO_PROPOSAL_CHOSEN)
+// or dropped.
+std::unique_ptr<sa::IkeSa> respond_ike_sa_init(const Ctx& ctx, std::uint64_t id,
+                                               const Datagram& in, const wire::Message& m,
+                                               bool require_cookie, ByteView cookie_secret);
+// Initiator.
+void start_ike_sa_init(const Ctx& ctx, sa::IkeSa& sa);
+// Returns false if the SA failed and must go.
+bool handle_ike_sa_init_response(const Ctx& ctx, sa::IkeSa& sa, const Datagram& in,
+                                 const wire::Message& m);
+
+// ---- ike_auth.cpp -------------------------------------------------------------------------
+// Responder; returns false if the SA failed and must go.
+bool respond_ike_auth(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
+                      const std::vector<wire::Payload>& inner);
+void start_ike_auth(const Ctx& ctx, sa::IkeSa& sa);
+bool handle_ike_auth_response(const Ctx& ctx, sa::IkeSa& sa,
+                              const std::vector<wire::Payload>& inner);
+
+// ---- child.cpp ----------------------------------------------------------------------------
+// Responder: negotiates the CHILD_SA of an IKE_AUTH request. On success appends SA, TSi, TSr to
+// `reply` and records the ChildSa (not yet installed); on failure appends the error notify
+// (NO_PROPOSAL_CHOSEN, TS_UNACCEPTABLE) and the IKE SA stays up (RFC 7296 §1.2).
+void respond_child(const Ctx& ctx, sa::IkeSa& sa, const std::vector<wire::Payload>& request,
+                   std::vector<wire::Payload>& reply);
+// Initiator: SA, TSi, TSr of our IKE_AUTH request (remembers the SPI we chose).
+void request_child(const Ctx& ctx, sa::IkeSa& sa, std::vector<wire::Payload>& request);
+bool handle_child_response(const Ctx& ctx, sa::IkeSa& sa,
+                           const std::vector<wire::Payload>& response);
+// Hands the SA's not-yet-installed CHILD_SAs to the data plane.
+void install_children(const Ctx& ctx, sa::IkeSa& sa);
+void remove_children(const Ctx& ctx, sa::IkeSa& sa);
+
+// ---- config_payload.cpp -------------------------------------------------------------------
+// Responder: answers a CFG_REQUEST (appending CP(CFG_REPLY) to reply when there is anything to
+// say) and remembers the virtual IP. Returns false when the peer asked for an address and none
+// could be assigned (the caller answers INTERNAL_ADDRESS_FAILURE / FAILED_CP_REQUIRED).
+bool respond_config(const Ctx& ctx, sa::IkeSa& sa, const std::vector<wire::Payload>& request,
+                    std::vector<wire::Payload>& reply);
+void request_config(const Ctx& ctx, const sa::IkeSa& sa, std::vector<wire::Payload>& request);
+void handle_config_reply(const Ctx& ctx, sa::IkeSa& sa,
+                         const std::vector<wire::Payload>& response);
+void release_virtual_ip(const Ctx& ctx, sa::IkeSa& sa);
+
+// ---- informational.cpp --------------------------------------------------------------------
+// Responder for INFORMATIONAL; returns false when the IKE SA was deleted.
+bool respond_informational(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
+                           const std::vector<wire::Payload>& inner);
+// Responder for exchanges we do not do yet (CREATE_CHILD_SA): NO_ADDITIONAL_SAS.
+void refuse_exchange(const Ctx& ctx, sa::IkeSa& sa, ExchangeType exchange, MessageId id);
+void start_delete(const Ctx& ctx, sa::IkeSa& sa);
+void start_liveness_check(const Ctx& ctx, sa::IkeSa& sa);
+
+}  // namespace postern::ike::exchange

@@ -1,0 +1,270 @@
+// IKE_AUTH (RFC 7296 §1.2, §2.15), PSK and certificates:
+//
+//   HDR, SK { IDi, [CERT+], [CERTREQ], [IDr], AUTH, [CP(CFG_REQUEST)], SAi2, TSi, TSr } -->
+//                       <-- HDR, SK { IDr, [CERT+], AUTH, [CP(CFG_REPLY)], SAr2, TSi, TSr }
+//
+// Each side signs (or MACs with the PSK) its own IKE_SA_INIT message, the peer's nonce and
+// prf(SK_p, its ID payload). A failure to authenticate the peer ends the IKE SA with
+// AUTHENTICATION_FAILED (§2.21.2); a failure to set up the CHILD_SA does not (§1.2).
+
+#include "ike/crypto/auth.hpp"
+#include "ike/crypto/x509.hpp"
+#include "ike/exchange/context.hpp"
+#include "ike/wire/describe.hpp"
+
+namespace postern::ike::exchange {
+
+namespace {
+
+wire::IdPayload id_payload(const policy::Identity& id) { return wire::IdPayload{id.type, id.data}; }
+
+// IDType | RESERVED | data: what prf(SK_p, ...) covers.
+Bytes id_body(const policy::Identity& id) {
+    Bytes b;
+    wire::Writer w(b);
+    wire::serialize_body(w, wire::PayloadBody(id_payload(id)));
+    return b;
+}
+
+std::optional<crypto::SignatureScheme> pick_scheme(const sa::IkeSa& sa, crypto::KeyType key,
+                                                   AuthMethod& method) {
+    using crypto::KeyType;
+    using crypto::SignatureScheme;
+    auto peer_has = [&](HashAlgorithm h) {
+        for (auto x : sa.peer_hashes)
+            if (x == h) return true;
+        return false;
+    };
+    if (sa.peer_hash_algorithms) {
+        // RFC 7427: method 14 with a hash the peer announced.
+        method = AuthMethod::DIGITAL_SIGNATURE;
+        switch (key) {
+            case KeyType::rsa:
+                if (peer_has(HashAlgorithm::SHA2_256)) return SignatureScheme::rsa_pkcs1_sha256;
+                if (peer_has(HashAlgorithm::SHA2_384)) return SignatureScheme::rsa_pkcs1_sha384;
+                if (peer_has(HashAlgorithm::SHA2_512)) return SignatureScheme::rsa_pkcs1_sha512;
+                break;
+            case KeyType::ec_p256: return SignatureScheme::ecdsa_sha256;
+            case KeyType::ec_p384: return SignatureScheme::ecdsa_sha384;
+            case KeyType::ec_p521: return SignatureScheme::ecdsa_sha512;
+            case KeyType::ed25519:
+                if (peer_has(HashAlgorithm::IDENTITY)) return SignatureScheme::ed25519;
+                break;
+            default: break;
+        }
+    }
+    // Classic methods for peers without RFC 7427 (Windows, iOS, macOS).
+    switch (key) {
+        case KeyType::rsa: method = AuthMethod::RSA_SIG; return SignatureScheme::rsa_pkcs1_sha1;
+        case KeyType::ec_p256: method = AuthMethod::ECDSA_SHA256_P256; return SignatureScheme::ecdsa_sha256;
+        case KeyType::ec_p384: method = AuthMethod::ECDSA_SHA384_P384; return SignatureScheme::ecdsa_sha384;
+        case KeyType::ec_p521: method = AuthMethod::ECDSA_SHA512_P521; return SignatureScheme::ecdsa_sha512;
+        default: return std::nullopt;
+    }
+}
+
+// Our AUTH payload (and certificates) for `octets`.
+tl::expected<std::vector<wire::Payload>, std::string> build_auth(const Ctx& ctx,
+                                                                 const sa::IkeSa& sa,
+                                                                 ByteView octets) {
+    const ConnectionConfig& c = *sa.connection;
+    std::vector<wire::Payload> out;
+    if (c.local_auth == AuthClass::Psk) {
+        auto mac = crypto::psk_auth(*sa.algorithms.prf, c.psk.view(), octets);
+        if (!mac) return tl::unexpected(mac.error());
+        out.push_back({PayloadType::AUTH, false,
+                       wire::AuthPayload{AuthMethod::SHARED_KEY_MIC,
+                                         Bytes(mac->data(), mac->data() + mac->size())}});
+        return out;
+    }
+    if (!c.local_key || c.local_chain.empty())
+        return tl::unexpected(std::string("no certificate and key configured"));
+    for (const auto& cert : c.local_chain)
+        out.push_back({PayloadType::CERT, false,
+                       wire::CertPayload{CertEncoding::X509_SIGNATURE, cert.der()}});
+    AuthMethod method{};
+    auto scheme = pick_scheme(sa, c.local_key->type(), method);
+    if (!scheme) return tl::unexpected(std::string("no signature scheme the peer accepts for our key"));
+    auto sig = crypto::sign_auth(method, *scheme, *c.local_key, octets);
+    if (!sig) return tl::unexpected(sig.error());
+    out.push_back({PayloadType::AUTH, false, wire::AuthPayload{method, std::move(*sig)}});
+    (void)ctx;
+    return out;
+}
+
+// Checks the peer's AUTH (and certificates) against connection `c`.
+tl::expected<void, std::string> verify_peer(const Ctx& ctx, const sa::IkeSa& sa,
+                                            const ConnectionConfig& c,
+                                            const std::vector<wire::Payload>& in,
+                                            const policy::Identity& peer, ByteView octets) {
+    const auto* auth = wire::find_payload(in, PayloadType::AUTH)->get<wire::AuthPayload>();
+    if (c.remote_auth == AuthClass::Psk) {
+        if (auth->method != AuthMethod::SHARED_KEY_MIC)
+            return tl::unexpected("peer used " + to_string(auth->method) + ", we expect a PSK");
+        return crypto::verify_psk_auth(*sa.algorithms.prf, c.psk.view(), octets, auth->data);
+    }
+    std::vector<crypto::Certificate> certs;
+    for (const auto& p : in) {
+        const auto* cp = p.get<wire::CertPayload>();
+        if (!cp) continue;
+        if (cp->encoding != CertEncoding::X509_SIGNATURE) continue;  // §3.6: others optional
+        auto cert = crypto::Certificate::from_der(cp->data);
+        if (!cert) return tl::unexpected("bad certificate: " + cert.error());
+        certs.push_back(std::move(*cert));
+    }
+    if (certs.empty()) return tl::unexpected(std::string("peer sent no certificate"));
+    crypto::CertificateValidator validator(ctx.config.trust_anchors);
+    auto valid = validator.validate(certs.front(), std::span(certs).subspan(1), ctx.wall_now);
+    if (!valid) return tl::unexpected("certificate not trusted: " + valid.error());
+    if (!policy::certificate_matches_identity(certs.front(), peer))
+        return tl::unexpected("certificate does not contain identity " + policy::to_string(peer));
+    auto key = certs.front().public_key();
+    if (!key) return tl::unexpected("certificate key: " + key.error());
+    auto checked = crypto::verify_auth(auth->method, *key, octets, auth->data);
+    if (!checked) return tl::unexpected(checked.error());
+    return {};
+}
+
+void fail_auth(const Ctx& ctx, sa::IkeSa& sa, const std::string& why) {
+    ++ctx.stats.auth_failed;
+    ctx.event(EventKind::AuthFailed, &sa, sa.name() + ": authentication failed: " + why);
+}
+
+}  // namespace
+
+bool respond_ike_auth(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
+                      const std::vector<wire::Payload>& in) {
+    auto refuse = [&](NotifyType n, const std::string& why) {
+        fail_auth(ctx, sa, why);
+        send_response(ctx, sa, ExchangeType::IKE_AUTH, id, {wire::make_notify(n)});
+        sa.set_state(sa::IkeSaState::Dead);
+        return false;
+    };
+    const auto* idi_p = wire::find_payload(in, PayloadType::IDi);
+    const auto* auth_p = wire::find_payload(in, PayloadType::AUTH);
+    if (!idi_p) return refuse(NotifyType::INVALID_SYNTAX, "no IDi");
+    // Without AUTH the initiator wants EAP (RFC 7296 §2.16), which arrives with issue 5.
+    if (!auth_p) return refuse(NotifyType::AUTHENTICATION_FAILED, "peer wants EAP, not offered");
+    const auto* idi = idi_p->get<wire::IdPayload>();
+    policy::Identity peer{idi->type, idi->data};
+    std::optional<policy::Identity> wanted;
+    if (const auto* idr_p = wire::find_payload(in, PayloadType::IDr)) {
+        const auto* idr = idr_p->get<wire::IdPayload>();
+        wanted = policy::Identity{idr->type, idr->data};
+    }
+
+    // The most specific connection whose remote identity matches IDi and, if the peer named
+    // us with IDr, whose local identity is that one.
+    const ConnectionConfig* best = nullptr;
+    int best_score = -1;
+    for (const auto& c : ctx.config.connections) {
+        if (!c.remote_id.matches(peer)) continue;
+        if (wanted && !policy::same_identity(c.local_id, *wanted)) continue;
+        int score = c.remote_id.specificity();
+        if (score > best_score) {
+            best = &c;
+            best_score = score;
+        }
+    }
+    if (!best)
+        return refuse(NotifyType::AUTHENTICATION_FAILED,
+                      "no connection for " + policy::to_string(peer) +
+                          (wanted ? " -> " + policy::to_string(*wanted) : ""));
+    sa.connection = best;
+
+    auto octets = crypto::signed_octets(*sa.algorithms.prf, sa.init_request, sa.nonce_r,
+                                        sa.keys.sk_pi, id_body(peer));
+    if (!octets) return refuse(NotifyType::AUTHENTICATION_FAILED, octets.error());
+    auto verified = verify_peer(ctx, sa, *best, in, peer, *octets);
+    if (!verified) return refuse(NotifyType::AUTHENTICATION_FAILED, verified.error());
+    sa.remote_identity = peer;
+
+    // Our side.
+    std::vector<wire::Payload> reply;
+    reply.push_back({PayloadType::IDr, false, id_payload(best->local_id)});
+    auto my_octets = crypto::signed_octets(*sa.algorithms.prf, sa.init_response, sa.nonce_i,
+                                           sa.keys.sk_pr, id_body(best->local_id));
+    if (!my_octets) return refuse(NotifyType::AUTHENTICATION_FAILED, my_octets.error());
+    auto auth = build_auth(ctx, sa, *my_octets);
+    if (!auth) return refuse(NotifyType::AUTHENTICATION_FAILED, "cannot authenticate ourselves: " + auth.error());
+    reply.insert(reply.end(), auth->begin(), auth->end());
+
+    if (!respond_config(ctx, sa, in, reply)) {
+        // §3.15.4: the peer needs an address and we have none: no CHILD_SA, IKE SA stays.
+        reply.push_back(wire::make_notify(NotifyType::INTERNAL_ADDRESS_FAILURE));
+    } else {
+        respond_child(ctx, sa, in, reply);
+    }
+    send_response(ctx, sa, ExchangeType::IKE_AUTH, id, reply);
+    sa.set_state(sa::IkeSaState::Established);
+    ++ctx.stats.established;
+    ctx.event(EventKind::IkeEstablished, &sa,
+              sa.name() + ": IKE SA established with " + policy::to_string(peer) + " (" +
+                  sa.algorithms.to_string() + ")");
+    install_children(ctx, sa);
+    return true;
+}
+
+void start_ike_auth(const Ctx& ctx, sa::IkeSa& sa) {
+    const ConnectionConfig& c = *sa.connection;
+    std::vector<wire::Payload> req;
+    req.push_back({PayloadType::IDi, false, id_payload(c.local_id)});
+    if (auto exact = c.remote_id.exact())
+        req.push_back({PayloadType::IDr, false, id_payload(*exact)});
+    auto octets = crypto::signed_octets(*sa.algorithms.prf, sa.init_request, sa.nonce_r,
+                                        sa.keys.sk_pi, id_body(c.local_id));
+    auto auth = octets ? build_auth(ctx, sa, *octets)
+                       : tl::expected<std::vector<wire::Payload>, std::string>(
+                             tl::unexpected(octets.error()));
+    if (!auth) {
+        ctx.log(&sa, "cannot authenticate ourselves: " + auth.error());
+        sa.set_state(sa::IkeSaState::Dead);
+        return;
+    }
+    // CERT payloads go before AUTH (RFC 7296 §1.2 order: IDi, [CERT], [CERTREQ], [IDr], AUTH).
+    req.insert(req.end(), auth->begin(), auth->end());
+    request_config(ctx, sa, req);
+    request_child(ctx, sa, req);
+    sa.set_state(sa::IkeSaState::AuthSent);
+    send_request(ctx, sa, ExchangeType::IKE_AUTH, req);
+}
+
+bool handle_ike_auth_response(const Ctx& ctx, sa::IkeSa& sa,
+                              const std::vector<wire::Payload>& in) {
+    const auto* idr_p = wire::find_payload(in, PayloadType::IDr);
+    const auto* auth_p = wire::find_payload(in, PayloadType::AUTH);
+    if (!idr_p || !auth_p) {
+        std::string why = "no IDr/AUTH in the response";
+        for (const auto& p : in)
+            if (const auto* n = p.get<wire::NotifyPayload>(); n && is_error(n->type))
+                why = "peer answered " + to_string(n->type);
+        fail_auth(ctx, sa, why);
+        return false;
+    }
+    const auto* idr = idr_p->get<wire::IdPayload>();
+    policy::Identity peer{idr->type, idr->data};
+    const ConnectionConfig& c = *sa.connection;
+    if (!c.remote_id.matches(peer)) {
+        fail_auth(ctx, sa, "responder is " + policy::to_string(peer) + ", not what we expect");
+        return false;
+    }
+    auto octets = crypto::signed_octets(*sa.algorithms.prf, sa.init_response, sa.nonce_i,
+                                        sa.keys.sk_pr, id_body(peer));
+    if (!octets) return false;
+    auto verified = verify_peer(ctx, sa, c, in, peer, *octets);
+    if (!verified) {
+        fail_auth(ctx, sa, verified.error());
+        return false;
+    }
+    sa.remote_identity = peer;
+    sa.set_state(sa::IkeSaState::Established);
+    ++ctx.stats.established;
+    ctx.event(EventKind::IkeEstablished, &sa,
+              sa.name() + ": IKE SA established with " + policy::to_string(peer) + " (" +
+                  sa.algorithms.to_string() + ")");
+    handle_config_reply(ctx, sa, in);
+    if (handle_child_response(ctx, sa, in)) install_children(ctx, sa);
+    return true;
+}
+
+}  // namespace postern::ike::exchange

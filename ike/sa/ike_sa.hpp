@@ -1,0 +1,102 @@
+// One IKE SA: its identity (SPIs, role, endpoints), negotiated algorithms and keys, the state
+// it is in, its CHILD_SAs, and its task manager.
+//
+// States are coarse, as in strongSwan and iked; the exchange logic lives in ike/exchange. Every
+// change goes through set_state(), which refuses transitions that cannot happen and reports
+// old -> new for the log.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ike/crypto/ke.hpp"
+#include "ike/crypto/keys.hpp"
+#include "ike/crypto/sk.hpp"
+#include "ike/policy/identity.hpp"
+#include "ike/policy/proposal_select.hpp"
+#include "ike/sa/child_sa.hpp"
+#include "ike/sa/task_manager.hpp"
+#include "postern/ike_types.hpp"
+#include "postern/net.hpp"
+
+namespace postern::ike {
+struct ConnectionConfig;
+}
+
+namespace postern::ike::sa {
+
+enum class IkeSaState : std::uint8_t {
+    Created,      // initiator: nothing sent yet
+    InitSent,     // initiator: IKE_SA_INIT request out
+    HalfOpen,     // responder: IKE_SA_INIT answered, waiting for IKE_AUTH
+    AuthSent,     // initiator: IKE_AUTH request out
+    Established,  // authenticated both ways
+    Deleting,     // our Delete is out
+    Dead,         // gone; the engine frees it
+};
+std::string_view to_string(IkeSaState s);
+
+enum class Role : std::uint8_t { Initiator, Responder };
+
+struct VirtualIp {
+    std::string pool;
+    IpAddress address;
+};
+
+class IkeSa {
+public:
+    IkeSa(std::uint64_t unique_id, Role role, RetransmitPolicy retransmit)
+        : id(unique_id), role(role), tasks(retransmit) {}
+
+    // Moves to `next`; returns false (and changes nothing) if that transition is not allowed.
+    bool set_state(IkeSaState next);
+    IkeSaState state() const { return state_; }
+    bool established() const { return state_ == IkeSaState::Established; }
+
+    // "conn[12] 192.0.2.1:500" for logs.
+    std::string name() const;
+
+    // Our SPI and the peer's, whichever role we have.
+    IkeSpi local_spi() const { return role == Role::Initiator ? spi_i : spi_r; }
+    IkeSpi remote_spi() const { return role == Role::Initiator ? spi_r : spi_i; }
+
+    const std::uint64_t id;
+    const Role role;
+    IkeSpi spi_i, spi_r;
+    Endpoint local, remote;
+    const ConnectionConfig* connection = nullptr;
+
+    // IKE_SA_INIT results.
+    policy::Selected algorithms;  // IKE: encr, prf, integ, ke
+    std::unique_ptr<crypto::KeyExchange> ke;
+    Bytes nonce_i, nonce_r;
+    Bytes init_request, init_response;  // the exact messages, for AUTH (§2.15)
+    Bytes cookie;                       // initiator: the cookie the responder demanded
+    unsigned init_retries = 0;          // initiator: COOKIE / INVALID_KE round trips
+    crypto::IkeKeys keys;
+    std::optional<crypto::SkCipher> cipher_out, cipher_in;
+    bool peer_fragmentation = false;
+    bool peer_hash_algorithms = false;  // peer sent SIGNATURE_HASH_ALGORITHMS (RFC 7427)
+    std::vector<HashAlgorithm> peer_hashes;
+    bool nat_local = false;   // we are behind a NAT
+    bool nat_remote = false;  // the peer is behind a NAT
+
+    // IKE_AUTH results.
+    policy::Identity remote_identity;
+    std::vector<VirtualIp> virtual_ips;     // responder: assigned to the peer (v4 and/or v6)
+    std::vector<IpAddress> assigned;        // initiator: what the peer gave us
+    std::uint32_t next_child_reqid = 0;
+    std::vector<ChildSa> children;
+
+    TaskManager tasks;
+    TimePoint created{}, last_heard{}, last_keepalive{};
+
+private:
+    IkeSaState state_ = IkeSaState::Created;
+};
+
+}  // namespace postern::ike::sa
