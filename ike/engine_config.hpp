@@ -79,6 +79,9 @@ struct EngineConfig {
     std::chrono::seconds dpd_delay{30};
     // NAT keepalives (RFC 3948 §4) when we are behind a NAT.
     std::chrono::seconds nat_keepalive{20};
+    // Announce RFC 7427 SIGNATURE_HASH_ALGORITHMS in IKE_SA_INIT. Off only to emulate peers
+    // that do not (Windows, iOS, macOS), which makes both sides use the classic AUTH methods.
+    bool signature_hash_algorithms = true;
 };
 
 }  // namespace postern::ike

@@ -200,7 +200,10 @@ bool respond_ike_auth(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
     ++ctx.stats.established;
     ctx.event(EventKind::IkeEstablished, &sa,
               sa.name() + ": IKE SA established with " + policy::to_string(peer) + " (" +
-                  sa.algorithms.to_string() + ")");
+                  sa.algorithms.to_string() + "), peer authenticated with " +
+                  to_string(wire::find_payload(in, PayloadType::AUTH)
+                                ->get<wire::AuthPayload>()
+                                ->method));
     install_children(ctx, sa);
     return true;
 }
@@ -261,7 +264,10 @@ bool handle_ike_auth_response(const Ctx& ctx, sa::IkeSa& sa,
     ++ctx.stats.established;
     ctx.event(EventKind::IkeEstablished, &sa,
               sa.name() + ": IKE SA established with " + policy::to_string(peer) + " (" +
-                  sa.algorithms.to_string() + ")");
+                  sa.algorithms.to_string() + "), peer authenticated with " +
+                  to_string(wire::find_payload(in, PayloadType::AUTH)
+                                ->get<wire::AuthPayload>()
+                                ->method));
     handle_config_reply(ctx, sa, in);
     if (handle_child_response(ctx, sa, in)) install_children(ctx, sa);
     return true;

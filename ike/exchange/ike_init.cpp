@@ -105,10 +105,10 @@ void append_init_notifies(const Ctx& ctx, const sa::IkeSa& sa, std::vector<wire:
     out.push_back(wire::make_notify(NotifyType::NAT_DETECTION_DESTINATION_IP,
                                     crypto::nat_detection_hash(sa.spi_i.value(), spi_r, sa.remote)));
     if (fragmentation) out.push_back(wire::make_notify(NotifyType::IKEV2_FRAGMENTATION_SUPPORTED));
+    if (!ctx.config.signature_hash_algorithms) return;
     auto hashes = crypto::supported_hash_algorithms();
     out.push_back(wire::make_notify(NotifyType::SIGNATURE_HASH_ALGORITHMS,
                                     crypto::encode_hash_algorithms(hashes)));
-    (void)ctx;
 }
 
 // g^ir, SKEYSEED, SK_* and the two SK ciphers (§2.14).
