@@ -60,7 +60,8 @@ std::string describe(const wire::Proposal& proposal);
 // and matches proposals offering KE NONE or no KE; one with KE requires one of its methods.
 // ignore_ke is for the CHILD_SA piggybacked on IKE_AUTH, which has no key exchange (§1.2: its
 // SA may only carry KE NONE, but several clients send their rekey groups anyway): KE transforms
-// are then ignored on both sides and left out of the answer, as strongSwan does.
+// are then ignored on both sides and left out of the answer, as strongSwan does. It has no
+// effect on IKE proposals, whose KE is always required.
 //
 // The error is one line for the log and the NO_PROPOSAL_CHOSEN decision: "no proposal chosen;
 // offered: ...; configured: ...".
