@@ -60,10 +60,10 @@ BOOST_AUTO_TEST_CASE(server_rsa_fields) {
     BOOST_REQUIRE(c.ip_addresses().size() == 1u);
     BOOST_TEST(to_hex(c.ip_addresses()[0]) == "c0000201");
     BOOST_TEST(c.rfc822_names().empty());
-    BOOST_TEST(c.extended_key_usages() ==
-                   (std::vector<std::string>{std::string(kEkuServerAuth),
-                                             std::string(kEkuIkeIntermediate)}),
-               boost::test_tools::per_element());
+    BOOST_TEST(
+        c.extended_key_usages() == (std::vector<std::string>{std::string(kEkuServerAuth),
+                                                             std::string(kEkuIkeIntermediate)}),
+        boost::test_tools::per_element());
     BOOST_TEST(c.has_extended_key_usage(kEkuServerAuth));
     BOOST_TEST(!c.has_extended_key_usage(kEkuClientAuth));
     BOOST_TEST(!c.is_ca());
@@ -200,9 +200,9 @@ BOOST_AUTO_TEST_CASE(invalid_chains_say_why) {
     const Certificate other_ca[] = {pki("other-ca")};
     auto offered = v.validate(pki("other-server"), other_ca, kNow);
     BOOST_REQUIRE(!offered);
-    BOOST_TEST(offered.error().find("self-signed certificate in certificate chain") !=
-                   std::string::npos,
-               offered.error());
+    BOOST_TEST(
+        offered.error().find("self-signed certificate in certificate chain") != std::string::npos,
+        offered.error());
 
     // A CA:FALSE certificate cannot issue.
     const Certificate via_not_ca[] = {pki("not-ca"), pki("intermediate-ca")};
@@ -277,7 +277,8 @@ BOOST_AUTO_TEST_CASE(certreq_selection) {
     const std::vector<Certificate> cas{root, inter, other};
     auto data = [](std::initializer_list<CertReqHash> hs) {
         Bytes d;
-        for (const auto& h : hs) d.insert(d.end(), h.begin(), h.end());
+        for (const auto& h : hs)
+            d.insert(d.end(), h.begin(), h.end());
         return d;
     };
     CertReqHash unknown{};
