@@ -92,8 +92,11 @@ void respond_child(const Ctx& ctx, sa::IkeSa& sa, const std::vector<wire::Payloa
     if (!sa_p || !tsi_p || !tsr_p) return;  // childless IKE SA (RFC 6023)
     const ConnectionConfig& c = *sa.connection;
 
+    // §1.2: the CHILD_SA of IKE_AUTH has no key exchange of its own; clients that offer KE
+    // groups there (for later rekeys, e.g. iOS) get the proposal without it.
     auto sel = policy::select_proposal(c.esp_proposals, *sa_p->get<wire::SaPayload>(),
-                                       ProtocolId::ESP, ctx.config.algorithms);
+                                       ProtocolId::ESP, ctx.config.algorithms,
+                                       /*prefer_server=*/true, /*ignore_ke=*/true);
     if (!sel) {
         ctx.log(&sa, "CHILD_SA: " + sel.error());
         ++ctx.stats.no_proposal_chosen;
