@@ -101,7 +101,7 @@ class IdentityPattern {
     };
 
     Kind kind_ = Kind::any;
-    std::string text_;
+    std::string text_ = "%any";  // a default-constructed pattern is %any
     Identity exact_;
     std::string suffix_;  // ".example.com" / "@example.com"
     std::vector<Rdn> rdns_;

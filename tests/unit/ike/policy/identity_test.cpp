@@ -196,6 +196,15 @@ BOOST_AUTO_TEST_CASE(received_identities) {
         }
     }
     BOOST_TEST(check_received_identity(raw(IdType::ID_NULL, "")).has_value());
+    // Every proper prefix of a DN is refused and still prints.
+    const Identity dn = id("C=CH, O=Org, CN=name");
+    for (std::size_t n = 0; n < dn.data.size(); ++n) {
+        const Identity cut{IdType::ID_DER_ASN1_DN, Bytes(dn.data.begin(), dn.data.begin() + n)};
+        BOOST_TEST_CONTEXT(n) {
+            BOOST_TEST(!check_received_identity(cut));
+            BOOST_TEST(to_string(cut).starts_with("(invalid ID_DER_ASN1_DN"));
+        }
+    }
 
     // Printing never fails and is safe for logs.
     BOOST_TEST(to_string(raw(IdType::ID_IPV4_ADDR, "0a0000")) == "(invalid ID_IPV4_ADDR 0a0000)");
@@ -301,6 +310,10 @@ BOOST_AUTO_TEST_CASE(specificity_orders_connections) {
     BOOST_TEST(best(raw(IdType::ID_IPV4_ADDR, "0a000005")) == "%any");
 
     BOOST_TEST(pattern("%any").specificity() == IdentityPattern::kAny);
+    BOOST_TEST(IdentityPattern().text() == "%any");
+    BOOST_TEST(IdentityPattern().matches(id("anything")));
+    BOOST_TEST(pattern("vpn.example.com").exact().has_value());
+    BOOST_TEST(!pattern("*.example.com").exact().has_value());
     BOOST_TEST(pattern("192.0.2.1").specificity() == IdentityPattern::kExact);
     BOOST_TEST(pattern("*.example.com").specificity() > IdentityPattern::kAny);
     BOOST_TEST(pattern("*.example.com").specificity() < IdentityPattern::kExact);
