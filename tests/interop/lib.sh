@@ -10,7 +10,7 @@
 #   netns pi-PID-a                                 netns pi-PID-b
 #   +--------------------------------+             +--------------------------------+
 #   | usually posternd (or charon)   |             | charon "b" (swanctl via vici)  |
-#   |  lo      10.0.1.1/32           |             |  lo      10.0.2.1/32           |
+#   |  lo      10.0.1.1/32 fd00:1::1 |             |  lo      10.0.2.1/32 fd00:2::1 |
 #   |  veth0   192.0.2.1/24  <-------+-------------+-----> veth0  192.0.2.2/24      |
 #   |          2001:db8::1/64        |  veth pair  |         2001:db8::2/64         |
 #   +--------------------------------+             +--------------------------------+
@@ -67,6 +67,8 @@ IP6_A=2001:db8::1
 IP6_B=2001:db8::2
 NET_A=10.0.1.1     # a's inner address (lo), for traffic selectors
 NET_B=10.0.2.1     # b's inner address (lo)
+NET6_A=fd00:1::1   # a's inner IPv6 address (lo)
+NET6_B=fd00:2::1   # b's inner IPv6 address (lo)
 # NAT topology
 IP_R_OUT=192.0.2.254
 IP_R_IN=198.51.100.1
@@ -213,6 +215,8 @@ pi_setup_pair() {
     ip -n "$NS_B" addr add "$IP_B/24" dev veth0
     ip -n "$NS_A" addr add "$NET_A/32" dev lo
     ip -n "$NS_B" addr add "$NET_B/32" dev lo
+    ip -n "$NS_A" addr add "$NET6_A/128" dev lo
+    ip -n "$NS_B" addr add "$NET6_B/128" dev lo
     for ns in "$NS_A" "$NS_B"; do
         ip -n "$ns" link set veth0 mtu "$mtu"
         ip -n "$ns" link set veth0 up
@@ -268,7 +272,7 @@ EOF
 
 # Plugins every charon loads. No `resolve`: DNS servers a peer assigns are handed to the updown
 # plugin's DNS handler instead (charon_start ... dns_handler), never to /etc/resolv.conf.
-PI_CHARON_PLUGINS="random nonce aes sha1 sha2 hmac gcm chapoly curve25519 mgf1 openssl pem pkcs1 pkcs8 x509 pubkey revocation constraints kdf kernel-libipsec kernel-netlink socket-default vici updown attr eap-identity eap-mschapv2 md4"
+PI_CHARON_PLUGINS="random nonce aes sha1 sha2 hmac gcm chapoly curve25519 mgf1 openssl pem pkcs1 pkcs8 x509 pubkey revocation constraints kdf kernel-libipsec kernel-netlink socket-default vici updown attr eap-identity eap-mschapv2"
 
 # charon_start NAME NS [EXTRA_CHARON_LINES]
 #   Starts charon NAME in NS; its files live in WORK/NAME/ (strongswan.conf, vici, charon.log,
@@ -351,14 +355,23 @@ charon_load() {
         || { cat "$out" >&2; fail "swanctl --load-all for $name failed"; }
 }
 
+# charon_try_initiate NAME CHILD [TIMEOUT_S]  - swanctl --initiate; returns its status.
+charon_try_initiate() {
+    local name=$1 child=$2 timeout=${3:-20} out=$WORK/$1/initiate-$2.log
+    [[ " ${PI_LOGS[*]} " == *" $out "* ]] || PI_LOGS+=("$out")
+    pi_log "charon $name initiates $child"
+    if sw "$name" --initiate --child "$child" --timeout "$timeout" >"$out" 2>&1; then
+        pi_log "charon $name: $child initiated"
+        return 0
+    fi
+    pi_log "charon $name: swanctl --initiate --child $child failed"
+    return 1
+}
+
 # charon_initiate NAME CHILD [TIMEOUT_S]  - swanctl --initiate; fails the test if it fails.
 charon_initiate() {
-    local name=$1 child=$2 timeout=${3:-20} out=$WORK/$1/initiate-$2.log
-    PI_LOGS+=("$out")
-    pi_log "charon $name initiates $child"
-    sw "$name" --initiate --child "$child" --timeout "$timeout" >"$out" 2>&1 \
-        || fail "charon $name: swanctl --initiate --child $child failed (see $out)"
-    pi_log "charon $name: $child initiated"
+    charon_try_initiate "$@" \
+        || fail "charon $1: swanctl --initiate --child $2 failed (see $WORK/$1/initiate-$2.log)"
 }
 
 # list_sas NAME  - swanctl's view of charon NAME's SAs, flattened to one `path=value` line each:
@@ -490,6 +503,32 @@ posternd_start() {
     fail "posternd did not bind UDP 500 within 10 s"
 }
 
+# posternd_conf FILE [EXTRA_SERVER_LINES]  - starts a postern.toml in FILE with a [server]
+# section (every path inside WORK, debug logs, quick retransmits) and a [log] section; the test
+# appends [pki], [pools.*] and [[connections]]. Keys as in daemon/config.cpp and
+# docs/configuration.md.
+posternd_conf() {
+    local f=$1 extra=${2:-}
+    cat >"$f" <<EOF2
+# written by $PI_NAME (tests/interop)
+[server]
+listen = ["0.0.0.0", "::"]
+log_level = "debug"
+user_db = "$WORK/postern.db"
+control_socket = "$WORK/control.sock"
+retransmit_timeout = "1s"
+retransmit_tries = 4
+$extra
+
+[log]
+ike = "debug"
+net = "debug"
+cfg = "debug"
+dp = "debug"
+
+EOF2
+}
+
 # posternd_alive [NAME]  - fails the test if posternd died (call after the exchanges).
 posternd_alive() {
     local name=${1:-posternd} pid
@@ -510,6 +549,7 @@ gen_ec_key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -o
 # gen_ca CERT KEY SUBJECT [ISSUER_CERT ISSUER_KEY]  - a CA certificate (self-signed without issuer).
 gen_ca() {
     local cert=$1 key=$2 subj=$3 icert=${4:-} ikey=${5:-} ext=$WORK/ca.ext
+    [ -s "$key" ] || fail "gen_ca: no key $key"
     printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n' >"$ext"
     if [ -z "$icert" ]; then
         openssl req -new -x509 -key "$key" -subj "$subj" -days 3650 -sha256 \
@@ -517,17 +557,20 @@ gen_ca() {
             -out "$cert" 2>/dev/null
     else
         openssl req -new -key "$key" -subj "$subj" 2>/dev/null \
-            | openssl x509 -req -CA "$icert" -CAkey "$ikey" -CAcreateserial -days 3650 -sha256 \
+            | openssl x509 -req -CA "$icert" -CAkey "$ikey" -set_serial "0x$(openssl rand -hex 8)" -days 3650 -sha256 \
                 -extfile "$ext" -out "$cert" 2>/dev/null
     fi
+    [ -s "$cert" ] || fail "gen_ca: openssl made no $cert"
 }
 
 # gen_ee CERT KEY SUBJECT SAN ISSUER_CERT ISSUER_KEY  - an end-entity certificate
 # (SAN like "DNS:vpn.postern.test" or "email:alice@postern.test").
 gen_ee() {
     local cert=$1 key=$2 subj=$3 san=$4 icert=$5 ikey=$6 ext=$WORK/ee.ext
+    [ -s "$key" ] || fail "gen_ee: no key $key"
     printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nsubjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth,1.3.6.1.5.5.8.2.2\nauthorityKeyIdentifier=keyid\n' "$san" >"$ext"
     openssl req -new -key "$key" -subj "$subj" 2>/dev/null \
-        | openssl x509 -req -CA "$icert" -CAkey "$ikey" -CAcreateserial -days 3650 -sha256 \
+        | openssl x509 -req -CA "$icert" -CAkey "$ikey" -set_serial "0x$(openssl rand -hex 8)" -days 3650 -sha256 \
             -extfile "$ext" -out "$cert" 2>/dev/null
+    [ -s "$cert" ] || fail "gen_ee: openssl made no $cert"
 }
