@@ -44,7 +44,15 @@ std::string to_string(AuthKind k) {
     return "?";
 }
 
+ConfigError error_at(const Config& c, const std::string& key, std::string message) {
+    std::uint32_t line = 0;
+    if (auto it = c.lines.find(key); it != c.lines.end()) line = it->second;
+    return ConfigError{c.file, line, key, std::move(message)};
+}
+
 namespace {
+
+const std::set<std::string> kLevels{"trace", "debug", "info", "warn", "error", "off"};
 
 AuthKind parse_auth(TableReader& r, std::string_view key, AuthKind dflt) {
     std::string s;
@@ -59,10 +67,22 @@ AuthKind parse_auth(TableReader& r, std::string_view key, AuthKind dflt) {
     return dflt;
 }
 
+void level(TableReader& r, std::string_view key, std::string& out) {
+    r.str(key, out);
+    if (!out.empty() && !kLevels.count(out))
+        r.fail(r.table().get(key), r.key_path(key),
+               "expected one of trace, debug, info, warn, error, off");
+}
+
 void read_server(TableReader& r, Config& c) {
     r.strings("listen", c.listen);
+    for (std::size_t i = 0; i < c.listen.size(); ++i)
+        check_address(r, "listen", i, c.listen[i]);
     r.port("port", c.ike_port);
     r.port("natt_port", c.natt_port);
+    if (c.ike_port == c.natt_port)
+        r.fail(r.table().get("natt_port"), r.key_path("natt_port"),
+               "must differ from server.port (" + std::to_string(c.ike_port) + ")");
     std::string dp;
     r.str("dataplane", dp);
     if (dp == "kernel")
@@ -75,21 +95,115 @@ void read_server(TableReader& r, Config& c) {
         r.fail(r.table().get("dataplane"), r.key_path("dataplane"),
                "expected \"auto\", \"kernel\" or \"userspace\", got \"" + dp + "\"");
     r.boolean("allow_legacy_crypto", c.allow_legacy_crypto);
-    r.str("log_level", c.log_level);
-    static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "off"};
-    if (!levels.count(c.log_level))
-        r.fail(r.table().get("log_level"), r.key_path("log_level"),
-               "expected one of trace, debug, info, warn, error, off");
+    level(r, "log_level", c.log_level);
+    if (c.log_level.empty()) c.log_level = "info";
     r.str("user_db", c.user_db);
     r.str("control_socket", c.control_socket);
+    r.integer("cookie_threshold", c.cookie_threshold, 0, 1000000);
+    r.duration("half_open_timeout", c.half_open_timeout_s);
+    r.duration("dpd_delay", c.dpd_delay_s, true);
+    r.duration("nat_keepalive", c.nat_keepalive_s, true);
+    r.integer("fragment_size", c.fragment_size, 576, 65000);
+    r.duration_ms("retransmit_timeout", c.retransmit_timeout_ms);
+    r.integer("retransmit_tries", c.retransmit_tries, 1, 20);
+    r.finish();
+}
+
+void read_log(TableReader& r, Config& c) {
+    level(r, "ike", c.log.ike);
+    level(r, "net", c.log.net);
+    level(r, "cfg", c.log.cfg);
+    level(r, "dp", c.log.dp);
     r.finish();
 }
 
 void read_pki(TableReader& r, Config& c) {
-    r.str("ca_cert", c.ca_cert);
-    r.str("server_cert", c.server_cert);
-    r.str("server_key", c.server_key);
+    for (const char* old : {"ca_cert", "server_cert", "server_key"})
+        if (auto* n = r.get(old))
+            r.fail(n, r.key_path(old),
+                   "no longer supported: list CA files in pki.cacerts and give each connection "
+                   "its own cert and key");
+    r.strings("cacerts", c.cacerts);
+    for (auto& f : c.cacerts)
+        if (!f.empty() && f.front() != '/') f = c.dir + "/" + f;
     r.finish();
+}
+
+void read_connection(TableReader& r, Config& c, Connection& conn) {
+    r.str("name", conn.name, true);
+    for (const auto& other : c.connections)
+        if (!conn.name.empty() && other.name == conn.name)
+            r.fail(r.table().get("name"), r.key_path("name"),
+                   "a connection named \"" + conn.name + "\" already exists (" + other.where + ")");
+    r.str("local_id", conn.local_id);
+    r.str("remote_id", conn.remote_id);
+    check_identity(r, "local_id", conn.local_id);
+    check_identity_pattern(r, "remote_id", conn.remote_id);
+    conn.local_auth = parse_auth(r, "local_auth", AuthKind::Pubkey);
+    conn.remote_auth = parse_auth(r, "remote_auth", AuthKind::Pubkey);
+    r.str("psk", conn.psk);
+    r.path("psk_file", conn.psk_file, c.dir);
+    if (!conn.psk.empty() && !conn.psk_file.empty())
+        r.fail(r.table().get("psk_file"), r.key_path("psk_file"),
+               "give either psk or psk_file, not both");
+    if (auto* n = r.table().get("psk"); n && conn.psk.empty() && n->is_string())
+        r.fail(n, r.key_path("psk"), "empty");
+    r.path("cert", conn.cert, c.dir);
+    r.path("key", conn.key_file, c.dir);
+
+    r.strings("ike_proposals", conn.ike_proposals);
+    r.strings("esp_proposals", conn.esp_proposals);
+    check_proposals(r, "ike_proposals", conn.ike_proposals, ProposalKind::Ike,
+                    c.allow_legacy_crypto);
+    check_proposals(r, "esp_proposals", conn.esp_proposals, ProposalKind::Esp,
+                    c.allow_legacy_crypto);
+
+    r.strings("pools", conn.pools);
+    for (const auto& p : conn.pools) {
+        bool found = false;
+        for (const auto& pool : c.pools)
+            found |= pool.name == p;
+        if (!found)
+            r.fail(r.table().get("pools"), r.key_path("pools"),
+                   "no pool named \"" + p + "\" in [pools]");
+    }
+    r.strings("dns_domains", conn.dns_domains);
+    for (std::size_t j = 0; j < conn.dns_domains.size(); ++j)
+        if (conn.dns_domains[j].empty() ||
+            conn.dns_domains[j].find_first_of(" \t,;") != std::string::npos)
+            r.fail(r.table().get("dns_domains"),
+                   r.key_path("dns_domains") + "[" + std::to_string(j) + "]",
+                   "\"" + conn.dns_domains[j] + "\" is not a domain name");
+    for (const char* k : {"split_include", "local_ts", "remote_ts"}) {
+        auto& list = std::string_view(k) == "split_include" ? conn.split_include
+                     : std::string_view(k) == "local_ts"    ? conn.local_ts
+                                                            : conn.remote_ts;
+        r.strings(k, list);
+        for (std::size_t j = 0; j < list.size(); ++j)
+            check_subnet(r, k, j, list[j]);
+    }
+
+    r.strings("remote_addrs", conn.remote_addrs);
+    for (std::size_t j = 0; j < conn.remote_addrs.size(); ++j)
+        check_address(r, "remote_addrs", j, conn.remote_addrs[j]);
+    conn.remote_port = c.ike_port;
+    r.port("remote_port", conn.remote_port);
+    r.boolean("request_virtual_ip", conn.request_virtual_ip);
+    r.boolean("start", conn.start);
+    if (conn.start && conn.remote_addrs.empty())
+        r.fail(r.table().get("start"), r.key_path("start"),
+               "start = true needs remote_addrs (where to connect)");
+    r.boolean("fragmentation", conn.fragmentation);
+    r.duration("ike_lifetime", conn.ike_lifetime_s);
+    r.duration("child_lifetime", conn.child_lifetime_s);
+    r.finish();
+}
+
+std::string folder_of(const std::string& path) {
+    auto slash = path.rfind('/');
+    if (slash == std::string::npos) return ".";
+    if (slash == 0) return "/";
+    return path.substr(0, slash);
 }
 
 }  // namespace
@@ -104,8 +218,9 @@ tl::expected<Config, ConfigError> parse_config(std::string_view text, const std:
     }
     Config c;
     c.file = path;
+    c.dir = folder_of(path);
     std::optional<ConfigError> err;
-    TableReader top(root, "", path, err);
+    TableReader top(root, "", path, err, &c.lines);
 
     auto section = [&](std::string_view name, auto&& fn) {
         auto* n = top.get(name);
@@ -115,10 +230,11 @@ tl::expected<Config, ConfigError> parse_config(std::string_view text, const std:
             top.fail(n, std::string(name), "expected a table ([" + std::string(name) + "])");
             return;
         }
-        TableReader r(*t, std::string(name), path, err);
+        TableReader r(*t, std::string(name), path, err, &c.lines);
         fn(r);
     };
     section("server", [&](TableReader& r) { read_server(r, c); });
+    section("log", [&](TableReader& r) { read_log(r, c); });
     section("pki", [&](TableReader& r) { read_pki(r, c); });
     section("pools", [&](TableReader& pools) {
         for (auto&& [name, node] : pools.table()) {
@@ -129,7 +245,7 @@ tl::expected<Config, ConfigError> parse_config(std::string_view text, const std:
                 pools.fail(&node, key, "expected a table");
                 return;
             }
-            TableReader r(*t, key, path, err);
+            TableReader r(*t, key, path, err, &c.lines);
             Pool p;
             p.name = std::string(name.str());
             r.str("ipv4", p.ipv4);
@@ -154,34 +270,12 @@ tl::expected<Config, ConfigError> parse_config(std::string_view text, const std:
             for (std::size_t i = 0; i < arr->size(); ++i) {
                 const toml::table& t = *arr->get(i)->as_table();
                 std::string key = "connections[" + std::to_string(i) + "]";
-                TableReader r(t, key, path, err);
+                TableReader r(t, key, path, err, &c.lines);
                 Connection conn;
-                r.str("name", conn.name, true);
-                r.str("local_id", conn.local_id);
-                r.str("remote_id", conn.remote_id);
-                conn.local_auth = parse_auth(r, "local_auth", AuthKind::Pubkey);
-                conn.remote_auth = parse_auth(r, "remote_auth", AuthKind::EapMschapv2);
-                r.strings("ike_proposals", conn.ike_proposals);
-                r.strings("esp_proposals", conn.esp_proposals);
-                r.strings("pools", conn.pools);
-                r.strings("local_ts", conn.local_ts);
-                r.duration("ike_lifetime", conn.ike_lifetime_s);
-                r.duration("child_lifetime", conn.child_lifetime_s);
-                check_proposals(r, "ike_proposals", conn.ike_proposals, ProposalKind::Ike,
-                                c.allow_legacy_crypto);
-                check_proposals(r, "esp_proposals", conn.esp_proposals, ProposalKind::Esp,
-                                c.allow_legacy_crypto);
-                for (std::size_t j = 0; j < conn.local_ts.size(); ++j)
-                    check_subnet(r, "local_ts", j, conn.local_ts[j]);
-                for (const auto& p : conn.pools) {
-                    bool found = false;
-                    for (const auto& pool : c.pools)
-                        found |= pool.name == p;
-                    if (!found)
-                        r.fail(r.table().get("pools"), key + ".pools",
-                               "no pool named \"" + p + "\" in [pools]");
-                }
-                r.finish();
+                conn.where = key;
+                conn.line = t.source().begin.line;
+                c.lines[key] = conn.line;
+                read_connection(r, c, conn);
                 c.connections.push_back(std::move(conn));
             }
         }

@@ -1,9 +1,11 @@
 // postern.toml: the daemon's configuration. Loading validates everything it can without
 // starting anything (`postern check-config` and `posternd --check` use the same code), and every
-// error names the file, the line and the key.
+// error names the file, the line and the key. Files the configuration points at (certificates,
+// keys, PSK files) are read by build_engine_config (daemon/engine_setup.hpp).
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,6 +26,10 @@ struct ConfigError {
 enum class DataPlaneKind { Auto, Kernel, Userspace };
 enum class AuthKind { Psk, Pubkey, EapMschapv2, EapTls };
 
+// Where a key was written: dotted key path -> line, for errors found after parsing (a
+// certificate file that does not load names the line of the `cert` key that pointed at it).
+using KeyLines = std::map<std::string, std::uint32_t>;
+
 struct Pool {
     std::string name;
     std::string ipv4;  // CIDR, may be empty
@@ -33,33 +39,63 @@ struct Pool {
 
 struct Connection {
     std::string name;
-    std::string local_id;
+    std::string where;  // "connections[0]": the prefix of this connection's key paths
+    std::uint32_t line = 0;
+    std::string local_id;  // empty: the certificate's subject (pubkey)
     std::string remote_id = "%any";
     AuthKind local_auth = AuthKind::Pubkey;
-    AuthKind remote_auth = AuthKind::EapMschapv2;
+    AuthKind remote_auth = AuthKind::Pubkey;
+    std::string psk;       // inline secret
+    std::string psk_file;  // absolute (resolved against the config file's folder)
+    std::string cert;      // PEM: end entity, then intermediates; absolute
+    std::string key_file;  // PEM private key (config key `key`); absolute
     std::vector<std::string> ike_proposals;
     std::vector<std::string> esp_proposals;
     std::vector<std::string> pools;
+    std::vector<std::string> dns_domains;
+    std::vector<std::string> split_include;
     std::vector<std::string> local_ts;
+    std::vector<std::string> remote_ts;
+    // Initiator side: posternd connects to the first of remote_addrs at start-up when `start`.
+    std::vector<std::string> remote_addrs;
+    std::uint16_t remote_port = 500;
+    bool request_virtual_ip = false;
+    bool start = false;
+    bool fragmentation = true;
     std::uint32_t ike_lifetime_s = 24 * 3600;
     std::uint32_t child_lifetime_s = 8 * 3600;
 };
 
+// Per-subsystem log levels ([log]); empty = server.log_level.
+struct LogLevels {
+    std::string ike, net, cfg, dp;
+};
+
 struct Config {
     std::string file;
+    std::string dir;  // the config file's folder, for relative paths
     std::vector<std::string> listen;
     std::uint16_t ike_port = 500;
     std::uint16_t natt_port = 4500;
     DataPlaneKind dataplane = DataPlaneKind::Auto;
     bool allow_legacy_crypto = false;
     std::string log_level = "info";
+    LogLevels log;
     std::string user_db;
     std::string control_socket;
-    std::string ca_cert;
-    std::string server_cert;
-    std::string server_key;
+    // IKE engine tuning ([server]).
+    std::uint32_t cookie_threshold = 64;
+    std::uint32_t half_open_timeout_s = 30;
+    std::uint32_t dpd_delay_s = 30;      // 0 = off
+    std::uint32_t nat_keepalive_s = 20;  // 0 = off
+    std::uint32_t fragment_size = 1280 - 40 - 8 - 4;
+    std::uint32_t retransmit_timeout_ms = 2000;
+    std::uint32_t retransmit_tries = 5;
+    // [pki]
+    std::vector<std::string> cacerts;  // absolute
     std::vector<Pool> pools;
     std::vector<Connection> connections;
+    KeyLines lines;  // every key read, full dotted path -> line
 };
 
 tl::expected<Config, ConfigError> load_config(const std::string& path);
@@ -67,5 +103,8 @@ tl::expected<Config, ConfigError> parse_config(std::string_view text, const std:
 
 std::string to_string(DataPlaneKind k);
 std::string to_string(AuthKind k);
+
+// An error about a key that was read from `c` (file and line looked up in c.lines).
+ConfigError error_at(const Config& c, const std::string& key, std::string message);
 
 }  // namespace postern::daemon

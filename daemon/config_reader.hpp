@@ -20,8 +20,8 @@ namespace postern::daemon {
 class TableReader {
   public:
     TableReader(const toml::table& t, std::string path, const std::string& file,
-                std::optional<ConfigError>& err)
-        : t_(t), path_(std::move(path)), file_(file), err_(err) {}
+                std::optional<ConfigError>& err, KeyLines* lines = nullptr)
+        : t_(t), path_(std::move(path)), file_(file), err_(err), lines_(lines) {}
 
     std::string key_path(std::string_view k) const {
         return path_.empty() ? std::string(k) : path_ + "." + std::string(k);
@@ -33,9 +33,37 @@ class TableReader {
         err_ = ConfigError{file_, line, std::move(key), std::move(msg)};
     }
 
+    // Marks the key as known and records where it (and each element of an array) was written.
     const toml::node* get(std::string_view k) {
         seen_.insert(std::string(k));
-        return t_.get(k);
+        const toml::node* n = t_.get(k);
+        if (n && lines_) {
+            (*lines_)[key_path(k)] = n->source().begin.line;
+            if (auto* arr = n->as_array())
+                for (std::size_t i = 0; i < arr->size(); ++i)
+                    (*lines_)[key_path(k) + "[" + std::to_string(i) + "]"] =
+                        arr->get(i)->source().begin.line;
+        }
+        return n;
+    }
+
+    // An integer in [lo, hi].
+    void integer(std::string_view k, std::uint32_t& out, std::int64_t lo, std::int64_t hi) {
+        auto* n = get(k);
+        if (!n) return;
+        auto v = n->value<std::int64_t>();
+        if (!v || *v < lo || *v > hi) {
+            fail(n, key_path(k),
+                 "expected an integer " + std::to_string(lo) + "-" + std::to_string(hi));
+            return;
+        }
+        out = static_cast<std::uint32_t>(*v);
+    }
+
+    // A file path; relative paths are resolved against `dir` (the config file's folder).
+    void path(std::string_view k, std::string& out, const std::string& dir) {
+        str(k, out);
+        if (!out.empty() && out.front() != '/' && !dir.empty()) out = dir + "/" + out;
     }
 
     void str(std::string_view k, std::string& out, bool required = false) {
@@ -91,36 +119,13 @@ class TableReader {
         }
     }
 
-    // "90s", "30m", "8h", "1d" or a plain number of seconds.
-    void duration(std::string_view k, std::uint32_t& out) {
-        auto* n = get(k);
-        if (!n) return;
-        if (auto v = n->value<std::int64_t>()) {
-            if (*v <= 0 || *v > 0xffffffffLL)
-                fail(n, key_path(k), "duration out of range");
-            else
-                out = static_cast<std::uint32_t>(*v);
-            return;
-        }
-        auto s = n->value<std::string>();
-        if (!s || s->empty()) {
-            fail(n, key_path(k), "expected a duration such as \"8h\", \"30m\" or 3600");
-            return;
-        }
-        std::uint64_t num = 0;
-        auto [p, ec] = std::from_chars(s->data(), s->data() + s->size(), num);
-        std::string_view unit(p, s->data() + s->size() - p);
-        std::uint64_t mult = unit == "" || unit == "s" ? 1
-                             : unit == "m"             ? 60
-                             : unit == "h"             ? 3600
-                             : unit == "d"             ? 86400
-                                                       : 0;
-        if (ec != std::errc() || mult == 0 || num == 0 || num * mult > 0xffffffffULL) {
-            fail(n, key_path(k), "bad duration \"" + *s + "\" (use s, m, h or d)");
-            return;
-        }
-        out = static_cast<std::uint32_t>(num * mult);
+    // "90s", "30m", "8h", "1d" or a plain number of seconds. `allow_zero` for durations
+    // where 0 switches something off.
+    void duration(std::string_view k, std::uint32_t& out, bool allow_zero = false) {
+        duration_in(k, out, 1000, allow_zero);
     }
+    // As duration() but in milliseconds, and "500ms" is accepted too.
+    void duration_ms(std::string_view k, std::uint32_t& out) { duration_in(k, out, 1, false); }
 
     void finish() {
         for (auto&& [k, v] : t_) {
@@ -150,10 +155,52 @@ class TableReader {
     const toml::table& table() const { return t_; }
 
   private:
+    // `unit_ms`: milliseconds per unit of `out` (1000 = seconds, 1 = milliseconds).
+    void duration_in(std::string_view k, std::uint32_t& out, std::uint64_t unit_ms,
+                     bool allow_zero) {
+        auto* n = get(k);
+        if (!n) return;
+        const std::uint64_t min = allow_zero ? 0 : 1;
+        if (auto v = n->value<std::int64_t>()) {
+            if (*v < static_cast<std::int64_t>(min) || *v > 0xffffffffLL)
+                fail(n, key_path(k), "duration out of range");
+            else
+                out = static_cast<std::uint32_t>(*v);
+            return;
+        }
+        auto s = n->value<std::string>();
+        const char* example =
+            unit_ms == 1 ? "\"2s\", \"500ms\" or 2000 (milliseconds)" : "\"8h\", \"30m\" or 3600";
+        if (!s || s->empty()) {
+            fail(n, key_path(k), std::string("expected a duration such as ") + example);
+            return;
+        }
+        std::uint64_t num = 0;
+        auto [p, ec] = std::from_chars(s->data(), s->data() + s->size(), num);
+        std::string_view unit(p, static_cast<std::size_t>(s->data() + s->size() - p));
+        std::uint64_t ms = unit == "ms"                ? 1
+                           : unit == "" || unit == "s" ? 1000
+                           : unit == "m"               ? 60000
+                           : unit == "h"               ? 3600000
+                           : unit == "d"               ? 86400000
+                                                       : 0;
+        if (unit.empty()) ms = unit_ms;  // a bare number is in the key's own unit
+        const std::uint64_t total_ms = num <= 0xffffffffULL ? num * ms : ~std::uint64_t{0};
+        if (ec != std::errc() || ms == 0 || num < min || total_ms % unit_ms != 0 ||
+            total_ms / unit_ms > 0xffffffffULL) {
+            fail(n, key_path(k),
+                 "bad duration \"" + *s + "\" (use " +
+                     (unit_ms == 1 ? "ms, s, m, h or d" : "s, m, h or d") + ")");
+            return;
+        }
+        out = static_cast<std::uint32_t>(total_ms / unit_ms);
+    }
+
     const toml::table& t_;
     std::string path_;
     const std::string& file_;
     std::optional<ConfigError>& err_;
+    KeyLines* lines_;
     std::set<std::string> seen_;
 };
 

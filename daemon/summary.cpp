@@ -1,6 +1,6 @@
 #include "daemon/summary.hpp"
 
-#include <sstream>
+#include "daemon/engine_setup.hpp"
 
 namespace postern::daemon {
 
@@ -17,29 +17,53 @@ std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
 
 }  // namespace
 
-std::string describe(const Config& c) {
-    std::ostringstream o;
-    o << "configuration " << c.file << "\n";
-    o << "  listen      " << join(c.listen) << " on UDP " << c.ike_port << " and " << c.natt_port
-      << "\n";
-    o << "  data plane  " << to_string(c.dataplane) << "\n";
-    o << "  legacy      "
-      << (c.allow_legacy_crypto ? "allowed (3DES, SHA-1, MODP-1024)" : "refused") << "\n";
+std::vector<std::string> describe_lines(const Config& c) {
+    std::vector<std::string> o;
+    o.push_back("configuration " + c.file);
+    o.push_back("  listen      " +
+                (c.listen.empty() ? std::string("0.0.0.0, :: (default)") : join(c.listen)) +
+                " on UDP " + std::to_string(c.ike_port) + " and " + std::to_string(c.natt_port));
+    o.push_back("  data plane  " + to_string(c.dataplane) +
+                " (not available yet: SAs are logged, traffic is not forwarded)");
+    o.push_back(std::string("  legacy      ") +
+                (c.allow_legacy_crypto ? "allowed (3DES, SHA-1, MODP-1024)" : "refused"));
+    o.push_back("  CAs         " + join(c.cacerts));
     for (const auto& p : c.pools) {
-        o << "  pool " << p.name << ": ";
-        if (!p.ipv4.empty()) o << p.ipv4 << " ";
-        if (!p.ipv6.empty()) o << p.ipv6 << " ";
-        o << "dns " << join(p.dns) << "\n";
+        std::string s = "  pool " + p.name + ": ";
+        if (!p.ipv4.empty()) s += p.ipv4 + " ";
+        if (!p.ipv6.empty()) s += p.ipv6 + " ";
+        o.push_back(s + "dns " + join(p.dns));
     }
     for (const auto& k : c.connections) {
-        o << "  connection " << k.name << ": local " << (k.local_id.empty() ? "-" : k.local_id)
-          << " (" << to_string(k.local_auth) << "), remote " << k.remote_id << " ("
-          << to_string(k.remote_auth) << ")\n";
-        o << "    IKE  " << join(k.ike_proposals) << ", lifetime " << k.ike_lifetime_s << " s\n";
-        o << "    ESP  " << join(k.esp_proposals) << ", lifetime " << k.child_lifetime_s << " s\n";
-        o << "    pools " << join(k.pools) << ", local traffic " << join(k.local_ts) << "\n";
+        o.push_back("  connection " + k.name + ": local " +
+                    (k.local_id.empty() ? std::string("(from certificate)") : k.local_id) + " (" +
+                    to_string(k.local_auth) + "), remote " + k.remote_id + " (" +
+                    to_string(k.remote_auth) + ")");
+        if (!k.cert.empty()) o.push_back("    cert " + k.cert + ", key " + k.key_file);
+        o.push_back("    IKE  " +
+                    join(k.ike_proposals.empty() ? kDefaultIkeProposals : k.ike_proposals) +
+                    ", lifetime " + std::to_string(k.ike_lifetime_s) + " s");
+        o.push_back("    ESP  " +
+                    join(k.esp_proposals.empty() ? kDefaultEspProposals : k.esp_proposals) +
+                    ", lifetime " + std::to_string(k.child_lifetime_s) + " s");
+        o.push_back("    pools " + join(k.pools) + ", local traffic " + join(k.local_ts) +
+                    ", remote traffic " + join(k.remote_ts));
+        if (!k.split_include.empty() || !k.dns_domains.empty())
+            o.push_back("    split include " + join(k.split_include) + ", DNS domains " +
+                        join(k.dns_domains));
+        if (!k.remote_addrs.empty())
+            o.push_back("    peer " + k.remote_addrs.front() + " port " +
+                        std::to_string(k.remote_port) + (k.start ? ", started at start-up" : "") +
+                        (k.request_virtual_ip ? ", asks for a virtual IP" : ""));
     }
-    return o.str();
+    return o;
+}
+
+std::string describe(const Config& c) {
+    std::string s;
+    for (const auto& l : describe_lines(c))
+        s += l + "\n";
+    return s;
 }
 
 }  // namespace postern::daemon

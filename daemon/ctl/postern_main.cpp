@@ -4,7 +4,9 @@
 
 #include <cstdio>
 
+#include "daemon/address_pools.hpp"
 #include "daemon/config.hpp"
+#include "daemon/engine_setup.hpp"
 
 int main(int argc, char** argv) {
     CLI::App app{"postern - Postern VPN server administration"};
@@ -12,17 +14,33 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", "postern 0.1.0");
 
     std::string config_path = "/etc/postern/postern.toml";
-    auto* check = app.add_subcommand("check-config", "validate postern.toml without starting");
+    auto* check = app.add_subcommand(
+        "check-config",
+        "validate postern.toml and the files it names (certificates, keys, PSK files) without "
+        "starting");
     check->add_option("-c,--config", config_path, "configuration file")->capture_default_str();
 
     CLI11_PARSE(app, argc, argv);
 
     if (check->parsed()) {
-        auto cfg = postern::daemon::load_config(config_path);
+        using namespace postern::daemon;
+        auto cfg = load_config(config_path);
         if (!cfg) {
             std::fprintf(stderr, "%s\n", cfg.error().to_string().c_str());
             return 1;
         }
+        std::vector<std::string> warnings;
+        auto engine = build_engine_config(*cfg, &warnings);
+        if (!engine) {
+            std::fprintf(stderr, "%s\n", engine.error().to_string().c_str());
+            return 1;
+        }
+        if (auto pools = MemoryPools::create(*cfg); !pools) {
+            std::fprintf(stderr, "%s\n", pools.error().to_string().c_str());
+            return 1;
+        }
+        for (const auto& w : warnings)
+            std::fprintf(stderr, "warning: %s\n", w.c_str());
         std::printf("%s: OK (%zu connection%s, %zu pool%s)\n", config_path.c_str(),
                     cfg->connections.size(), cfg->connections.size() == 1 ? "" : "s",
                     cfg->pools.size(), cfg->pools.size() == 1 ? "" : "s");

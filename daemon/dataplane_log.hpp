@@ -1,0 +1,29 @@
+// RecordingDataPlane: a DataPlane that forwards nothing. It logs each install and remove (SPIs,
+// addresses, algorithms, selectors, lifetimes; never keys) and remembers what is installed, so
+// posternd can negotiate SAs before the real data planes exist (userspace ESP: issue 4; kernel
+// XFRM: issue 7).
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "postern/dataplane.hpp"
+
+namespace postern::daemon {
+
+class RecordingDataPlane : public DataPlane {
+  public:
+    std::string name() const override { return "log-only (no forwarding)"; }
+    bool install(const EspSaSpec& sa, std::string& error) override;
+    bool remove(EspSpi spi, bool inbound, std::string& error) override;
+    bool counters(EspSpi spi, bool inbound, SaCounters& out) override;
+
+    std::size_t installed() const { return sas_.size(); }
+    // One line describing an SA without its keys (exposed for tests).
+    static std::string describe(const EspSaSpec& sa);
+
+  private:
+    std::map<std::pair<std::uint32_t, bool>, std::string> sas_;  // (SPI, inbound) -> description
+};
+
+}  // namespace postern::daemon

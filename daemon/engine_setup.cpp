@@ -1,0 +1,288 @@
+#include "daemon/engine_setup.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "ike/policy/identity.hpp"
+#include "ike/policy/traffic_selector.hpp"
+
+namespace postern::daemon {
+
+const std::vector<std::string> kDefaultIkeProposals = {
+    "aes256gcm16-prfsha256-x25519", "aes256gcm16-prfsha384-ecp384", "aes256gcm16-prfsha256-ecp256",
+    "aes256-sha256-ecp256",         "aes256-sha256-modp2048",
+};
+const std::vector<std::string> kDefaultEspProposals = {
+    "aes256gcm16", "aes128gcm16", "chacha20poly1305", "aes256-sha256", "aes128-sha256",
+};
+
+tl::expected<std::string, std::string> read_text_file(const std::string& path) {
+    errno = 0;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return tl::unexpected(std::string(errno ? std::strerror(errno) : "cannot open"));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) return tl::unexpected(std::string("read error"));
+    return ss.str();
+}
+
+namespace {
+
+using ike::crypto::Certificate;
+
+struct Builder {
+    const Config& c;
+    std::vector<std::string>* warnings;
+
+    // An error at `key` of the connection, or at the connection itself when the key was not
+    // written (a default).
+    ConfigError at(const Connection& conn, const std::string& key, std::string msg) const {
+        const std::string full = conn.where + "." + key;
+        auto e = error_at(c, full, std::move(msg));
+        if (!e.line) e.line = conn.line;
+        return e;
+    }
+    void warn(const Connection& conn, const std::string& key, const std::string& msg) const {
+        if (warnings) warnings->push_back(at(conn, key, msg).to_string());
+    }
+
+    tl::expected<std::string, ConfigError> read(const std::string& key, const std::string& file,
+                                                const Connection* conn) const {
+        auto text = read_text_file(file);
+        if (text) return *text;
+        std::string msg = "cannot read " + file + ": " + text.error();
+        return tl::unexpected(conn ? at(*conn, key, msg) : error_at(c, key, msg));
+    }
+
+    tl::expected<std::vector<ike::crypto::Proposal>, ConfigError> proposals(
+        const Connection& conn, const std::string& key, const std::vector<std::string>& list,
+        ike::ProtocolId protocol) const {
+        ike::crypto::AlgorithmPolicy policy;
+        policy.allow_legacy = c.allow_legacy_crypto;
+        const auto& texts = list.empty() ? (protocol == ike::ProtocolId::IKE ? kDefaultIkeProposals
+                                                                             : kDefaultEspProposals)
+                                         : list;
+        std::vector<ike::crypto::Proposal> out;
+        for (std::size_t i = 0; i < texts.size(); ++i) {
+            auto p = ike::crypto::parse_proposal(texts[i], protocol, policy);
+            if (!p)
+                return tl::unexpected(at(conn, key + "[" + std::to_string(i) + "]",
+                                         "\"" + texts[i] + "\": " + p.error()));
+            out.push_back(std::move(*p));
+        }
+        return out;
+    }
+
+    tl::expected<void, ConfigError> secrets(const Connection& conn,
+                                            ike::ConnectionConfig& e) const {
+        const bool uses_psk = conn.local_auth == AuthKind::Psk || conn.remote_auth == AuthKind::Psk;
+        if (!uses_psk) {
+            if (!conn.psk.empty() || !conn.psk_file.empty())
+                warn(conn, conn.psk.empty() ? "psk_file" : "psk",
+                     "ignored: neither local_auth nor remote_auth is psk");
+            return {};
+        }
+        std::string secret = conn.psk;
+        if (!conn.psk_file.empty()) {
+            auto text = read("psk_file", conn.psk_file, &conn);
+            if (!text) return tl::unexpected(text.error());
+            secret = text->substr(0, text->find('\n'));
+            if (!secret.empty() && secret.back() == '\r') secret.pop_back();
+            if (secret.empty())
+                return tl::unexpected(
+                    at(conn, "psk_file", conn.psk_file + ": the first line (the PSK) is empty"));
+        }
+        if (secret.empty())
+            return tl::unexpected(
+                at(conn, conn.local_auth == AuthKind::Psk ? "local_auth" : "remote_auth",
+                   "psk authentication needs psk or psk_file"));
+        if (secret.size() < 16)
+            warn(conn, conn.psk_file.empty() ? "psk" : "psk_file",
+                 "the PSK is shorter than 16 characters; an eavesdropper can guess short PSKs "
+                 "offline");
+        e.psk = ike::crypto::Secret(as_bytes(secret));
+        std::fill(secret.begin(), secret.end(), '\0');
+        return {};
+    }
+
+    tl::expected<void, ConfigError> credentials(const Connection& conn,
+                                                ike::ConnectionConfig& e) const {
+        if (conn.local_auth != AuthKind::Pubkey) {
+            if (!conn.cert.empty() || !conn.key_file.empty())
+                warn(conn, conn.cert.empty() ? "key" : "cert", "ignored: local_auth is not pubkey");
+            return {};
+        }
+        if (conn.cert.empty())
+            return tl::unexpected(at(conn, "cert", "local_auth = pubkey needs cert (a PEM file)"));
+        if (conn.key_file.empty())
+            return tl::unexpected(at(conn, "key", "local_auth = pubkey needs key (a PEM file)"));
+        auto cert_text = read("cert", conn.cert, &conn);
+        if (!cert_text) return tl::unexpected(cert_text.error());
+        auto chain = ike::crypto::load_pem_chain(*cert_text);
+        if (!chain) return tl::unexpected(at(conn, "cert", conn.cert + ": " + chain.error()));
+        auto key_text = read("key", conn.key_file, &conn);
+        if (!key_text) return tl::unexpected(key_text.error());
+        auto key = ike::crypto::PrivateKey::from_pem(*key_text);
+        std::fill(key_text->begin(), key_text->end(), '\0');
+        if (!key) return tl::unexpected(at(conn, "key", conn.key_file + ": " + key.error()));
+        const Certificate& ee = chain->front();
+        if (EVP_PKEY_eq(X509_get0_pubkey(ee.get()), key->get()) != 1)
+            return tl::unexpected(at(conn, "key",
+                                     conn.key_file +
+                                         ": the key does not belong to the certificate in " +
+                                         conn.cert + " (" + ee.subject_text() + ")"));
+        if (conn.local_id.empty()) {
+            auto dns = ee.dns_names();
+            if (!dns.empty()) {
+                e.local_id = *ike::policy::parse_identity("@" + dns.front());
+            } else {
+                e.local_id = ike::policy::Identity{ike::IdType::ID_DER_ASN1_DN, ee.subject_der()};
+            }
+            warn(conn, "local_id",
+                 "not set; using \"" + ike::policy::to_string(e.local_id) + "\" from " + conn.cert);
+        } else if (!ike::policy::certificate_matches_identity(ee, e.local_id)) {
+            std::string names;
+            for (const auto& d : ee.dns_names())
+                names += (names.empty() ? "" : ", ") + d;
+            for (const auto& r : ee.rfc822_names())
+                names += (names.empty() ? "" : ", ") + r;
+            return tl::unexpected(at(conn, "local_id",
+                                     "\"" + conn.local_id + "\" is not in the certificate " +
+                                         conn.cert + " (subject \"" + ee.subject_text() + "\"" +
+                                         (names.empty() ? "" : ", names " + names) + ")"));
+        }
+        e.local_chain = std::move(*chain);
+        e.local_key = std::make_shared<const ike::crypto::PrivateKey>(std::move(*key));
+        return {};
+    }
+
+    tl::expected<ike::ConnectionConfig, ConfigError> connection(const Connection& conn,
+                                                                bool have_cas) const {
+        for (auto [key, kind] :
+             {std::pair{"local_auth", conn.local_auth}, std::pair{"remote_auth", conn.remote_auth}})
+            if (kind == AuthKind::EapMschapv2 || kind == AuthKind::EapTls)
+                return tl::unexpected(
+                    at(conn, key, to_string(kind) + " is not supported yet (issue 5)"));
+        ike::ConnectionConfig e;
+        e.name = conn.name;
+        auto ike_p = proposals(conn, "ike_proposals", conn.ike_proposals, ike::ProtocolId::IKE);
+        if (!ike_p) return tl::unexpected(ike_p.error());
+        e.ike_proposals = std::move(*ike_p);
+        auto esp_p = proposals(conn, "esp_proposals", conn.esp_proposals, ike::ProtocolId::ESP);
+        if (!esp_p) return tl::unexpected(esp_p.error());
+        e.esp_proposals = std::move(*esp_p);
+
+        e.local_auth =
+            conn.local_auth == AuthKind::Psk ? ike::AuthClass::Psk : ike::AuthClass::PublicKey;
+        e.remote_auth =
+            conn.remote_auth == AuthKind::Psk ? ike::AuthClass::Psk : ike::AuthClass::PublicKey;
+        if (!conn.local_id.empty()) {
+            auto id = ike::policy::parse_identity(conn.local_id);
+            if (!id) return tl::unexpected(at(conn, "local_id", id.error()));
+            e.local_id = std::move(*id);
+        } else if (conn.local_auth == AuthKind::Psk) {
+            return tl::unexpected(at(
+                conn, "local_id", "required with local_auth = psk (e.g. the server's DNS name)"));
+        }
+        auto pattern = ike::policy::IdentityPattern::parse(conn.remote_id);
+        if (!pattern) return tl::unexpected(at(conn, "remote_id", pattern.error()));
+        e.remote_id = std::move(*pattern);
+        if (conn.remote_auth == AuthKind::Pubkey && !have_cas)
+            return tl::unexpected(at(conn, "remote_auth",
+                                     "remote_auth = pubkey needs CA certificates in pki.cacerts "
+                                     "to check the peer's certificate against"));
+
+        if (auto ok = secrets(conn, e); !ok) return tl::unexpected(ok.error());
+        if (auto ok = credentials(conn, e); !ok) return tl::unexpected(ok.error());
+
+        auto selectors =
+            [&](const char* key, const std::vector<std::string>& list,
+                std::vector<ike::policy::TrafficSelector>& out) -> tl::expected<void, ConfigError> {
+            for (std::size_t i = 0; i < list.size(); ++i) {
+                auto ts = ike::policy::TrafficSelector::from_cidr(list[i]);
+                if (!ts)
+                    return tl::unexpected(
+                        at(conn, std::string(key) + "[" + std::to_string(i) + "]", ts.error()));
+                out.push_back(*ts);
+            }
+            return {};
+        };
+        if (auto ok = selectors("local_ts", conn.local_ts, e.local_ts); !ok)
+            return tl::unexpected(ok.error());
+        if (auto ok = selectors("remote_ts", conn.remote_ts, e.remote_ts); !ok)
+            return tl::unexpected(ok.error());
+        for (std::size_t i = 0; i < conn.split_include.size(); ++i) {
+            auto cidr = ike::policy::parse_cidr(conn.split_include[i]);
+            if (!cidr)
+                return tl::unexpected(
+                    at(conn, "split_include[" + std::to_string(i) + "]", cidr.error()));
+            e.split_include.push_back(*cidr);
+        }
+
+        e.pools = conn.pools;
+        std::set<IpAddress> seen;
+        for (const auto& name : conn.pools)
+            for (const auto& pool : c.pools)
+                if (pool.name == name)
+                    for (const auto& d : pool.dns)
+                        if (auto a = IpAddress::parse(d); a && seen.insert(*a).second)
+                            e.dns.push_back(*a);
+        e.dns_domains = conn.dns_domains;
+
+        if (!conn.remote_addrs.empty()) {
+            auto a = IpAddress::parse(conn.remote_addrs.front());
+            if (!a) return tl::unexpected(at(conn, "remote_addrs[0]", "not an IP address"));
+            e.remote_endpoint = Endpoint{*a, conn.remote_port};
+        }
+        e.request_virtual_ip = conn.request_virtual_ip;
+        e.ike_lifetime = std::chrono::seconds(conn.ike_lifetime_s);
+        e.child_lifetime = std::chrono::seconds(conn.child_lifetime_s);
+        e.fragmentation = conn.fragmentation;
+        return e;
+    }
+};
+
+}  // namespace
+
+tl::expected<ike::EngineConfig, ConfigError> build_engine_config(
+    const Config& c, std::vector<std::string>* warnings) {
+    Builder b{c, warnings};
+    ike::EngineConfig e;
+    e.algorithms.allow_legacy = c.allow_legacy_crypto;
+    for (std::size_t i = 0; i < c.cacerts.size(); ++i) {
+        const std::string key = "pki.cacerts[" + std::to_string(i) + "]";
+        auto text = b.read(key, c.cacerts[i], nullptr);
+        if (!text) return tl::unexpected(text.error());
+        auto certs = ike::crypto::load_pem_chain(*text);
+        if (!certs) return tl::unexpected(error_at(c, key, c.cacerts[i] + ": " + certs.error()));
+        for (auto& cert : *certs) {
+            if (!cert.is_ca() && warnings)
+                warnings->push_back(error_at(c, key,
+                                             c.cacerts[i] + ": \"" + cert.subject_text() +
+                                                 "\" is not a CA certificate; trusted anyway")
+                                        .to_string());
+            e.trust_anchors.push_back(std::move(cert));
+        }
+    }
+    for (const auto& conn : c.connections) {
+        auto cc = b.connection(conn, !e.trust_anchors.empty());
+        if (!cc) return tl::unexpected(cc.error());
+        e.connections.push_back(std::move(*cc));
+    }
+    e.cookie_threshold = c.cookie_threshold;
+    e.half_open_timeout = std::chrono::seconds(c.half_open_timeout_s);
+    e.dpd_delay = std::chrono::seconds(c.dpd_delay_s);
+    e.nat_keepalive = std::chrono::seconds(c.nat_keepalive_s);
+    e.fragment_size = c.fragment_size;
+    e.retransmit_timeout = std::chrono::milliseconds(c.retransmit_timeout_ms);
+    e.retransmit_tries = c.retransmit_tries;
+    return e;
+}
+
+}  // namespace postern::daemon

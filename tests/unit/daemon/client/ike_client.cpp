@@ -1,0 +1,170 @@
+// ike_client: a tiny IKEv2 initiator for the posternd smoke test. It runs ike::Engine over a
+// UDP socket on the loopback, authenticates with a PSK, asks for a virtual IP, and reports:
+//
+//   ike_client --server 127.0.0.1 --port 15500 --psk-file f --local-id alice@postern.test
+//              --remote-id vpn.postern.test [--timeout-ms 5000] [--term-pid PID]
+//
+// Exit 0 when the IKE SA and a CHILD_SA are established and a virtual IP was assigned. With
+// --term-pid it then sends SIGTERM to that process (posternd) and waits for the server's
+// Delete, which must arrive (exit 0) within the timeout.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <string>
+
+#include "ike/engine.hpp"
+
+using namespace postern;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+int fail(const std::string& why) {
+    std::fprintf(stderr, "ike_client: FAIL: %s\n", why.c_str());
+    return 1;
+}
+
+sockaddr_in to_sockaddr(const Endpoint& e) {
+    sockaddr_in s{};
+    s.sin_family = AF_INET;
+    s.sin_port = htons(e.port);
+    std::memcpy(&s.sin_addr, e.address.bytes().data(), 4);
+    return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::map<std::string, std::string> opt{{"--server", "127.0.0.1"},
+                                           {"--timeout-ms", "5000"},
+                                           {"--local-id", "alice@postern.test"},
+                                           {"--remote-id", "vpn.postern.test"}};
+    for (int i = 1; i + 1 < argc; i += 2)
+        opt[argv[i]] = argv[i + 1];
+    if (!opt.count("--port") || !opt.count("--psk-file"))
+        return fail("usage: ike_client --port N --psk-file F [--server A] [--term-pid P]");
+    std::ifstream pf(opt["--psk-file"]);
+    std::string psk;
+    std::getline(pf, psk);
+    if (psk.empty()) return fail("no PSK in " + opt["--psk-file"]);
+
+    auto server = IpAddress::parse(opt["--server"]);
+    if (!server || !server->is_v4()) return fail("--server must be an IPv4 address");
+    const Endpoint remote{*server, static_cast<std::uint16_t>(std::stoi(opt["--port"]))};
+
+    ike::ConnectionConfig c;
+    c.name = "smoke";
+    c.ike_proposals = {
+        *ike::crypto::parse_proposal("aes256gcm16-prfsha256-x25519", ike::ProtocolId::IKE, {})};
+    c.esp_proposals = {*ike::crypto::parse_proposal("aes256gcm16", ike::ProtocolId::ESP, {})};
+    auto local_id = ike::policy::parse_identity(opt["--local-id"]);
+    auto remote_id = ike::policy::IdentityPattern::parse(opt["--remote-id"]);
+    if (!local_id || !remote_id) return fail("bad identity");
+    c.local_id = *local_id;
+    c.remote_id = *remote_id;
+    c.local_auth = c.remote_auth = ike::AuthClass::Psk;
+    c.psk = ike::crypto::Secret(as_bytes(psk));
+    c.remote_endpoint = remote;
+    c.request_virtual_ip = true;
+    ike::EngineConfig ec;
+    ec.connections.push_back(std::move(c));
+    ec.retransmit_timeout = std::chrono::milliseconds(500);
+    ike::Engine engine(std::move(ec));
+
+    const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in bind_to = to_sockaddr(Endpoint{*IpAddress::parse("127.0.0.1"), 0});
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&bind_to), sizeof bind_to) != 0)
+        return fail(std::string("socket: ") + std::strerror(errno));
+    socklen_t len = sizeof bind_to;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&bind_to), &len);
+    const Endpoint local{*IpAddress::parse("127.0.0.1"), ntohs(bind_to.sin_port)};
+
+    bool established = false, child = false, deleted = false;
+    std::optional<Clock::time_point> term_sent;
+    auto apply = [&](ike::Actions& out) {
+        for (const auto& d : out.send) {
+            if (d.remote.port != remote.port)
+                std::fprintf(stderr, "ike_client: engine sends to port %u (NAT-T?)\n",
+                             d.remote.port);
+            sockaddr_in to = to_sockaddr(d.remote);
+            ::sendto(fd, d.data.data(), d.data.size(), 0, reinterpret_cast<sockaddr*>(&to),
+                     sizeof to);
+        }
+        child |= !out.install.empty();
+        for (const auto& e : out.events) {
+            std::fprintf(stderr, "ike_client: %s\n", e.text.c_str());
+            established |= e.kind == ike::EventKind::IkeEstablished;
+            deleted |= e.kind == ike::EventKind::IkeDeleted;
+            if (e.kind == ike::EventKind::AuthFailed) deleted = true;
+        }
+        out.clear();
+    };
+
+    ike::Actions out;
+    auto id = engine.initiate("smoke", local, Clock::now(), out);
+    if (!id) return fail("initiate: " + id.error());
+    apply(out);
+
+    const auto timeout = std::chrono::milliseconds(std::stoi(opt["--timeout-ms"]));
+    auto deadline = Clock::now() + timeout;
+    const pid_t term_pid = opt.count("--term-pid") ? std::stoi(opt["--term-pid"]) : 0;
+    std::uint8_t buf[65536];
+    while (Clock::now() < deadline) {
+        if (established && child && !term_sent) {
+            auto sas = engine.list();
+            if (sas.size() != 1 || !sas[0].virtual_ip) return fail("no virtual IP assigned");
+            std::printf("ESTABLISHED %s virtual IP %s, %zu CHILD_SA, %s\n",
+                        sas[0].remote_identity.c_str(), sas[0].virtual_ip->to_string().c_str(),
+                        sas[0].children, sas[0].algorithms.c_str());
+            std::fflush(stdout);
+            if (!term_pid) return 0;
+            ::kill(term_pid, SIGTERM);
+            term_sent = Clock::now();
+            deadline = *term_sent + timeout;
+        }
+        if (deleted) break;
+        auto wait = deadline - Clock::now();
+        if (auto t = engine.next_timer()) wait = std::min(wait, *t - Clock::now());
+        const int ms = static_cast<int>(std::max<std::int64_t>(
+            0, std::chrono::duration_cast<std::chrono::milliseconds>(wait).count() + 1));
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, ms) > 0) {
+            sockaddr_in from{};
+            socklen_t flen = sizeof from;
+            ssize_t n =
+                ::recvfrom(fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &flen);
+            if (n > 0) {
+                ike::Datagram d;
+                d.local = local;
+                d.remote.address = *IpAddress::from_bytes(
+                    ByteView(reinterpret_cast<const std::uint8_t*>(&from.sin_addr), 4));
+                d.remote.port = ntohs(from.sin_port);
+                d.data.assign(buf, buf + n);
+                engine.on_datagram(d, Clock::now(), out);
+                apply(out);
+            }
+        }
+        if (auto t = engine.next_timer(); t && *t <= Clock::now()) {
+            engine.on_timer(Clock::now(), out);
+            apply(out);
+        }
+    }
+    if (!established || !child) return fail("not established before the timeout");
+    if (!term_sent) return fail("IKE SA deleted before the checks");
+    if (!deleted) return fail("no Delete from the server after SIGTERM");
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - *term_sent);
+    std::printf("DELETED by the server %lld ms after SIGTERM\n",
+                static_cast<long long>(ms.count()));
+    return 0;
+}
