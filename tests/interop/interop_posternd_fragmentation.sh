@@ -11,6 +11,7 @@
 #            limit 0), so a datagram larger than 640 bytes never arrives: only IKE fragments do
 #
 # Asserted:
+#   - posternd asked for a certificate: CERTREQ for the root CA in its IKE_SA_INIT response
 #   - the path: a 1000-byte ping does not arrive, a 500-byte one does
 #   - from charon's log: its IKE_AUTH request was split into fragments, posternd's IKE_AUTH
 #     response arrived as several fragments that charon reassembled into one message of more than
@@ -101,7 +102,12 @@ connections {
 }
 EOF
 charon_load b
-charon_initiate b net 30
+# strongSwan sends its certificate only when asked (send_cert = ifasked, the default): posternd
+# must put a CERTREQ for its CA into the IKE_SA_INIT response
+if ! charon_try_initiate b net 30; then
+    expect_log b 'received cert request for "C=CH, O=Postern Test, CN=Postern Frag Root CA"'
+    fail "charon b: swanctl --initiate failed (see $WORK/b/initiate-net.log)"
+fi
 show_sas b
 sa_snapshot b
 
