@@ -81,7 +81,7 @@ class TableReader {
     void boolean(std::string_view k, bool& out) {
         auto* n = get(k);
         if (!n) return;
-        if (auto v = n->value<bool>())
+        if (auto v = n->value_exact<bool>())
             out = *v;
         else
             fail(n, key_path(k), "expected true or false, got " + type_name(*n));

@@ -120,3 +120,112 @@ BOOST_AUTO_TEST_CASE(proposals_are_parsed_and_legacy_needs_the_switch) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(config_keys)
+
+BOOST_AUTO_TEST_CASE(server_tuning_and_log_levels) {
+    auto c = parse_config(
+        "[server]\nlisten = [\"127.0.0.1\", \"::1\"]\ncookie_threshold = 0\n"
+        "half_open_timeout = \"1m\"\ndpd_delay = 0\nnat_keepalive = \"0s\"\n"
+        "fragment_size = 1400\nretransmit_timeout = \"1500ms\"\nretransmit_tries = 7\n"
+        "[log]\nike = \"debug\"\ndp = \"warn\"\n",
+        "/etc/postern/t.toml");
+    BOOST_REQUIRE_MESSAGE(c, (c ? "" : c.error().to_string()));
+    BOOST_TEST(c->dir == "/etc/postern");
+    BOOST_TEST(c->cookie_threshold == 0u);
+    BOOST_TEST(c->half_open_timeout_s == 60u);
+    BOOST_TEST(c->dpd_delay_s == 0u);
+    BOOST_TEST(c->nat_keepalive_s == 0u);
+    BOOST_TEST(c->fragment_size == 1400u);
+    BOOST_TEST(c->retransmit_timeout_ms == 1500u);
+    BOOST_TEST(c->retransmit_tries == 7u);
+    BOOST_TEST(c->log.ike == "debug");
+    BOOST_TEST(c->log.dp == "warn");
+    BOOST_TEST(c->log.net.empty());
+    BOOST_TEST(c->lines.at("server.fragment_size") == 7u);
+    BOOST_TEST(c->lines.at("log.dp") == 12u);
+    // A bare number of retransmit_timeout is milliseconds.
+    auto ms = parse_config("[server]\nretransmit_timeout = 250\n", "t.toml");
+    BOOST_REQUIRE(ms);
+    BOOST_TEST(ms->retransmit_timeout_ms == 250u);
+}
+
+BOOST_AUTO_TEST_CASE(server_values_are_checked) {
+    BOOST_TEST(error_of("[server]\nhalf_open_timeout = 0\n").key == "server.half_open_timeout");
+    BOOST_TEST(error_of("[server]\nhalf_open_timeout = \"500ms\"\n").key ==
+               "server.half_open_timeout");
+    BOOST_TEST(error_of("[server]\nretransmit_timeout = \"1.5s\"\n").key ==
+               "server.retransmit_timeout");
+    BOOST_TEST(error_of("[server]\ncookie_threshold = -1\n").key == "server.cookie_threshold");
+    BOOST_TEST(error_of("[server]\nfragment_size = 100\n").message ==
+               "expected an integer 576-65000");
+    BOOST_TEST(error_of("[server]\nretransmit_tries = 0\n").key == "server.retransmit_tries");
+    BOOST_TEST(error_of("[server]\nlisten = [\"0.0.0.0\", \"eth0\"]\n").key == "server.listen[1]");
+    BOOST_TEST(error_of("[server]\nport = 4500\n").key == "server.natt_port");
+    BOOST_TEST(error_of("[log]\nike = \"loud\"\n").key == "log.ike");
+    auto e = error_of("[log]\nike = \"info\"\nssl = \"info\"\n");
+    BOOST_TEST(e.to_string() == "test.toml:3: log.ssl: unknown key");
+}
+
+BOOST_AUTO_TEST_CASE(pki_cacerts_are_resolved_and_old_keys_explained) {
+    auto c = parse_config("[pki]\ncacerts = [\"ca.pem\", \"/abs/other.pem\"]\n", "/etc/p/p.toml");
+    BOOST_REQUIRE(c);
+    BOOST_TEST(c->cacerts == (std::vector<std::string>{"/etc/p/ca.pem", "/abs/other.pem"}));
+    auto e = error_of("[pki]\nserver_cert = \"/etc/postern/pki/server.pem\"\n");
+    BOOST_TEST(e.key == "pki.server_cert");
+    BOOST_TEST(e.message.find("cacerts") != std::string::npos, e.message);
+}
+
+BOOST_AUTO_TEST_CASE(connection_keys) {
+    auto c = parse_config(
+        "[pools.p]\nipv4 = \"10.1.0.0/24\"\n"
+        "[[connections]]\nname = \"a\"\nlocal_id = \"C=CH, O=Test, CN=vpn\"\n"
+        "remote_id = \"*.example.com\"\nlocal_auth = \"pubkey\"\nremote_auth = \"eap-tls\"\n"
+        "cert = \"pki/a.pem\"\nkey = \"/keys/a.key\"\npools = [\"p\"]\n"
+        "dns_domains = [\"example.com\"]\nsplit_include = [\"10.0.0.0/8\", \"fd00::/8\"]\n"
+        "local_ts = [\"10.0.0.0/8\"]\nremote_ts = [\"10.1.0.0/24\"]\n"
+        "remote_addrs = [\"192.0.2.1\"]\nremote_port = 4500\nrequest_virtual_ip = true\n"
+        "start = true\nfragmentation = false\n"
+        "[[connections]]\nname = \"b\"\npsk_file = \"b.psk\"\n",
+        "/etc/postern/postern.toml");
+    BOOST_REQUIRE_MESSAGE(c, (c ? "" : c.error().to_string()));
+    const auto& a = c->connections[0];
+    BOOST_TEST(a.where == "connections[0]");
+    BOOST_TEST(a.line == 3u);
+    BOOST_TEST((a.remote_auth == AuthKind::EapTls));
+    BOOST_TEST(a.cert == "/etc/postern/pki/a.pem");
+    BOOST_TEST(a.key_file == "/keys/a.key");
+    BOOST_TEST(a.split_include.size() == 2u);
+    BOOST_TEST(a.remote_addrs.at(0) == "192.0.2.1");
+    BOOST_TEST(a.remote_port == 4500u);
+    BOOST_TEST(a.request_virtual_ip);
+    BOOST_TEST(a.start);
+    BOOST_TEST(!a.fragmentation);
+    BOOST_TEST(c->connections[1].psk_file == "/etc/postern/b.psk");
+    BOOST_TEST(c->connections[1].remote_port == 500u);  // server.port
+    BOOST_TEST((c->connections[1].remote_auth == AuthKind::Pubkey));
+}
+
+BOOST_AUTO_TEST_CASE(connection_values_are_checked) {
+    const std::string head = "[[connections]]\nname = \"a\"\n";
+    auto key = [&](const std::string& more) { return error_of(head + more).key; };
+    BOOST_TEST(key("local_id = \"keyid:zz\"\n") == "connections[0].local_id");
+    BOOST_TEST(key("remote_id = \"\"\n") == "connections[0].remote_id");
+    BOOST_TEST(key("psk = \"x\"\npsk_file = \"y\"\n") == "connections[0].psk_file");
+    BOOST_TEST(key("psk = \"\"\n") == "connections[0].psk");
+    BOOST_TEST(key("psk = 12345\n") == "connections[0].psk");
+    BOOST_TEST(key("split_include = [\"10.0.0.1/8\"]\n") == "connections[0].split_include[0]");
+    BOOST_TEST(key("remote_ts = [\"10.0.0.0/8\", \"x\"]\n") == "connections[0].remote_ts[1]");
+    BOOST_TEST(key("remote_addrs = [\"vpn.example.com\"]\n") == "connections[0].remote_addrs[0]");
+    BOOST_TEST(key("remote_port = 0\n") == "connections[0].remote_port");
+    BOOST_TEST(key("start = true\n") == "connections[0].start");
+    BOOST_TEST(key("request_virtual_ip = 1\n") == "connections[0].request_virtual_ip");
+    BOOST_TEST(key("dns_domains = [\"a b\"]\n") == "connections[0].dns_domains[0]");
+    BOOST_TEST(key("certificate = \"x\"\n") == "connections[0].certificate");
+    auto e = error_of(head + "[[connections]]\nname = \"a\"\n");
+    BOOST_TEST(e.key == "connections[1].name");
+    BOOST_TEST(e.line == 4u);
+    BOOST_TEST(e.message.find("already exists") != std::string::npos, e.message);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
