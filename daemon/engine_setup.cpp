@@ -102,7 +102,9 @@ struct Builder {
             return tl::unexpected(
                 at(conn, conn.local_auth == AuthKind::Psk ? "local_auth" : "remote_auth",
                    "psk authentication needs psk or psk_file"));
-        if (secret.size() < 16)
+        if (secret == "postern-example-psk-CHANGE-ME")
+            warn(conn, "psk", "this is the PSK of the example configuration: change it");
+        else if (secret.size() < 16)
             warn(conn, conn.psk_file.empty() ? "psk" : "psk_file",
                  "the PSK is shorter than 16 characters; an eavesdropper can guess short PSKs "
                  "offline");

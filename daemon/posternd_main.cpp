@@ -65,7 +65,6 @@ int main(int argc, char** argv) {
     RecordingDataPlane dataplane;
     Server server(*cfg, std::move(*engine), std::move(*pools), dataplane);
     if (auto ok = server.open(); !ok) {
-        logger(Subsystem::Net).critical("{}", ok.error());
         std::fprintf(stderr, "posternd: %s\n", ok.error().c_str());
         return 1;
     }

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# posternd-smoke.sh POSTERND IKE_CLIENT: starts posternd on 127.0.0.1 (random high ports, no
-# root needed) with a PSK connection whose secret is in a file next to the config (a relative
-# psk_file), connects ike_client, checks the IKE SA, CHILD_SA and virtual IP, sends SIGTERM and
-# checks that posternd deletes the SA and exits 0 within a second.
+# posternd-smoke.sh POSTERND IKE_CLIENT: starts posternd on the wildcard addresses 0.0.0.0 and
+# :: (random high ports, no root needed; the replies must then leave from the address each
+# request came to, via IP_PKTINFO/IPV6_PKTINFO) with a PSK connection whose secret is in a file
+# next to the config (a relative psk_file). ike_client connects over IPv4 (and IPv6 when the
+# host has ::1), checks the IKE SA, CHILD_SA and virtual IP; the last client sends SIGTERM and
+# posternd must delete its SAs and exit 0 within a second.
 set -u
 posternd="$1"; client="$2"
 dir="$(mktemp -d)"; trap 'rm -rf "$dir"' EXIT
@@ -12,7 +14,7 @@ start() {
     port=$((20000 + RANDOM % 40000)); natt=$((port + 1))
     cat > "$dir/postern.toml" <<TOML
 [server]
-listen = ["127.0.0.1"]
+listen = [$listen]
 port = $port
 natt_port = $natt
 log_level = "info"
@@ -20,6 +22,7 @@ log_level = "info"
 ike = "debug"
 [pools.clients]
 ipv4 = "10.99.0.0/24"
+ipv6 = "fd00:99::/112"
 dns = ["10.99.0.1"]
 [[connections]]
 name = "smoke"
@@ -39,6 +42,10 @@ TOML
     return 1
 }
 
+listen='"0.0.0.0", "::"'; have_v6=1
+if ! grep -q "^00000000000000000000000000000001 " /proc/net/if_inet6 2>/dev/null; then
+    listen='"0.0.0.0"'; have_v6=0
+fi
 ok=0
 for _ in 1 2 3; do  # a random port may be taken
     if start; then ok=1; break; fi
@@ -47,7 +54,16 @@ for _ in 1 2 3; do  # a random port may be taken
 done
 if [ $ok -ne 1 ]; then cat "$dir/posternd.log"; echo "FAIL: posternd did not start"; exit 1; fi
 
-"$client" --server 127.0.0.1 --port "$port" --psk-file "$dir/psk.txt" --term-pid "$pid" \
+last=127.0.0.1
+if [ $have_v6 -eq 1 ]; then
+    # An IPv4 client that stays until posternd deletes its SA at shutdown, then IPv6.
+    "$client" --server 127.0.0.1 --port "$port" --psk-file "$dir/psk.txt" --timeout-ms 5000 \
+        --local-id bob@postern.test --wait-delete 1 > "$dir/client4.out" &
+    c4=$!
+    for _ in $(seq 50); do grep -q ESTABLISHED "$dir/client4.out" && break; sleep 0.1; done
+    last=::1
+fi
+"$client" --server $last --port "$port" --psk-file "$dir/psk.txt" --term-pid "$pid" \
     --timeout-ms 5000
 crc=$?
 # posternd must be gone within a second of the SIGTERM (the client waited for its Delete).
@@ -59,6 +75,10 @@ fi
 wait "$pid"; prc=$?
 cat "$dir/posternd.log"
 [ $crc -eq 0 ] || { echo "FAIL: ike_client exited $crc"; exit 1; }
+if [ $have_v6 -eq 1 ]; then
+    wait "$c4"; c4rc=$?; cat "$dir/client4.out"
+    [ $c4rc -eq 0 ] || { echo "FAIL: the IPv4 client exited $c4rc"; exit 1; }
+fi
 [ $prc -eq 0 ] || { echo "FAIL: posternd exited $prc"; exit 1; }
 for want in "IKE SA .*established" "install inbound ESP SA" "remove inbound ESP SA" \
             "posternd stopped"; do

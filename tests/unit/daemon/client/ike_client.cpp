@@ -3,10 +3,12 @@
 //
 //   ike_client --server 127.0.0.1 --port 15500 --psk-file f --local-id alice@postern.test
 //              --remote-id vpn.postern.test [--timeout-ms 5000] [--term-pid PID]
+//              [--wait-delete 1]
 //
 // Exit 0 when the IKE SA and a CHILD_SA are established and a virtual IP was assigned. With
 // --term-pid it then sends SIGTERM to that process (posternd) and waits for the server's
-// Delete, which must arrive (exit 0) within the timeout.
+// Delete, which must arrive (exit 0) within the timeout; --wait-delete waits for the Delete
+// without sending a signal.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -34,12 +36,33 @@ int fail(const std::string& why) {
     return 1;
 }
 
-sockaddr_in to_sockaddr(const Endpoint& e) {
-    sockaddr_in s{};
-    s.sin_family = AF_INET;
-    s.sin_port = htons(e.port);
-    std::memcpy(&s.sin_addr, e.address.bytes().data(), 4);
-    return s;
+socklen_t to_sockaddr(const Endpoint& e, sockaddr_storage& ss) {
+    ss = {};
+    if (e.address.is_v4()) {
+        auto& s = reinterpret_cast<sockaddr_in&>(ss);
+        s.sin_family = AF_INET;
+        s.sin_port = htons(e.port);
+        std::memcpy(&s.sin_addr, e.address.bytes().data(), 4);
+        return sizeof s;
+    }
+    auto& s = reinterpret_cast<sockaddr_in6&>(ss);
+    s.sin6_family = AF_INET6;
+    s.sin6_port = htons(e.port);
+    std::memcpy(&s.sin6_addr, e.address.bytes().data(), 16);
+    return sizeof s;
+}
+
+Endpoint from_sockaddr(const sockaddr_storage& ss) {
+    if (ss.ss_family == AF_INET) {
+        const auto& s = reinterpret_cast<const sockaddr_in&>(ss);
+        return {
+            *IpAddress::from_bytes(ByteView(reinterpret_cast<const std::uint8_t*>(&s.sin_addr), 4)),
+            ntohs(s.sin_port)};
+    }
+    const auto& s = reinterpret_cast<const sockaddr_in6&>(ss);
+    return {
+        *IpAddress::from_bytes(ByteView(reinterpret_cast<const std::uint8_t*>(&s.sin6_addr), 16)),
+        ntohs(s.sin6_port)};
 }
 
 }  // namespace
@@ -59,7 +82,7 @@ int main(int argc, char** argv) {
     if (psk.empty()) return fail("no PSK in " + opt["--psk-file"]);
 
     auto server = IpAddress::parse(opt["--server"]);
-    if (!server || !server->is_v4()) return fail("--server must be an IPv4 address");
+    if (!server) return fail("--server must be an IP address");
     const Endpoint remote{*server, static_cast<std::uint16_t>(std::stoi(opt["--port"]))};
 
     ike::ConnectionConfig c;
@@ -81,13 +104,16 @@ int main(int argc, char** argv) {
     ec.retransmit_timeout = std::chrono::milliseconds(500);
     ike::Engine engine(std::move(ec));
 
-    const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-    sockaddr_in bind_to = to_sockaddr(Endpoint{*IpAddress::parse("127.0.0.1"), 0});
-    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&bind_to), sizeof bind_to) != 0)
+    // Bound to the loopback address of the server's family.
+    const int fd = ::socket(server->is_v4() ? AF_INET : AF_INET6, SOCK_DGRAM, 0);
+    sockaddr_storage bind_to;
+    socklen_t len =
+        to_sockaddr(Endpoint{*IpAddress::parse(server->is_v4() ? "127.0.0.1" : "::1"), 0}, bind_to);
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&bind_to), len) != 0)
         return fail(std::string("socket: ") + std::strerror(errno));
-    socklen_t len = sizeof bind_to;
+    len = sizeof bind_to;
     getsockname(fd, reinterpret_cast<sockaddr*>(&bind_to), &len);
-    const Endpoint local{*IpAddress::parse("127.0.0.1"), ntohs(bind_to.sin_port)};
+    const Endpoint local = from_sockaddr(bind_to);
 
     bool established = false, child = false, deleted = false;
     std::optional<Clock::time_point> term_sent;
@@ -96,9 +122,9 @@ int main(int argc, char** argv) {
             if (d.remote.port != remote.port)
                 std::fprintf(stderr, "ike_client: engine sends to port %u (NAT-T?)\n",
                              d.remote.port);
-            sockaddr_in to = to_sockaddr(d.remote);
-            ::sendto(fd, d.data.data(), d.data.size(), 0, reinterpret_cast<sockaddr*>(&to),
-                     sizeof to);
+            sockaddr_storage to;
+            const socklen_t tlen = to_sockaddr(d.remote, to);
+            ::sendto(fd, d.data.data(), d.data.size(), 0, reinterpret_cast<sockaddr*>(&to), tlen);
         }
         child |= !out.install.empty();
         for (const auto& e : out.events) {
@@ -118,6 +144,7 @@ int main(int argc, char** argv) {
     const auto timeout = std::chrono::milliseconds(std::stoi(opt["--timeout-ms"]));
     auto deadline = Clock::now() + timeout;
     const pid_t term_pid = opt.count("--term-pid") ? std::stoi(opt["--term-pid"]) : 0;
+    const bool wait_delete = opt.count("--wait-delete") > 0;
     std::uint8_t buf[65536];
     while (Clock::now() < deadline) {
         if (established && child && !term_sent) {
@@ -127,8 +154,8 @@ int main(int argc, char** argv) {
                         sas[0].remote_identity.c_str(), sas[0].virtual_ip->to_string().c_str(),
                         sas[0].children, sas[0].algorithms.c_str());
             std::fflush(stdout);
-            if (!term_pid) return 0;
-            ::kill(term_pid, SIGTERM);
+            if (!term_pid && !wait_delete) return 0;
+            if (term_pid) ::kill(term_pid, SIGTERM);
             term_sent = Clock::now();
             deadline = *term_sent + timeout;
         }
@@ -139,16 +166,14 @@ int main(int argc, char** argv) {
             0, std::chrono::duration_cast<std::chrono::milliseconds>(wait).count() + 1));
         pollfd p{fd, POLLIN, 0};
         if (::poll(&p, 1, ms) > 0) {
-            sockaddr_in from{};
+            sockaddr_storage from{};
             socklen_t flen = sizeof from;
             ssize_t n =
                 ::recvfrom(fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &flen);
             if (n > 0) {
                 ike::Datagram d;
                 d.local = local;
-                d.remote.address = *IpAddress::from_bytes(
-                    ByteView(reinterpret_cast<const std::uint8_t*>(&from.sin_addr), 4));
-                d.remote.port = ntohs(from.sin_port);
+                d.remote = from_sockaddr(from);
                 d.data.assign(buf, buf + n);
                 engine.on_datagram(d, Clock::now(), out);
                 apply(out);
@@ -164,7 +189,7 @@ int main(int argc, char** argv) {
     if (!deleted) return fail("no Delete from the server after SIGTERM");
     const auto ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - *term_sent);
-    std::printf("DELETED by the server %lld ms after SIGTERM\n",
-                static_cast<long long>(ms.count()));
+    std::printf("DELETED by the server %lld ms after %s\n", static_cast<long long>(ms.count()),
+                term_pid ? "SIGTERM" : "establishment");
     return 0;
 }
