@@ -56,9 +56,10 @@ if [ $ok -ne 1 ]; then cat "$dir/posternd.log"; echo "FAIL: posternd did not sta
 
 last=127.0.0.1
 if [ $have_v6 -eq 1 ]; then
-    # An IPv4 client that stays until posternd deletes its SA at shutdown, then IPv6.
-    "$client" --server 127.0.0.1 --port "$port" --psk-file "$dir/psk.txt" --timeout-ms 5000 \
-        --local-id bob@postern.test --wait-delete 1 > "$dir/client4.out" &
+    # An IPv4 client on the NAT-T port (non-ESP marker) that stays until posternd deletes its
+    # SA at shutdown, then IPv6 on the IKE port.
+    "$client" --server 127.0.0.1 --port "$natt" --natt 1 --psk-file "$dir/psk.txt" \
+        --timeout-ms 5000 --local-id bob@postern.test --wait-delete 1 > "$dir/client4.out" &
     c4=$!
     for _ in $(seq 50); do grep -q ESTABLISHED "$dir/client4.out" && break; sleep 0.1; done
     last=::1

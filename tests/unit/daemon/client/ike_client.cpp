@@ -3,8 +3,10 @@
 //
 //   ike_client --server 127.0.0.1 --port 15500 --psk-file f --local-id alice@postern.test
 //              --remote-id vpn.postern.test [--timeout-ms 5000] [--term-pid PID]
-//              [--wait-delete 1]
+//              [--wait-delete 1] [--natt 1]
 //
+// --natt talks to the given port as a NAT-T port from the start (RFC 7296 §2.23 allows
+// initiating there): four zero octets in front of every IKE message, both ways.
 // Exit 0 when the IKE SA and a CHILD_SA are established and a virtual IP was assigned. With
 // --term-pid it then sends SIGTERM to that process (posternd) and waits for the server's
 // Delete, which must arrive (exit 0) within the timeout; --wait-delete waits for the Delete
@@ -117,6 +119,7 @@ int main(int argc, char** argv) {
 
     bool established = false, child = false, deleted = false;
     std::optional<Clock::time_point> term_sent;
+    const bool natt = opt.count("--natt") > 0;
     auto apply = [&](ike::Actions& out) {
         for (const auto& d : out.send) {
             if (d.remote.port != remote.port)
@@ -124,7 +127,10 @@ int main(int argc, char** argv) {
                              d.remote.port);
             sockaddr_storage to;
             const socklen_t tlen = to_sockaddr(d.remote, to);
-            ::sendto(fd, d.data.data(), d.data.size(), 0, reinterpret_cast<sockaddr*>(&to), tlen);
+            Bytes wire;
+            if (natt) wire.assign(4, 0);
+            wire.insert(wire.end(), d.data.begin(), d.data.end());
+            ::sendto(fd, wire.data(), wire.size(), 0, reinterpret_cast<sockaddr*>(&to), tlen);
         }
         child |= !out.install.empty();
         for (const auto& e : out.events) {
@@ -174,7 +180,12 @@ int main(int argc, char** argv) {
                 ike::Datagram d;
                 d.local = local;
                 d.remote = from_sockaddr(from);
-                d.data.assign(buf, buf + n);
+                const std::size_t skip = natt ? 4 : 0;
+                if (natt && (n < 4 || buf[0] || buf[1] || buf[2] || buf[3])) {
+                    std::fprintf(stderr, "ike_client: datagram without the non-ESP marker\n");
+                    continue;
+                }
+                d.data.assign(buf + skip, buf + n);
                 engine.on_datagram(d, Clock::now(), out);
                 apply(out);
             }
