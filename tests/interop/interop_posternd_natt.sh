@@ -15,6 +15,7 @@
 #     10.0.2.1/32 === 10.0.1.1/32
 #   - liveness on port 4500: strongSwan's DPD (dpd_delay = 1s) sends empty INFORMATIONAL
 #     requests, posternd answers them, and 3 s later the IKE SA is still ESTABLISHED
+#   - posternd stops cleanly on SIGTERM (status 0, no sanitizer report in its log)
 # Not asserted: packets through the CHILD_SA (posternd's ESP data plane comes with issue 4).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -100,5 +101,5 @@ expect_log b 'generating INFORMATIONAL request [0-9]+ \[ \]'
 expect_log b 'parsed INFORMATIONAL response [0-9]+ \[ \]'
 sa_snapshot b
 expect_sa b 'state' ESTABLISHED
-posternd_alive
+posternd_stop
 pass "strongSwan -> posternd with forced NAT-T: port 4500, NAT-D right, encapsulated CHILD_SA, liveness answered"

@@ -77,10 +77,13 @@ IP_B_NAT=198.51.100.2
 PI_PIDS=()         # every background process started (charon, posternd, ...)
 PI_NAMESPACES=()   # every namespace created
 PI_LOGS=()         # files shown on failure
-PI_T0=$(date +%s.%N)
+PI_T0=$(date +%s%N)
 WORK=
 
-pi_log() { printf '[%s %5.1fs] %s\n' "$PI_NAME" "$(echo "$(date +%s.%N) - $PI_T0" | bc 2>/dev/null || echo 0)" "$*" >&2; }
+pi_log() {
+    local t=$(( ($(date +%s%N) - PI_T0) / 100000000 ))
+    printf '[%s %3d.%ds] %s\n' "$PI_NAME" $((t / 10)) $((t % 10)) "$*" >&2
+}
 skip() { echo "SKIP: $PI_NAME: $*" >&2; exit 77; }
 fail() { echo "FAIL: $PI_NAME: $*" >&2; exit 1; }
 pass() { pi_log "PASS: $*"; }
@@ -105,8 +108,6 @@ pi_init() {
     [ -e /usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so ] \
         || skip "missing strongSwan's kernel-libipsec plugin (libcharon-extra-plugins)"
     [ -c /dev/net/tun ] || skip "no /dev/net/tun (kernel-libipsec needs TUN)"
-    # bc is only for the elapsed time in log lines
-    command -v bc >/dev/null || pi_log() { printf '[%s] %s\n' "$PI_NAME" "$*" >&2; }
     pi_reap_stale
     ip netns add "pi-$PI_ID-probe" 2>/dev/null || skip "cannot create network namespaces here"
     ip netns del "pi-$PI_ID-probe"
@@ -331,7 +332,7 @@ $extra
     }
 }
 EOF
-    PI_LOGS+=("$dir/charon.stdout" "$dir/charon.log")
+    PI_LOGS+=("$dir/charon.stdout" "$dir/charon.log" "$dir/sas.txt")
     ip netns exec "$ns" unshare -m --propagation private \
         sh -c "mount -t tmpfs tmpfs /run && STRONGSWAN_CONF=$dir/strongswan.conf exec $CHARON" \
         >"$dir/charon.stdout" 2>&1 &
@@ -407,7 +408,6 @@ pi_flatten_pretty() {
 # sa_snapshot NAME  - takes a fresh list_sas of NAME for the sa_get/expect_sa calls that follow
 # (one swanctl call for a batch of assertions).
 sa_snapshot() {
-    [ -e "$WORK/$1/sas.txt" ] || PI_LOGS+=("$WORK/$1/sas.txt")
     list_sas "$1" >/dev/null || fail "swanctl --list-sas for $1 failed"
 }
 
@@ -534,6 +534,24 @@ posternd_alive() {
     local name=${1:-posternd} pid
     pid=$(cat "$WORK/$name.pid")
     kill -0 "$pid" 2>/dev/null || fail "posternd ($name) is no longer running"
+}
+
+# posternd_stop [NAME]  - the end of every posternd test: posternd must still be running, stop
+# on SIGTERM within 5 s with status 0, and its log must hold no sanitizer report (the ASan/UBSan
+# build of `scripts/test` reports there).
+posternd_stop() {
+    local name=${1:-posternd} pid rc i
+    posternd_alive "$name"
+    pid=$(cat "$WORK/$name.pid")
+    kill -TERM "$pid"
+    for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && fail "posternd ($name) did not stop within 5 s of SIGTERM"
+    rc=0; wait "$pid" || rc=$?
+    if grep -Eq 'ERROR: (Address|Leak|Undefined|Thread)Sanitizer|runtime error:' "$WORK/$name.log"; then
+        fail "posternd ($name) logged a sanitizer report"
+    fi
+    [ "$rc" = 0 ] || fail "posternd ($name) exited with status $rc on SIGTERM"
+    pi_log "ok: posternd stopped cleanly on SIGTERM"
 }
 
 # ---------------------------------------------------------------------------------------------
