@@ -22,7 +22,7 @@ struct NattDatagram {
 NattDatagram classify_natt(ByteView datagram);
 
 // What goes on the wire for an IKE datagram the engine sends: the non-ESP marker in front when
-// it leaves from or goes to the NAT-T port; a NAT keepalive (0xFF) is never prefixed.
+// it leaves from the NAT-T socket (`natt`); a NAT keepalive (0xFF) is never prefixed.
 Bytes frame_ike(ByteView data, bool natt);
 
 }  // namespace postern::daemon

@@ -175,10 +175,10 @@ void Server::on_datagram(const Sock& s, const Received& r) {
 }
 
 void Server::send(const ike::Datagram& d) {
-    // The engine floats to port 4500 when it detects a NAT; that is our NAT-T socket whatever
-    // port it is configured on.
-    const bool want_natt =
-        d.local.port == config_.natt_port || d.local.port == 4500 || d.remote.port == 4500;
+    // The socket is the one of the local port the engine chose; the engine floats to 4500
+    // when it detects a NAT, which is our NAT-T socket whatever port that is configured on.
+    const bool want_natt = d.local.port != config_.ike_port &&
+                           (d.local.port == config_.natt_port || d.local.port == 4500);
     const Sock* best = nullptr;
     for (const auto& s : sockets_) {
         const Endpoint& b = s.socket->bound();
