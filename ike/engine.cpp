@@ -31,8 +31,10 @@ struct Engine::Impl {
     std::set<std::pair<TimePoint, std::uint64_t>> timers;  // (due, our SPI)
     std::map<std::uint64_t, TimePoint> scheduled;           // our SPI -> due in `timers`
 
+    std::unique_ptr<crypto::CertificateValidator> validator;
+
     Ctx ctx(Engine& e, TimePoint now, Actions& out) {
-        return Ctx{e.config_, e.stats_, pools, random, now, out, std::time(nullptr)};
+        return Ctx{e.config_, e.stats_, pools, random, now, out, std::time(nullptr), *validator};
     }
 };
 
@@ -42,6 +44,7 @@ Engine::Engine(EngineConfig config, AddressPools* pools, Random random)
     impl_->random = random ? std::move(random) : Random([](MutableByteView b) {
         RAND_bytes(b.data(), static_cast<int>(b.size()));
     });
+    impl_->validator = std::make_unique<crypto::CertificateValidator>(config_.trust_anchors);
     impl_->cookie_secret.resize(32);
     impl_->random(impl_->cookie_secret);
 }

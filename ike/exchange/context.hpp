@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "ike/crypto/x509.hpp"
 #include "ike/engine.hpp"
 #include "ike/sa/ike_sa.hpp"
 #include "ike/wire/message.hpp"
@@ -26,6 +27,8 @@ struct Ctx {
     TimePoint now;
     Actions& out;
     std::time_t wall_now;  // for certificate validity only
+    // Built once from config.trust_anchors (an X509_STORE per authentication would be waste).
+    const crypto::CertificateValidator& validator;
 
     Bytes random_bytes(std::size_t n) const {
         Bytes b(n);

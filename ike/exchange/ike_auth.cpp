@@ -113,8 +113,7 @@ tl::expected<void, std::string> verify_peer(const Ctx& ctx, const sa::IkeSa& sa,
         certs.push_back(std::move(*cert));
     }
     if (certs.empty()) return tl::unexpected(std::string("peer sent no certificate"));
-    crypto::CertificateValidator validator(ctx.config.trust_anchors);
-    auto valid = validator.validate(certs.front(), std::span(certs).subspan(1), ctx.wall_now);
+    auto valid = ctx.validator.validate(certs.front(), std::span(certs).subspan(1), ctx.wall_now);
     if (!valid) return tl::unexpected("certificate not trusted: " + valid.error());
     if (!policy::certificate_matches_identity(certs.front(), peer))
         return tl::unexpected("certificate does not contain identity " + policy::to_string(peer));
@@ -147,10 +146,14 @@ bool respond_ike_auth(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
     if (!auth_p) return refuse(NotifyType::AUTHENTICATION_FAILED, "peer wants EAP, not offered");
     const auto* idi = idi_p->get<wire::IdPayload>();
     policy::Identity peer{idi->type, idi->data};
+    if (auto ok = policy::check_received_identity(peer); !ok)
+        return refuse(NotifyType::AUTHENTICATION_FAILED, "bad IDi: " + ok.error());
     std::optional<policy::Identity> wanted;
     if (const auto* idr_p = wire::find_payload(in, PayloadType::IDr)) {
         const auto* idr = idr_p->get<wire::IdPayload>();
         wanted = policy::Identity{idr->type, idr->data};
+        if (auto ok = policy::check_received_identity(*wanted); !ok)
+            return refuse(NotifyType::AUTHENTICATION_FAILED, "bad IDr: " + ok.error());
     }
 
     // The most specific connection whose remote identity matches IDi and, if the peer named
@@ -224,8 +227,18 @@ void start_ike_auth(const Ctx& ctx, sa::IkeSa& sa) {
         sa.set_state(sa::IkeSaState::Dead);
         return;
     }
-    // CERT payloads go before AUTH (RFC 7296 §1.2 order: IDi, [CERT], [CERTREQ], [IDr], AUTH).
-    req.insert(req.end(), auth->begin(), auth->end());
+    // RFC 7296 §1.2 order: IDi, [CERT+], [CERTREQ], [IDr], AUTH. build_auth gives CERTs then
+    // AUTH; IDr was appended after IDi, so put everything before it in order.
+    std::vector<wire::Payload> ordered{req.front()};
+    for (const auto& p : *auth)
+        if (p.type == PayloadType::CERT) ordered.push_back(p);
+    if (c.remote_auth == AuthClass::PublicKey && !ctx.config.trust_anchors.empty())
+        ordered.push_back(
+            {PayloadType::CERTREQ, false, crypto::certreq_payload(ctx.config.trust_anchors)});
+    for (std::size_t i = 1; i < req.size(); ++i) ordered.push_back(req[i]);  // IDr
+    for (const auto& p : *auth)
+        if (p.type == PayloadType::AUTH) ordered.push_back(p);
+    req = std::move(ordered);
     request_config(ctx, sa, req);
     request_child(ctx, sa, req);
     sa.set_state(sa::IkeSaState::AuthSent);
@@ -246,6 +259,10 @@ bool handle_ike_auth_response(const Ctx& ctx, sa::IkeSa& sa,
     }
     const auto* idr = idr_p->get<wire::IdPayload>();
     policy::Identity peer{idr->type, idr->data};
+    if (auto ok = policy::check_received_identity(peer); !ok) {
+        fail_auth(ctx, sa, "bad IDr: " + ok.error());
+        return false;
+    }
     const ConnectionConfig& c = *sa.connection;
     if (!c.remote_id.matches(peer)) {
         fail_auth(ctx, sa, "responder is " + policy::to_string(peer) + ", not what we expect");

@@ -14,6 +14,7 @@
 
 #include "ike/crypto/auth.hpp"
 #include "ike/crypto/natd.hpp"
+#include "ike/crypto/x509.hpp"
 #include "ike/exchange/context.hpp"
 #include "ike/policy/proposal_select.hpp"
 #include "ike/wire/describe.hpp"
@@ -258,6 +259,14 @@ std::unique_ptr<sa::IkeSa> respond_ike_sa_init(const Ctx& ctx, std::uint64_t id,
     reply.push_back({PayloadType::KE, false, wire::KePayload{sa->ke->id(), Bytes(sa->ke->public_value().begin(), sa->ke->public_value().end())}});
     reply.push_back({PayloadType::NONCE, false, wire::NoncePayload{sa->nonce_r}});
     append_init_notifies(ctx, *sa, reply, sa->peer_fragmentation);
+    // §3.7: name the CAs we trust, so certificate-holding peers send their certificate
+    // (strongSwan and Windows only send one when asked).
+    bool certs_wanted = false;
+    for (const auto& c : ctx.config.connections)
+        certs_wanted |= c.remote_auth == AuthClass::PublicKey;
+    if (certs_wanted && !ctx.config.trust_anchors.empty())
+        reply.push_back(
+            {PayloadType::CERTREQ, false, crypto::certreq_payload(ctx.config.trust_anchors)});
     auto header = make_header(*sa, ExchangeType::IKE_SA_INIT, true, MessageId(0));
     auto datagrams = encode(ctx, *sa, header, reply);
     sa->init_response = datagrams.at(0);

@@ -49,8 +49,8 @@ struct VirtualIp {
 
 class IkeSa {
 public:
-    IkeSa(std::uint64_t unique_id, Role role, RetransmitPolicy retransmit)
-        : id(unique_id), role(role), tasks(retransmit) {}
+    IkeSa(std::uint64_t unique_id, Role our_role, RetransmitPolicy retransmit)
+        : id(unique_id), role(our_role), tasks(retransmit) {}
 
     // Moves to `next`; returns false (and changes nothing) if that transition is not allowed.
     bool set_state(IkeSaState next);
