@@ -100,6 +100,12 @@ void read_server(TableReader& r, Config& c) {
     r.str("user_db", c.user_db);
     r.str("control_socket", c.control_socket);
     r.integer("cookie_threshold", c.cookie_threshold, 0, 1000000);
+    std::string pref;
+    r.str("proposal_preference", pref);
+    if (pref == "client") c.prefer_server_proposals = false;
+    else if (pref == "server" || pref.empty()) c.prefer_server_proposals = true;
+    else r.fail(r.table().get("proposal_preference"), r.key_path("proposal_preference"),
+                "expected \"server\" or \"client\", got \"" + pref + "\"");
     r.duration("half_open_timeout", c.half_open_timeout_s);
     r.duration("dpd_delay", c.dpd_delay_s, true);
     r.duration("nat_keepalive", c.nat_keepalive_s, true);

@@ -85,6 +85,7 @@ struct Config {
     std::string control_socket;
     // IKE engine tuning ([server]).
     std::uint32_t cookie_threshold = 64;
+    bool prefer_server_proposals = true;  // proposal_preference = "server" | "client"
     std::uint32_t half_open_timeout_s = 30;
     std::uint32_t dpd_delay_s = 30;      // 0 = off
     std::uint32_t nat_keepalive_s = 20;  // 0 = off

@@ -278,6 +278,7 @@ tl::expected<ike::EngineConfig, ConfigError> build_engine_config(
         e.connections.push_back(std::move(*cc));
     }
     e.cookie_threshold = c.cookie_threshold;
+    e.prefer_server_proposals = c.prefer_server_proposals;
     e.half_open_timeout = std::chrono::seconds(c.half_open_timeout_s);
     e.dpd_delay = std::chrono::seconds(c.dpd_delay_s);
     e.nat_keepalive = std::chrono::seconds(c.nat_keepalive_s);

@@ -82,6 +82,9 @@ struct EngineConfig {
     // Announce RFC 7427 SIGNATURE_HASH_ALGORITHMS in IKE_SA_INIT. Off only to emulate peers
     // that do not (Windows, iOS, macOS), which makes both sides use the classic AUTH methods.
     bool signature_hash_algorithms = true;
+    // Responder: pick the first of our proposals the peer accepts (strongSwan's default), or
+    // the first of the peer's that we accept.
+    bool prefer_server_proposals = true;
 };
 
 }  // namespace postern::ike

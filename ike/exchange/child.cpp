@@ -96,7 +96,7 @@ void respond_child(const Ctx& ctx, sa::IkeSa& sa, const std::vector<wire::Payloa
     // groups there (for later rekeys, e.g. iOS) get the proposal without it.
     auto sel = policy::select_proposal(c.esp_proposals, *sa_p->get<wire::SaPayload>(),
                                        ProtocolId::ESP, ctx.config.algorithms,
-                                       /*prefer_server=*/true, /*ignore_ke=*/true);
+                                       ctx.config.prefer_server_proposals, /*ignore_ke=*/true);
     if (!sel) {
         ctx.log(&sa, "CHILD_SA: " + sel.error());
         ++ctx.stats.no_proposal_chosen;

@@ -202,7 +202,7 @@ std::unique_ptr<sa::IkeSa> respond_ike_sa_init(const Ctx& ctx, std::uint64_t id,
     std::string why;
     for (const auto& c : ctx.config.connections) {
         auto s = policy::select_proposal(c.ike_proposals, *sa_p, ProtocolId::IKE,
-                                         ctx.config.algorithms);
+                                         ctx.config.algorithms, ctx.config.prefer_server_proposals);
         if (s) {
             conn = &c;
             selected = std::move(*s);

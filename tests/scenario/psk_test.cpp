@@ -157,3 +157,48 @@ BOOST_AUTO_TEST_CASE(terminate_deletes_both_sides_and_releases_the_address) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(negotiation)
+
+BOOST_AUTO_TEST_CASE(unacceptable_traffic_selectors_keep_the_ike_sa) {
+    //   HDR, SK { IDi, AUTH, SAi2, TSi, TSr(192.168.0.0/16) }  -->
+    //                        <--  HDR, SK { IDr, AUTH, CP, N(TS_UNACCEPTABLE) }
+    // The IKE SA is established without a CHILD_SA (RFC 7296 §1.2).
+    Network net;
+    net.b.pools.add("clients", "10.99.0.0/24");
+    auto ci = psk_initiator(net);
+    ci.connections[0].remote_ts = {*ike::policy::TrafficSelector::from_cidr("192.168.0.0/16")};
+    net.start(std::move(ci), psk_responder());  // responder: local_ts 10.0.0.0/8
+    net.initiate("home");
+    net.run();
+    BOOST_TEST_INFO(net.a.log() << net.b.log());
+    BOOST_TEST(net.a.has_event(EventKind::IkeEstablished));
+    BOOST_TEST(net.b.has_event(EventKind::IkeEstablished));
+    BOOST_TEST(net.a.installed.empty());
+    BOOST_TEST(net.b.installed.empty());
+    BOOST_TEST(net.a.log().find("TS_UNACCEPTABLE") != std::string::npos);
+    BOOST_TEST(net.sas(net.b).at(0).children == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(proposal_preference_server_or_client) {
+    // The initiator prefers AES-128-GCM, the responder AES-256-GCM; both accept both.
+    for (bool server_first : {true, false}) {
+        Network net;
+        net.b.pools.add("clients", "10.99.0.0/24");
+        auto ci = psk_initiator(net);
+        ci.connections[0].ike_proposals = {
+            proposal("aes128gcm16-aes256gcm16-prfsha256-x25519", ike::ProtocolId::IKE)};
+        auto cr = psk_responder({"aes256gcm16-aes128gcm16-prfsha256-x25519"});
+        cr.prefer_server_proposals = server_first;
+        net.start(std::move(ci), std::move(cr));
+        net.initiate("home");
+        net.run();
+        BOOST_REQUIRE(net.b.has_event(EventKind::IkeEstablished));
+        const auto algs = net.sas(net.b).at(0).algorithms;
+        BOOST_TEST(algs.find(server_first ? "AES_GCM_16_256" : "AES_GCM_16_128") !=
+                       std::string::npos,
+                   algs);
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()

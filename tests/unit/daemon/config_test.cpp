@@ -126,6 +126,7 @@ BOOST_AUTO_TEST_SUITE(config_keys)
 BOOST_AUTO_TEST_CASE(server_tuning_and_log_levels) {
     auto c = parse_config(
         "[server]\nlisten = [\"127.0.0.1\", \"::1\"]\ncookie_threshold = 0\n"
+        "proposal_preference = \"client\"\n"
         "half_open_timeout = \"1m\"\ndpd_delay = 0\nnat_keepalive = \"0s\"\n"
         "fragment_size = 1400\nretransmit_timeout = \"1500ms\"\nretransmit_tries = 7\n"
         "[log]\nike = \"debug\"\ndp = \"warn\"\n",
@@ -133,6 +134,7 @@ BOOST_AUTO_TEST_CASE(server_tuning_and_log_levels) {
     BOOST_REQUIRE_MESSAGE(c, (c ? "" : c.error().to_string()));
     BOOST_TEST(c->dir == "/etc/postern");
     BOOST_TEST(c->cookie_threshold == 0u);
+    BOOST_TEST(!c->prefer_server_proposals);
     BOOST_TEST(c->half_open_timeout_s == 60u);
     BOOST_TEST(c->dpd_delay_s == 0u);
     BOOST_TEST(c->nat_keepalive_s == 0u);
@@ -142,8 +144,8 @@ BOOST_AUTO_TEST_CASE(server_tuning_and_log_levels) {
     BOOST_TEST(c->log.ike == "debug");
     BOOST_TEST(c->log.dp == "warn");
     BOOST_TEST(c->log.net.empty());
-    BOOST_TEST(c->lines.at("server.fragment_size") == 7u);
-    BOOST_TEST(c->lines.at("log.dp") == 12u);
+    BOOST_TEST(c->lines.at("server.fragment_size") == 8u);
+    BOOST_TEST(c->lines.at("log.dp") == 13u);
     // A bare number of retransmit_timeout is milliseconds.
     auto ms = parse_config("[server]\nretransmit_timeout = 250\n", "t.toml");
     BOOST_REQUIRE(ms);
@@ -157,6 +159,8 @@ BOOST_AUTO_TEST_CASE(server_values_are_checked) {
     BOOST_TEST(error_of("[server]\nretransmit_timeout = \"1.5s\"\n").key ==
                "server.retransmit_timeout");
     BOOST_TEST(error_of("[server]\ncookie_threshold = -1\n").key == "server.cookie_threshold");
+    BOOST_TEST(error_of("[server]\nproposal_preference = \"peer\"\n").key ==
+               "server.proposal_preference");
     BOOST_TEST(error_of("[server]\nfragment_size = 100\n").message ==
                "expected an integer 576-65000");
     BOOST_TEST(error_of("[server]\nretransmit_tries = 0\n").key == "server.retransmit_tries");
