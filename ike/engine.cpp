@@ -111,7 +111,24 @@ void Engine::on_datagram(const Datagram& in, TimePoint now, Actions& out) {
     if (in.data.size() == 1 && in.data[0] == 0xff) return;
 
     auto m = wire::parse_message(in.data);
-    if (!m) return drop(ctx, stats_.dropped_malformed, in, m.error().reason);
+    if (!m) {
+        // RFC 7296 §2.5 / §3.10.1: a request of a major version we do not speak is dropped
+        // and answered, unauthenticated, with INVALID_MAJOR_VERSION; the reply's header carries
+        // the version we do speak (2.0). Responses are never answered.
+        if (m.error().notify == NotifyType::INVALID_MAJOR_VERSION && in.data.size() >= 28 &&
+            !(in.data[19] & wire::kFlagResponse)) {
+            wire::Header h;
+            h.initiator_spi = IkeSpi(wire::Reader(ByteView(in.data).first(8)).u64("SPIi"));
+            h.responder_spi = IkeSpi(wire::Reader(ByteView(in.data).subspan(8, 8)).u64("SPIr"));
+            h.exchange = static_cast<ExchangeType>(in.data[18]);
+            h.response = true;
+            h.message_id = MessageId(wire::Reader(ByteView(in.data).subspan(20, 4)).u32("ID"));
+            wire::Message reply{h, {wire::make_notify(NotifyType::INVALID_MAJOR_VERSION)}};
+            out.send.push_back(Datagram{in.local, in.remote, wire::serialize(reply)});
+            ++stats_.sent;
+        }
+        return drop(ctx, stats_.dropped_malformed, in, m.error().reason);
+    }
     const wire::Header& h = m->header;
 
     // A new IKE SA, or a retransmission of the request that made one.

@@ -13,6 +13,8 @@
 #   - charon authenticated posternd with the pre-shared key
 #   - the CHILD_SA is INSTALLED: ESP, tunnel mode, AES_GCM_16/256, UDP-encapsulated,
 #     traffic selectors 10.0.2.1/32 === 10.0.1.1/32
+#   - strongSwan's delete of the CHILD_SA alone is answered with posternd's own SPI (strongSwan
+#     logs the CHILD_SA closed, the IKE SA stays ESTABLISHED; posternd logs the removal)
 #   - strongSwan's delete of the IKE SA is answered (swanctl --terminate completes) and posternd
 #     is still running afterwards
 #   - posternd stops cleanly on SIGTERM (status 0, no sanitizer report in its log)
@@ -100,6 +102,16 @@ expect_sa b 'child-sas\.[^.]+\.remote-ts' "$NET_A/32"
 expect_log b "authentication of 'vpn.postern.test' with pre-shared key successful"
 expect_log b 'selected proposal: IKE:AES_GCM_16_256/PRF_HMAC_SHA2_256/CURVE_25519'
 expect_log b 'selected proposal: ESP:AES_GCM_16_256/NO_EXT_SEQ'
+
+# Delete the CHILD_SA only: HDR, SK { D(ESP, b's inbound SPI) } --> <-- HDR, SK { D(ESP, ours) }
+sw b --terminate --child net --timeout 10 >"$WORK/b/terminate-child.log" 2>&1 \
+    || fail "swanctl --terminate --child: posternd did not answer (see $WORK/b/terminate-child.log)"
+expect_log b 'closing CHILD_SA net'
+expect_log b 'received DELETE for ESP CHILD_SA with SPI'
+grep -q 'deleted by the peer' "$WORK/posternd.log" || fail "posternd did not log the CHILD_SA delete"
+sa_snapshot b
+expect_sa b 'state' ESTABLISHED
+[ -z "$(child_state b)" ] || fail "charon b still lists a CHILD_SA after deleting it"
 
 sw b --terminate --ike home --timeout 10 >"$WORK/b/terminate.log" 2>&1 \
     || fail "swanctl --terminate: posternd did not answer the delete (see $WORK/b/terminate.log)"

@@ -291,3 +291,51 @@ BOOST_AUTO_TEST_CASE(half_open_sa_expires) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(bad_input)
+
+BOOST_AUTO_TEST_CASE(higher_major_version_is_answered_with_invalid_major_version) {
+    Network net;
+    net.b.pools.add("clients", "10.99.0.0/24");
+    net.start(psk_initiator(net), psk_responder());
+    net.initiate("home");
+    ike::Datagram req = net.wire.at(0);
+    req.data[17] = 0x30;  // IKEv3.0
+    ike::Actions out;
+    net.b.engine->on_datagram({req.remote, req.local, req.data}, net.now, out);
+    BOOST_REQUIRE_EQUAL(out.send.size(), 1u);
+    auto m = ike::wire::parse_message(out.send[0].data);
+    BOOST_REQUIRE(m);
+    BOOST_TEST(m->header.major_version == 2u);
+    BOOST_TEST(m->header.response);
+    BOOST_TEST(m->header.message_id.value() == 0u);
+    BOOST_TEST((m->header.initiator_spi == ike::wire::parse_message(net.wire.at(0).data)
+                                               ->header.initiator_spi));
+    BOOST_REQUIRE(ike::wire::find_notify(m->payloads, ike::NotifyType::INVALID_MAJOR_VERSION));
+    BOOST_TEST(net.sas(net.b).empty());
+    // A *response* of a higher version is dropped without an answer.
+    req.data[19] |= 0x20;
+    ike::Actions out2;
+    net.b.engine->on_datagram({req.remote, req.local, req.data}, net.now, out2);
+    BOOST_TEST(out2.send.empty());
+}
+
+BOOST_AUTO_TEST_CASE(ike_sa_init_missing_ke_creates_no_state) {
+    Network net;
+    net.start(psk_initiator(net), psk_responder());
+    net.initiate("home");
+    auto m = ike::wire::parse_message(net.wire.at(0).data);
+    BOOST_REQUIRE(m);
+    std::vector<ike::wire::Payload> kept;
+    for (auto& p : m->payloads)
+        if (p.type != ike::PayloadType::KE) kept.push_back(p);
+    m->payloads = kept;
+    const Bytes bad = ike::wire::serialize(*m);
+    ike::Actions out;
+    net.b.engine->on_datagram({net.b.address, net.a.address, bad}, net.now, out);
+    BOOST_TEST(out.send.empty());
+    BOOST_TEST(net.sas(net.b).empty());
+    BOOST_TEST(net.b.engine->stats().dropped_malformed == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
