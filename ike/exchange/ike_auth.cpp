@@ -124,6 +124,19 @@ tl::expected<void, std::string> verify_peer(const Ctx& ctx, const sa::IkeSa& sa,
     return {};
 }
 
+// Both roles end IKE_AUTH here: state, counters, and the event that names the peer, the
+// algorithms and how the peer authenticated.
+void mark_established(const Ctx& ctx, sa::IkeSa& sa, const policy::Identity& peer,
+                      const std::vector<wire::Payload>& in) {
+    sa.set_state(sa::IkeSaState::Established);
+    ++ctx.stats.established;
+    const auto* auth = wire::find_payload(in, PayloadType::AUTH)->get<wire::AuthPayload>();
+    ctx.event(EventKind::IkeEstablished, &sa,
+              sa.name() + ": IKE SA established with " + policy::to_string(peer) + " (" +
+                  sa.algorithms.to_string() + "), peer authenticated with " +
+                  to_string(auth->method));
+}
+
 void fail_auth(const Ctx& ctx, sa::IkeSa& sa, const std::string& why) {
     ++ctx.stats.auth_failed;
     ctx.event(EventKind::AuthFailed, &sa, sa.name() + ": authentication failed: " + why);
@@ -199,14 +212,7 @@ bool respond_ike_auth(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
         respond_child(ctx, sa, in, reply);
     }
     send_response(ctx, sa, ExchangeType::IKE_AUTH, id, reply);
-    sa.set_state(sa::IkeSaState::Established);
-    ++ctx.stats.established;
-    ctx.event(EventKind::IkeEstablished, &sa,
-              sa.name() + ": IKE SA established with " + policy::to_string(peer) + " (" +
-                  sa.algorithms.to_string() + "), peer authenticated with " +
-                  to_string(wire::find_payload(in, PayloadType::AUTH)
-                                ->get<wire::AuthPayload>()
-                                ->method));
+    mark_established(ctx, sa, peer, in);
     install_children(ctx, sa);
     return true;
 }
@@ -277,14 +283,7 @@ bool handle_ike_auth_response(const Ctx& ctx, sa::IkeSa& sa,
         return false;
     }
     sa.remote_identity = peer;
-    sa.set_state(sa::IkeSaState::Established);
-    ++ctx.stats.established;
-    ctx.event(EventKind::IkeEstablished, &sa,
-              sa.name() + ": IKE SA established with " + policy::to_string(peer) + " (" +
-                  sa.algorithms.to_string() + "), peer authenticated with " +
-                  to_string(wire::find_payload(in, PayloadType::AUTH)
-                                ->get<wire::AuthPayload>()
-                                ->method));
+    mark_established(ctx, sa, peer, in);
     handle_config_reply(ctx, sa, in);
     if (handle_child_response(ctx, sa, in)) install_children(ctx, sa);
     return true;
