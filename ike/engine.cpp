@@ -29,7 +29,7 @@ struct Engine::Impl {
     // Responder: (SPIi, peer) -> our SPI, to spot retransmitted IKE_SA_INIT requests.
     std::map<std::pair<std::uint64_t, Endpoint>, std::uint64_t> half_open;
     std::set<std::pair<TimePoint, std::uint64_t>> timers;  // (due, our SPI)
-    std::map<std::uint64_t, TimePoint> scheduled;           // our SPI -> due in `timers`
+    std::map<std::uint64_t, TimePoint> scheduled;          // our SPI -> due in `timers`
 
     std::unique_ptr<crypto::CertificateValidator> validator;
 
@@ -98,7 +98,15 @@ static void destroy(Engine::Impl& impl, const Ctx& ctx, IkeSa& sa, const std::st
     impl.by_spi.erase(spi);  // frees `sa`
 }
 
-static void drop(const Ctx& ctx, std::uint64_t& counter, const Datagram& in, const std::string& why) {
+static std::string spi_hex(std::uint64_t spi) {
+    Bytes b(8);
+    for (int i = 0; i < 8; ++i)
+        b[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(spi >> (56 - 8 * i));
+    return to_hex(b);
+}
+
+static void drop(const Ctx& ctx, std::uint64_t& counter, const Datagram& in,
+                 const std::string& why) {
     ++counter;
     ctx.event(EventKind::Dropped, nullptr, in.remote.to_string() + ": dropped: " + why);
 }
@@ -147,8 +155,8 @@ void Engine::on_datagram(const Datagram& in, TimePoint now, Actions& out) {
         if (auto ok = wire::check(h.exchange, false, m->payloads); !ok)
             return drop(ctx, stats_.dropped_malformed, in, ok.error().reason);
         const bool cookies = impl.half_open.size() >= config_.cookie_threshold;
-        auto sa = exchange::respond_ike_sa_init(ctx, impl.next_id, in, *m, cookies,
-                                                impl.cookie_secret);
+        auto sa =
+            exchange::respond_ike_sa_init(ctx, impl.next_id, in, *m, cookies, impl.cookie_secret);
         if (!sa) return;
         ++impl.next_id;
         const std::uint64_t spi = sa->local_spi().value();
@@ -164,8 +172,7 @@ void Engine::on_datagram(const Datagram& in, TimePoint now, Actions& out) {
     const std::uint64_t ours = h.initiator ? h.responder_spi.value() : h.initiator_spi.value();
     auto it = impl.by_spi.find(ours);
     if (it == impl.by_spi.end())
-        return drop(ctx, stats_.dropped_unknown_spi, in, "unknown SPI " + to_hex(ByteView(
-            reinterpret_cast<const std::uint8_t*>(&ours), 8)));
+        return drop(ctx, stats_.dropped_unknown_spi, in, "unknown SPI " + spi_hex(ours));
     IkeSa& sa = *it->second;
     const bool from_initiator = h.initiator;
     if (from_initiator != (sa.role == sa::Role::Responder))
@@ -175,8 +182,10 @@ void Engine::on_datagram(const Datagram& in, TimePoint now, Actions& out) {
         return drop(ctx, stats_.dropped_unknown_spi, in, "SPI mismatch");
 
     auto finish = [&](bool alive, const std::string& why) {
-        if (!alive || sa.state() == IkeSaState::Dead) destroy(impl, ctx, sa, why);
-        else reschedule(impl, config_, sa);
+        if (!alive || sa.state() == IkeSaState::Dead)
+            destroy(impl, ctx, sa, why);
+        else
+            reschedule(impl, config_, sa);
     };
 
     if (h.response) {
@@ -194,8 +203,9 @@ void Engine::on_datagram(const Datagram& in, TimePoint now, Actions& out) {
         switch (sa.tasks.classify_request(h.message_id)) {
             case sa::TaskManager::Incoming::Retransmit: {
                 // RFC 7383 §2.6.1: answer a fragmented retransmission once, on fragment 1.
-                const auto* skf = m->encrypted() ? m->encrypted()->get<wire::EncryptedFragmentPayload>()
-                                                 : nullptr;
+                const auto* skf = m->encrypted()
+                                      ? m->encrypted()->get<wire::EncryptedFragmentPayload>()
+                                      : nullptr;
                 if (skf && skf->fragment_number != 1) return;
                 ++stats_.retransmitted;
                 exchange::send_datagrams(ctx, sa, sa.tasks.cached_response());
@@ -204,7 +214,8 @@ void Engine::on_datagram(const Datagram& in, TimePoint now, Actions& out) {
             case sa::TaskManager::Incoming::Invalid:
                 return drop(ctx, stats_.dropped_window, in,
                             "request " + std::to_string(h.message_id.value()) + " outside window");
-            case sa::TaskManager::Incoming::New: break;
+            case sa::TaskManager::Incoming::New:
+                break;
         }
     }
 
@@ -246,7 +257,8 @@ void Engine::on_datagram(const Datagram& in, TimePoint now, Actions& out) {
     ctx.log(&sa, "received " + wire::describe(h, inner));
     // RFC 7296 §2.23: behind a NAT the peer's address or port may change (and it floats to
     // 4500 after IKE_SA_INIT); follow it on every authenticated message.
-    if (in.remote != sa.remote && (sa.nat_remote || sa.nat_local || in.local.port != sa.local.port)) {
+    if (in.remote != sa.remote &&
+        (sa.nat_remote || sa.nat_local || in.local.port != sa.local.port)) {
         ctx.log(&sa, "peer moved to " + in.remote.to_string());
         impl.half_open.erase({sa.spi_i.value(), sa.remote});
         sa.remote = in.remote;
@@ -265,7 +277,8 @@ void Engine::on_datagram(const Datagram& in, TimePoint now, Actions& out) {
             case ExchangeType::INFORMATIONAL:
                 if (sa.state() == IkeSaState::Deleting) return finish(false, "deleted by us");
                 return finish(true, "");
-            default: return finish(true, "");
+            default:
+                return finish(true, "");
         }
     }
     switch (h.exchange) {
@@ -309,7 +322,8 @@ void Engine::on_timer(TimePoint now, Actions& out) {
             case sa::TaskManager::Timeout::GiveUp:
                 destroy(impl, ctx, sa, "peer did not answer");
                 continue;
-            case sa::TaskManager::Timeout::None: break;
+            case sa::TaskManager::Timeout::None:
+                break;
         }
         if (sa.state() == IkeSaState::HalfOpen && now >= sa.created + config_.half_open_timeout) {
             ++stats_.half_open_expired;
@@ -340,7 +354,8 @@ tl::expected<std::uint64_t, std::string> Engine::initiate(const std::string& nam
     for (const auto& c : config_.connections)
         if (c.name == name) conn = &c;
     if (!conn) return tl::unexpected("no connection named " + name);
-    if (!conn->remote_endpoint) return tl::unexpected("connection " + name + " has no remote address");
+    if (!conn->remote_endpoint)
+        return tl::unexpected("connection " + name + " has no remote address");
     if (conn->ike_proposals.empty() || conn->ike_proposals.front().ke.empty())
         return tl::unexpected("connection " + name + " has no IKE proposal with a key exchange");
     Impl& impl = *impl_;
@@ -354,7 +369,8 @@ tl::expected<std::uint64_t, std::string> Engine::initiate(const std::string& nam
     sa->remote = *conn->remote_endpoint;
     sa->created = sa->last_heard = sa->last_keepalive = now;
     exchange::start_ike_sa_init(ctx, *sa);
-    if (sa->state() == IkeSaState::Dead) return tl::unexpected(std::string("cannot start IKE_SA_INIT"));
+    if (sa->state() == IkeSaState::Dead)
+        return tl::unexpected(std::string("cannot start IKE_SA_INIT"));
     const std::uint64_t id = sa->id;
     IkeSa& ref = *sa;
     impl.by_spi.emplace(sa->local_spi().value(), std::move(sa));
@@ -381,13 +397,24 @@ bool Engine::terminate(std::uint64_t id, TimePoint now, Actions& out) {
 std::vector<IkeSaInfo> Engine::list() const {
     std::vector<IkeSaInfo> out;
     for (const auto& [spi, sa] : impl_->by_spi) {
-        IkeSaInfo i{sa->id, sa->connection ? sa->connection->name : "", sa->role, sa->state(),
-                    sa->spi_i, sa->spi_r, sa->local, sa->remote,
+        IkeSaInfo i{sa->id,
+                    sa->connection ? sa->connection->name : "",
+                    sa->role,
+                    sa->state(),
+                    sa->spi_i,
+                    sa->spi_r,
+                    sa->local,
+                    sa->remote,
                     sa->established() ? policy::to_string(sa->remote_identity) : "",
-                    sa->algorithms.to_string(), std::nullopt, sa->children.size(),
-                    sa->nat_local, sa->nat_remote};
-        if (!sa->virtual_ips.empty()) i.virtual_ip = sa->virtual_ips.front().address;
-        else if (!sa->assigned.empty()) i.virtual_ip = sa->assigned.front();
+                    sa->algorithms.to_string(),
+                    std::nullopt,
+                    sa->children.size(),
+                    sa->nat_local,
+                    sa->nat_remote};
+        if (!sa->virtual_ips.empty())
+            i.virtual_ip = sa->virtual_ips.front().address;
+        else if (!sa->assigned.empty())
+            i.virtual_ip = sa->assigned.front();
         out.push_back(std::move(i));
     }
     return out;

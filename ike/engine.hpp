@@ -82,7 +82,7 @@ struct Actions {
 
 // Address pools by name; the daemon's are backed by the lease store later (issue 5).
 class AddressPools {
-public:
+  public:
     virtual ~AddressPools() = default;
     // An address of `family` from `pool` for `identity` (the same one it had before, when
     // possible), or the requested one if free; nullopt when the pool has no such family or is
@@ -118,7 +118,7 @@ struct IkeSaInfo {
 };
 
 class Engine {
-public:
+  public:
     using Random = std::function<void(MutableByteView)>;
 
     explicit Engine(EngineConfig config, AddressPools* pools = nullptr, Random random = {});
@@ -144,7 +144,7 @@ public:
 
     struct Impl;
 
-private:
+  private:
     EngineConfig config_;
     EngineStats stats_;
     std::unique_ptr<Impl> impl_;

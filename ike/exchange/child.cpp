@@ -17,8 +17,8 @@ EspSpi random_esp_spi(const Ctx& ctx) {
     // RFC 4303 §2.1: SPIs 1-255 are reserved; 0 is never used.
     for (;;) {
         Bytes b = ctx.random_bytes(4);
-        std::uint32_t v = std::uint32_t{b[0]} << 24 | std::uint32_t{b[1]} << 16 |
-                          std::uint32_t{b[2]} << 8 | b[3];
+        std::uint32_t v =
+            std::uint32_t{b[0]} << 24 | std::uint32_t{b[1]} << 16 | std::uint32_t{b[2]} << 8 | b[3];
         if (v > 255) return EspSpi(v);
     }
 }
@@ -31,8 +31,8 @@ Bytes spi_bytes(EspSpi spi) {
 
 std::optional<EspSpi> spi_from(ByteView b) {
     if (b.size() != 4) return std::nullopt;
-    return EspSpi(std::uint32_t{b[0]} << 24 | std::uint32_t{b[1]} << 16 |
-                  std::uint32_t{b[2]} << 8 | b[3]);
+    return EspSpi(std::uint32_t{b[0]} << 24 | std::uint32_t{b[1]} << 16 | std::uint32_t{b[2]} << 8 |
+                  b[3]);
 }
 
 std::vector<policy::TrafficSelector> any_ts() {
@@ -55,8 +55,8 @@ wire::Payload ts_payload(PayloadType type, const std::vector<policy::TrafficSele
 
 bool derive_child(const Ctx& ctx, sa::IkeSa& sa, sa::ChildSa& child) {
     const auto& a = child.algorithms;
-    auto lengths = crypto::child_key_lengths(a.encr.id, a.encr.key_bits,
-                                             a.integ.value_or(IntegId::AUTH_NONE));
+    auto lengths =
+        crypto::child_key_lengths(a.encr.id, a.encr.key_bits, a.integ.value_or(IntegId::AUTH_NONE));
     if (!lengths) {
         ctx.log(&sa, "CHILD_SA keys: " + lengths.error());
         return false;
@@ -233,8 +233,8 @@ void install_children(const Ctx& ctx, sa::IkeSa& sa) {
         ctx.event(EventKind::ChildInstalled, &sa,
                   sa.name() + ": CHILD_SA " + std::to_string(child.reqid) + " SPIs in " +
                       to_hex(spi_bytes(child.spi_in)) + " out " + to_hex(spi_bytes(child.spi_out)) +
-                      ", " + policy::to_string(child.local_ts) + " === " +
-                      policy::to_string(child.remote_ts));
+                      ", " + policy::to_string(child.local_ts) +
+                      " === " + policy::to_string(child.remote_ts));
         ctx.out.install.push_back(std::move(op));
     }
 }

@@ -82,8 +82,10 @@ bool respond_config(const Ctx& ctx, sa::IkeSa& sa, const std::vector<wire::Paylo
         return false;
     }
     for (const auto& d : c.dns) {
-        if (d.is_v4()) out.attributes.push_back(attr(CfgAttribute::INTERNAL_IP4_DNS, d.bytes()));
-        else out.attributes.push_back(attr(CfgAttribute::INTERNAL_IP6_DNS, d.bytes()));
+        if (d.is_v4())
+            out.attributes.push_back(attr(CfgAttribute::INTERNAL_IP4_DNS, d.bytes()));
+        else
+            out.attributes.push_back(attr(CfgAttribute::INTERNAL_IP6_DNS, d.bytes()));
     }
     for (const auto& s : c.split_include) {
         Bytes v(s.network.bytes().begin(), s.network.bytes().end());
@@ -138,7 +140,8 @@ void handle_config_reply(const Ctx& ctx, sa::IkeSa& sa,
 
 void release_virtual_ip(const Ctx& ctx, sa::IkeSa& sa) {
     if (ctx.pools)
-        for (const auto& v : sa.virtual_ips) ctx.pools->release(v.pool, v.address);
+        for (const auto& v : sa.virtual_ips)
+            ctx.pools->release(v.pool, v.address);
     sa.virtual_ips.clear();
 }
 

@@ -44,8 +44,7 @@ struct Ctx {
 };
 
 // ---- messages.cpp -------------------------------------------------------------------------
-wire::Header make_header(const sa::IkeSa& sa, ExchangeType exchange, bool response,
-                         MessageId id);
+wire::Header make_header(const sa::IkeSa& sa, ExchangeType exchange, bool response, MessageId id);
 // The datagrams of one message: IKE_SA_INIT in the clear, everything else inside SK, split
 // into SKF fragments when it is too big and the peer supports fragmentation (RFC 7383).
 std::vector<Bytes> encode(const Ctx& ctx, const sa::IkeSa& sa, const wire::Header& header,
@@ -62,9 +61,9 @@ void send_response(const Ctx& ctx, sa::IkeSa& sa, ExchangeType exchange, Message
 // Responder: a new IKE_SA_INIT request. Returns the new SA (HalfOpen) or nullptr when the
 // request was answered without creating one (COOKIE, INVALID_KE_PAYLOAD, NO_PROPOSAL_CHOSEN)
 // or dropped.
-std::unique_ptr<sa::IkeSa> respond_ike_sa_init(const Ctx& ctx, std::uint64_t id,
-                                               const Datagram& in, const wire::Message& m,
-                                               bool require_cookie, ByteView cookie_secret);
+std::unique_ptr<sa::IkeSa> respond_ike_sa_init(const Ctx& ctx, std::uint64_t id, const Datagram& in,
+                                               const wire::Message& m, bool require_cookie,
+                                               ByteView cookie_secret);
 // Initiator.
 void start_ike_sa_init(const Ctx& ctx, sa::IkeSa& sa);
 // Returns false if the SA failed and must go.
@@ -100,8 +99,7 @@ void remove_children(const Ctx& ctx, sa::IkeSa& sa);
 bool respond_config(const Ctx& ctx, sa::IkeSa& sa, const std::vector<wire::Payload>& request,
                     std::vector<wire::Payload>& reply);
 void request_config(const Ctx& ctx, const sa::IkeSa& sa, std::vector<wire::Payload>& request);
-void handle_config_reply(const Ctx& ctx, sa::IkeSa& sa,
-                         const std::vector<wire::Payload>& response);
+void handle_config_reply(const Ctx& ctx, sa::IkeSa& sa, const std::vector<wire::Payload>& response);
 void release_virtual_ip(const Ctx& ctx, sa::IkeSa& sa);
 
 // ---- informational.cpp --------------------------------------------------------------------

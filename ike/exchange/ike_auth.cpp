@@ -16,7 +16,9 @@ namespace postern::ike::exchange {
 
 namespace {
 
-wire::IdPayload id_payload(const policy::Identity& id) { return wire::IdPayload{id.type, id.data}; }
+wire::IdPayload id_payload(const policy::Identity& id) {
+    return wire::IdPayload{id.type, id.data};
+}
 
 // IDType | RESERVED | data: what prf(SK_p, ...) covers.
 Bytes id_body(const policy::Identity& id) {
@@ -44,22 +46,35 @@ std::optional<crypto::SignatureScheme> pick_scheme(const sa::IkeSa& sa, crypto::
                 if (peer_has(HashAlgorithm::SHA2_384)) return SignatureScheme::rsa_pkcs1_sha384;
                 if (peer_has(HashAlgorithm::SHA2_512)) return SignatureScheme::rsa_pkcs1_sha512;
                 break;
-            case KeyType::ec_p256: return SignatureScheme::ecdsa_sha256;
-            case KeyType::ec_p384: return SignatureScheme::ecdsa_sha384;
-            case KeyType::ec_p521: return SignatureScheme::ecdsa_sha512;
+            case KeyType::ec_p256:
+                return SignatureScheme::ecdsa_sha256;
+            case KeyType::ec_p384:
+                return SignatureScheme::ecdsa_sha384;
+            case KeyType::ec_p521:
+                return SignatureScheme::ecdsa_sha512;
             case KeyType::ed25519:
                 if (peer_has(HashAlgorithm::IDENTITY)) return SignatureScheme::ed25519;
                 break;
-            default: break;
+            default:
+                break;
         }
     }
     // Classic methods for peers without RFC 7427 (Windows, iOS, macOS).
     switch (key) {
-        case KeyType::rsa: method = AuthMethod::RSA_SIG; return SignatureScheme::rsa_pkcs1_sha1;
-        case KeyType::ec_p256: method = AuthMethod::ECDSA_SHA256_P256; return SignatureScheme::ecdsa_sha256;
-        case KeyType::ec_p384: method = AuthMethod::ECDSA_SHA384_P384; return SignatureScheme::ecdsa_sha384;
-        case KeyType::ec_p521: method = AuthMethod::ECDSA_SHA512_P521; return SignatureScheme::ecdsa_sha512;
-        default: return std::nullopt;
+        case KeyType::rsa:
+            method = AuthMethod::RSA_SIG;
+            return SignatureScheme::rsa_pkcs1_sha1;
+        case KeyType::ec_p256:
+            method = AuthMethod::ECDSA_SHA256_P256;
+            return SignatureScheme::ecdsa_sha256;
+        case KeyType::ec_p384:
+            method = AuthMethod::ECDSA_SHA384_P384;
+            return SignatureScheme::ecdsa_sha384;
+        case KeyType::ec_p521:
+            method = AuthMethod::ECDSA_SHA512_P521;
+            return SignatureScheme::ecdsa_sha512;
+        default:
+            return std::nullopt;
     }
 }
 
@@ -84,7 +99,8 @@ tl::expected<std::vector<wire::Payload>, std::string> build_auth(const Ctx& ctx,
                        wire::CertPayload{CertEncoding::X509_SIGNATURE, cert.der()}});
     AuthMethod method{};
     auto scheme = pick_scheme(sa, c.local_key->type(), method);
-    if (!scheme) return tl::unexpected(std::string("no signature scheme the peer accepts for our key"));
+    if (!scheme)
+        return tl::unexpected(std::string("no signature scheme the peer accepts for our key"));
     auto sig = crypto::sign_auth(method, *scheme, *c.local_key, octets);
     if (!sig) return tl::unexpected(sig.error());
     out.push_back({PayloadType::AUTH, false, wire::AuthPayload{method, std::move(*sig)}});
@@ -202,7 +218,9 @@ bool respond_ike_auth(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
                                            sa.keys.sk_pr, id_body(best->local_id));
     if (!my_octets) return refuse(NotifyType::AUTHENTICATION_FAILED, my_octets.error());
     auto auth = build_auth(ctx, sa, *my_octets);
-    if (!auth) return refuse(NotifyType::AUTHENTICATION_FAILED, "cannot authenticate ourselves: " + auth.error());
+    if (!auth)
+        return refuse(NotifyType::AUTHENTICATION_FAILED,
+                      "cannot authenticate ourselves: " + auth.error());
     reply.insert(reply.end(), auth->begin(), auth->end());
 
     if (!respond_config(ctx, sa, in, reply)) {
@@ -225,9 +243,10 @@ void start_ike_auth(const Ctx& ctx, sa::IkeSa& sa) {
         req.push_back({PayloadType::IDr, false, id_payload(*exact)});
     auto octets = crypto::signed_octets(*sa.algorithms.prf, sa.init_request, sa.nonce_r,
                                         sa.keys.sk_pi, id_body(c.local_id));
-    auto auth = octets ? build_auth(ctx, sa, *octets)
-                       : tl::expected<std::vector<wire::Payload>, std::string>(
-                             tl::unexpected(octets.error()));
+    auto auth =
+        octets
+            ? build_auth(ctx, sa, *octets)
+            : tl::expected<std::vector<wire::Payload>, std::string>(tl::unexpected(octets.error()));
     if (!auth) {
         ctx.log(&sa, "cannot authenticate ourselves: " + auth.error());
         sa.set_state(sa::IkeSaState::Dead);
@@ -241,7 +260,8 @@ void start_ike_auth(const Ctx& ctx, sa::IkeSa& sa) {
     if (c.remote_auth == AuthClass::PublicKey && !ctx.config.trust_anchors.empty())
         ordered.push_back(
             {PayloadType::CERTREQ, false, crypto::certreq_payload(ctx.config.trust_anchors)});
-    for (std::size_t i = 1; i < req.size(); ++i) ordered.push_back(req[i]);  // IDr
+    for (std::size_t i = 1; i < req.size(); ++i)
+        ordered.push_back(req[i]);  // IDr
     for (const auto& p : *auth)
         if (p.type == PayloadType::AUTH) ordered.push_back(p);
     req = std::move(ordered);
@@ -251,8 +271,7 @@ void start_ike_auth(const Ctx& ctx, sa::IkeSa& sa) {
     send_request(ctx, sa, ExchangeType::IKE_AUTH, req);
 }
 
-bool handle_ike_auth_response(const Ctx& ctx, sa::IkeSa& sa,
-                              const std::vector<wire::Payload>& in) {
+bool handle_ike_auth_response(const Ctx& ctx, sa::IkeSa& sa, const std::vector<wire::Payload>& in) {
     const auto* idr_p = wire::find_payload(in, PayloadType::IDr);
     const auto* auth_p = wire::find_payload(in, PayloadType::AUTH);
     if (!idr_p || !auth_p) {

@@ -30,12 +30,15 @@ IkeSpi random_spi(const Ctx& ctx) {
     std::uint64_t v = 0;
     while (v == 0) {
         Bytes b = ctx.random_bytes(8);
-        for (auto x : b) v = v << 8 | x;
+        for (auto x : b)
+            v = v << 8 | x;
     }
     return IkeSpi(v);
 }
 
-Bytes u16_bytes(std::uint16_t v) { return {static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)}; }
+Bytes u16_bytes(std::uint16_t v) {
+    return {static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)};
+}
 
 // A response that creates no state: HDR(SPIi, 0), N(type, data).
 void answer_stateless(const Ctx& ctx, const Datagram& in, const wire::Message& m, NotifyType type,
@@ -58,7 +61,8 @@ Bytes make_cookie(ByteView secret, ByteView ni, const Endpoint& from, IkeSpi spi
     Bytes in(ni.begin(), ni.end());
     auto a = from.address.bytes();
     in.insert(in.end(), a.begin(), a.end());
-    for (int s = 56; s >= 0; s -= 8) in.push_back(static_cast<std::uint8_t>(spi_i.value() >> s));
+    for (int s = 56; s >= 0; s -= 8)
+        in.push_back(static_cast<std::uint8_t>(spi_i.value() >> s));
     Bytes out(1 + 32);
     out[0] = 1;
     unsigned int len = 0;
@@ -103,8 +107,9 @@ void append_init_notifies(const Ctx& ctx, const sa::IkeSa& sa, std::vector<wire:
     const std::uint64_t spi_r = sa.role == sa::Role::Responder ? sa.spi_r.value() : 0;
     out.push_back(wire::make_notify(NotifyType::NAT_DETECTION_SOURCE_IP,
                                     crypto::nat_detection_hash(sa.spi_i.value(), spi_r, sa.local)));
-    out.push_back(wire::make_notify(NotifyType::NAT_DETECTION_DESTINATION_IP,
-                                    crypto::nat_detection_hash(sa.spi_i.value(), spi_r, sa.remote)));
+    out.push_back(
+        wire::make_notify(NotifyType::NAT_DETECTION_DESTINATION_IP,
+                          crypto::nat_detection_hash(sa.spi_i.value(), spi_r, sa.remote)));
     if (fragmentation) out.push_back(wire::make_notify(NotifyType::IKEV2_FRAGMENTATION_SUPPORTED));
     if (!ctx.config.signature_hash_algorithms) return;
     auto hashes = crypto::supported_hash_algorithms();
@@ -157,7 +162,8 @@ std::vector<wire::Payload> build_init_request(const Ctx& ctx, sa::IkeSa& sa) {
     p.push_back({PayloadType::SA, false,
                  policy::build_sa_payload(sa.connection->ike_proposals, ProtocolId::IKE, {})});
     p.push_back({PayloadType::KE, false,
-                 wire::KePayload{sa.ke->id(), Bytes(sa.ke->public_value().begin(), sa.ke->public_value().end())}});
+                 wire::KePayload{sa.ke->id(), Bytes(sa.ke->public_value().begin(),
+                                                    sa.ke->public_value().end())}});
     p.push_back({PayloadType::NONCE, false, wire::NoncePayload{sa.nonce_i}});
     append_init_notifies(ctx, sa, p, sa.connection->fragmentation);
     return p;
@@ -170,24 +176,28 @@ void send_init_request(const Ctx& ctx, sa::IkeSa& sa, bool replace) {
     sa.init_request = datagrams.at(0);
     ctx.log(&sa, "sending " + wire::describe(header, inner));
     send_datagrams(ctx, sa, datagrams);
-    if (replace) sa.tasks.replace_request(std::move(datagrams), ctx.now);
-    else sa.tasks.start_request(std::move(datagrams), ctx.now);
+    if (replace)
+        sa.tasks.replace_request(std::move(datagrams), ctx.now);
+    else
+        sa.tasks.start_request(std::move(datagrams), ctx.now);
 }
 
 }  // namespace
 
-std::unique_ptr<sa::IkeSa> respond_ike_sa_init(const Ctx& ctx, std::uint64_t id,
-                                               const Datagram& in, const wire::Message& m,
-                                               bool require_cookie, ByteView cookie_secret) {
+std::unique_ptr<sa::IkeSa> respond_ike_sa_init(const Ctx& ctx, std::uint64_t id, const Datagram& in,
+                                               const wire::Message& m, bool require_cookie,
+                                               ByteView cookie_secret) {
     const auto* sa_p = wire::find_payload(m.payloads, PayloadType::SA)->get<wire::SaPayload>();
     const auto* ke_p = wire::find_payload(m.payloads, PayloadType::KE)->get<wire::KePayload>();
-    const auto* ni_p = wire::find_payload(m.payloads, PayloadType::NONCE)->get<wire::NoncePayload>();
+    const auto* ni_p =
+        wire::find_payload(m.payloads, PayloadType::NONCE)->get<wire::NoncePayload>();
 
     // §2.6: under load, state is only created for initiators that echo our cookie, which
     // must be the first payload of the retried request.
     if (require_cookie) {
         Bytes expect = make_cookie(cookie_secret, ni_p->data, in.remote, m.header.initiator_spi);
-        const auto* first = m.payloads.empty() ? nullptr : m.payloads.front().get<wire::NotifyPayload>();
+        const auto* first =
+            m.payloads.empty() ? nullptr : m.payloads.front().get<wire::NotifyPayload>();
         if (!first || first->type != NotifyType::COOKIE || first->data != expect) {
             ++ctx.stats.cookies_sent;
             answer_stateless(ctx, in, m, NotifyType::COOKIE, std::move(expect));
@@ -256,7 +266,9 @@ std::unique_ptr<sa::IkeSa> respond_ike_sa_init(const Ctx& ctx, std::uint64_t id,
     std::vector<wire::Payload> reply;
     wire::SaPayload chosen{{selected.proposal}};
     reply.push_back({PayloadType::SA, false, std::move(chosen)});
-    reply.push_back({PayloadType::KE, false, wire::KePayload{sa->ke->id(), Bytes(sa->ke->public_value().begin(), sa->ke->public_value().end())}});
+    reply.push_back({PayloadType::KE, false,
+                     wire::KePayload{sa->ke->id(), Bytes(sa->ke->public_value().begin(),
+                                                         sa->ke->public_value().end())}});
     reply.push_back({PayloadType::NONCE, false, wire::NoncePayload{sa->nonce_r}});
     append_init_notifies(ctx, *sa, reply, sa->peer_fragmentation);
     // §3.7: name the CAs we trust, so certificate-holding peers send their certificate
@@ -270,12 +282,14 @@ std::unique_ptr<sa::IkeSa> respond_ike_sa_init(const Ctx& ctx, std::uint64_t id,
     auto header = make_header(*sa, ExchangeType::IKE_SA_INIT, true, MessageId(0));
     auto datagrams = encode(ctx, *sa, header, reply);
     sa->init_response = datagrams.at(0);
-    ctx.log(sa.get(), "received " + wire::describe(m) + ", sending " + wire::describe(header, reply));
+    ctx.log(sa.get(),
+            "received " + wire::describe(m) + ", sending " + wire::describe(header, reply));
     send_datagrams(ctx, *sa, datagrams);
     sa->tasks.store_response(MessageId(0), std::move(datagrams));
     sa->set_state(sa::IkeSaState::HalfOpen);
     if (sa->nat_remote || sa->nat_local)
-        ctx.log(sa.get(), std::string("NAT detected: ") + (sa->nat_local ? "we are behind one" : "") +
+        ctx.log(sa.get(), std::string("NAT detected: ") +
+                              (sa->nat_local ? "we are behind one" : "") +
                               (sa->nat_local && sa->nat_remote ? ", " : "") +
                               (sa->nat_remote ? "the peer is behind one" : ""));
     return sa;
@@ -311,7 +325,8 @@ bool handle_ike_sa_init_response(const Ctx& ctx, sa::IkeSa& sa, const Datagram& 
         const auto group = static_cast<KeId>(n->data[0] << 8 | n->data[1]);
         bool offered = false;
         for (const auto& p : sa.connection->ike_proposals)
-            for (auto g : p.ke) offered |= g == group;
+            for (auto g : p.ke)
+                offered |= g == group;
         if (!offered) {
             ctx.log(&sa, "peer wants " + to_string(group) + ", which we did not offer");
             return false;

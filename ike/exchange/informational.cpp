@@ -43,10 +43,11 @@ bool respond_informational(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
                 if (it->spi_out != spi) continue;
                 our_deleted.spis.push_back(spi_bytes(it->spi_in));
                 if (it->installed)
-                    ctx.out.remove.push_back(RemoveChildSa{sa.id, it->reqid, it->spi_in, it->spi_out});
-                ctx.event(EventKind::ChildDeleted, &sa,
-                          sa.name() + ": CHILD_SA " + std::to_string(it->reqid) +
-                              " deleted by the peer");
+                    ctx.out.remove.push_back(
+                        RemoveChildSa{sa.id, it->reqid, it->spi_in, it->spi_out});
+                ctx.event(
+                    EventKind::ChildDeleted, &sa,
+                    sa.name() + ": CHILD_SA " + std::to_string(it->reqid) + " deleted by the peer");
                 sa.children.erase(it);
                 break;
             }

@@ -4,8 +4,7 @@
 
 namespace postern::ike::exchange {
 
-wire::Header make_header(const sa::IkeSa& sa, ExchangeType exchange, bool response,
-                         MessageId id) {
+wire::Header make_header(const sa::IkeSa& sa, ExchangeType exchange, bool response, MessageId id) {
     wire::Header h;
     h.initiator_spi = sa.spi_i;
     h.responder_spi = sa.spi_r;
@@ -51,10 +50,10 @@ void send_request(const Ctx& ctx, sa::IkeSa& sa, ExchangeType exchange,
                   const std::vector<wire::Payload>& inner) {
     auto header = make_header(sa, exchange, false, sa.tasks.next_request_id());
     auto datagrams = encode(ctx, sa, header, inner);
-    ctx.log(&sa, "sending " + wire::describe(header, inner) +
-                     (datagrams.size() > 1 ? " in " + std::to_string(datagrams.size()) +
-                                                 " fragments"
-                                           : ""));
+    ctx.log(
+        &sa,
+        "sending " + wire::describe(header, inner) +
+            (datagrams.size() > 1 ? " in " + std::to_string(datagrams.size()) + " fragments" : ""));
     send_datagrams(ctx, sa, datagrams);
     sa.tasks.start_request(std::move(datagrams), ctx.now);
 }

@@ -13,8 +13,8 @@ namespace postern::ike::sa {
 
 struct ChildSa {
     std::uint32_t reqid = 0;
-    EspSpi spi_in;   // chosen by us: the peer sends to it
-    EspSpi spi_out;  // chosen by the peer
+    EspSpi spi_in;                // chosen by us: the peer sends to it
+    EspSpi spi_out;               // chosen by the peer
     policy::Selected algorithms;  // ESP: encr, integ, esn (ke when PFS)
     crypto::Secret encr_in, integ_in, encr_out, integ_out;
     std::vector<policy::TrafficSelector> local_ts, remote_ts;

@@ -6,13 +6,20 @@ namespace postern::ike::sa {
 
 std::string_view to_string(IkeSaState s) {
     switch (s) {
-        case IkeSaState::Created: return "CREATED";
-        case IkeSaState::InitSent: return "INIT_SENT";
-        case IkeSaState::HalfOpen: return "HALF_OPEN";
-        case IkeSaState::AuthSent: return "AUTH_SENT";
-        case IkeSaState::Established: return "ESTABLISHED";
-        case IkeSaState::Deleting: return "DELETING";
-        case IkeSaState::Dead: return "DEAD";
+        case IkeSaState::Created:
+            return "CREATED";
+        case IkeSaState::InitSent:
+            return "INIT_SENT";
+        case IkeSaState::HalfOpen:
+            return "HALF_OPEN";
+        case IkeSaState::AuthSent:
+            return "AUTH_SENT";
+        case IkeSaState::Established:
+            return "ESTABLISHED";
+        case IkeSaState::Deleting:
+            return "DELETING";
+        case IkeSaState::Dead:
+            return "DEAD";
     }
     return "?";
 }
@@ -21,13 +28,27 @@ bool IkeSa::set_state(IkeSaState next) {
     using S = IkeSaState;
     bool ok = false;
     switch (state_) {
-        case S::Created: ok = next == S::InitSent || next == S::HalfOpen || next == S::Dead; break;
-        case S::InitSent: ok = next == S::AuthSent || next == S::Dead; break;
-        case S::HalfOpen: ok = next == S::Established || next == S::Dead; break;
-        case S::AuthSent: ok = next == S::Established || next == S::Dead; break;
-        case S::Established: ok = next == S::Deleting || next == S::Dead; break;
-        case S::Deleting: ok = next == S::Dead; break;
-        case S::Dead: ok = false; break;
+        case S::Created:
+            ok = next == S::InitSent || next == S::HalfOpen || next == S::Dead;
+            break;
+        case S::InitSent:
+            ok = next == S::AuthSent || next == S::Dead;
+            break;
+        case S::HalfOpen:
+            ok = next == S::Established || next == S::Dead;
+            break;
+        case S::AuthSent:
+            ok = next == S::Established || next == S::Dead;
+            break;
+        case S::Established:
+            ok = next == S::Deleting || next == S::Dead;
+            break;
+        case S::Deleting:
+            ok = next == S::Dead;
+            break;
+        case S::Dead:
+            ok = false;
+            break;
     }
     if (ok) state_ = next;
     return ok;

@@ -48,7 +48,7 @@ struct VirtualIp {
 };
 
 class IkeSa {
-public:
+  public:
     IkeSa(std::uint64_t unique_id, Role our_role, RetransmitPolicy retransmit)
         : id(unique_id), role(our_role), tasks(retransmit) {}
 
@@ -87,15 +87,15 @@ public:
 
     // IKE_AUTH results.
     policy::Identity remote_identity;
-    std::vector<VirtualIp> virtual_ips;     // responder: assigned to the peer (v4 and/or v6)
-    std::vector<IpAddress> assigned;        // initiator: what the peer gave us
+    std::vector<VirtualIp> virtual_ips;  // responder: assigned to the peer (v4 and/or v6)
+    std::vector<IpAddress> assigned;     // initiator: what the peer gave us
     std::uint32_t next_child_reqid = 0;
     std::vector<ChildSa> children;
 
     TaskManager tasks;
     TimePoint created{}, last_heard{}, last_keepalive{};
 
-private:
+  private:
     IkeSaState state_ = IkeSaState::Created;
 };
 

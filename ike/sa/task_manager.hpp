@@ -26,7 +26,7 @@ struct RetransmitPolicy {
 };
 
 class TaskManager {
-public:
+  public:
     explicit TaskManager(RetransmitPolicy p = {}) : policy_(p) {}
 
     // --- the peer's requests --------------------------------------------------------------
@@ -68,7 +68,7 @@ public:
     Reassembler& request_fragments() { return request_frags_; }
     Reassembler& response_fragments() { return response_frags_; }
 
-private:
+  private:
     struct Outstanding {
         std::uint32_t id;
         std::vector<Bytes> datagrams;

@@ -24,16 +24,16 @@ using namespace postern::ike;
 namespace {
 
 class OnePool : public AddressPools {
-public:
+  public:
     OnePool() : pool_(*policy::AddressPool::create("10.99.0.0/24")) {}
-    std::optional<IpAddress> acquire(const std::string&, const std::string& id,
-                                     IpAddress::Family f, std::optional<IpAddress> req) override {
+    std::optional<IpAddress> acquire(const std::string&, const std::string& id, IpAddress::Family f,
+                                     std::optional<IpAddress> req) override {
         if (f != IpAddress::Family::V4) return std::nullopt;
         return pool_.acquire(id, req);
     }
     void release(const std::string&, const IpAddress& a) override { pool_.release(a); }
 
-private:
+  private:
     policy::AddressPool pool_;
 };
 
@@ -63,7 +63,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::uint64_t counter = 0;
     OnePool pools;
     Engine engine(make_config(mode & 1), &pools, [&counter](MutableByteView b) {
-        for (auto& x : b) x = static_cast<std::uint8_t>(++counter * 131 >> 3);
+        for (auto& x : b)
+            x = static_cast<std::uint8_t>(++counter * 131 >> 3);
     });
     const Endpoint us{*IpAddress::parse("192.0.2.2"), 500};
     const Endpoint peer{*IpAddress::parse("192.0.2.1"), 500};

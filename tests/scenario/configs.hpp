@@ -5,11 +5,13 @@
 
 namespace postern::scenario {
 
-inline ike::crypto::Secret secret(const std::string& s) { return ike::crypto::Secret(as_bytes(s)); }
+inline ike::crypto::Secret secret(const std::string& s) {
+    return ike::crypto::Secret(as_bytes(s));
+}
 
 // Initiator "home" -> responder, PSK, asking for a virtual IP.
-inline ike::EngineConfig psk_initiator(const Network& net, const std::string& ike_prop =
-                                                                  "aes256gcm16-prfsha256-x25519") {
+inline ike::EngineConfig psk_initiator(
+    const Network& net, const std::string& ike_prop = "aes256gcm16-prfsha256-x25519") {
     ike::ConnectionConfig c;
     c.name = "home";
     c.ike_proposals = {proposal(ike_prop, ike::ProtocolId::IKE)};
@@ -31,7 +33,8 @@ inline ike::EngineConfig psk_responder(const std::vector<std::string>& ike_props
                                            "aes256gcm16-prfsha256-x25519"}) {
     ike::ConnectionConfig c;
     c.name = "rw";
-    for (const auto& p : ike_props) c.ike_proposals.push_back(proposal(p, ike::ProtocolId::IKE));
+    for (const auto& p : ike_props)
+        c.ike_proposals.push_back(proposal(p, ike::ProtocolId::IKE));
     c.esp_proposals = {proposal("aes256gcm16", ike::ProtocolId::ESP),
                        proposal("aes128-sha256", ike::ProtocolId::ESP)};
     c.local_id = identity("vpn.postern.test");

@@ -41,7 +41,7 @@ inline Endpoint endpoint(const std::string& addr, std::uint16_t port) {
 
 // In-memory pools keyed by name, one AddressPool per family.
 class Pools : public ike::AddressPools {
-public:
+  public:
     void add(const std::string& name, const std::string& cidr) {
         auto p = ike::policy::AddressPool::create(cidr);
         if (!p) throw std::runtime_error(p.error());
@@ -61,11 +61,12 @@ public:
     std::size_t in_use() const {
         std::size_t n = 0;
         for (const auto& [name, list] : pools_)
-            for (const auto& p : list) n += p.in_use();
+            for (const auto& p : list)
+                n += p.in_use();
         return n;
     }
 
-private:
+  private:
     std::map<std::string, std::vector<ike::policy::AddressPool>> pools_;
 };
 
@@ -81,19 +82,21 @@ struct Node {
 
     std::size_t count(ike::EventKind k) const {
         std::size_t n = 0;
-        for (const auto& e : events) n += e.kind == k;
+        for (const auto& e : events)
+            n += e.kind == k;
         return n;
     }
     bool has_event(ike::EventKind k) const { return count(k) > 0; }
     std::string log() const {
         std::string s;
-        for (const auto& e : events) s += "  " + name + ": " + e.text + "\n";
+        for (const auto& e : events)
+            s += "  " + name + ": " + e.text + "\n";
         return s;
     }
 };
 
 class Network {
-public:
+  public:
     // Return false to drop the datagram; may modify it (tamper, NAT rewrite).
     using Filter = std::function<bool(ike::Datagram&, const Node& from)>;
 
@@ -153,7 +156,7 @@ public:
     std::size_t delivered = 0, dropped = 0;
     std::vector<ike::Datagram> wire;  // every datagram put on the network, for inspection
 
-private:
+  private:
     void collect(Node& from, ike::Actions& out) {
         for (auto& d : out.send) {
             wire.push_back(d);
@@ -167,9 +170,12 @@ private:
             ++delivered;
             queue.push_back({std::move(in), to_b});
         }
-        for (auto& i : out.install) from.installed.push_back(std::move(i));
-        for (auto& r : out.remove) from.removed.push_back(r);
-        for (auto& e : out.events) from.events.push_back(std::move(e));
+        for (auto& i : out.install)
+            from.installed.push_back(std::move(i));
+        for (auto& r : out.remove)
+            from.removed.push_back(r);
+        for (auto& e : out.events)
+            from.events.push_back(std::move(e));
     }
 
     std::deque<std::pair<ike::Datagram, bool>> queue;

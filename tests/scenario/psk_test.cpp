@@ -133,19 +133,24 @@ BOOST_AUTO_TEST_CASE(terminate_deletes_both_sides_and_releases_the_address) {
     BOOST_REQUIRE(net.b.has_event(EventKind::IkeEstablished));
     ike::Actions out;
     BOOST_REQUIRE(net.a.engine->terminate(id, net.now, out));
-    for (auto& d : out.send) net.wire.push_back(d);
+    for (auto& d : out.send)
+        net.wire.push_back(d);
     // Hand the Delete over by hand: initiate() owns the only collecting path for node a.
     for (auto& d : out.send) {
         ike::Actions r;
         net.b.engine->on_datagram(ike::Datagram{d.remote, d.local, d.data}, net.now, r);
-        for (auto& e : r.events) net.b.events.push_back(e);
-        for (auto& x : r.remove) net.b.removed.push_back(x);
+        for (auto& e : r.events)
+            net.b.events.push_back(e);
+        for (auto& x : r.remove)
+            net.b.removed.push_back(x);
         for (auto& resp : r.send) {
             ike::Actions r2;
             net.a.engine->on_datagram(ike::Datagram{resp.remote, resp.local, resp.data}, net.now,
                                       r2);
-            for (auto& e : r2.events) net.a.events.push_back(e);
-            for (auto& x : r2.remove) net.a.removed.push_back(x);
+            for (auto& e : r2.events)
+                net.a.events.push_back(e);
+            for (auto& x : r2.remove)
+                net.a.removed.push_back(x);
         }
     }
     BOOST_TEST_INFO(net.a.log() << net.b.log());
@@ -195,9 +200,9 @@ BOOST_AUTO_TEST_CASE(proposal_preference_server_or_client) {
         net.run();
         BOOST_REQUIRE(net.b.has_event(EventKind::IkeEstablished));
         const auto algs = net.sas(net.b).at(0).algorithms;
-        BOOST_TEST(algs.find(server_first ? "AES_GCM_16_256" : "AES_GCM_16_128") !=
-                       std::string::npos,
-                   algs);
+        BOOST_TEST(
+            algs.find(server_first ? "AES_GCM_16_256" : "AES_GCM_16_128") != std::string::npos,
+            algs);
     }
 }
 

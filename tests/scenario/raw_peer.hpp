@@ -22,7 +22,7 @@
 namespace postern::scenario {
 
 class RawInitiator {
-public:
+  public:
     RawInitiator(ike::Engine& responder, Endpoint me, Endpoint them, ike::TimePoint now)
         : engine_(responder), me_(me), them_(them), now_(now) {}
 
@@ -37,9 +37,9 @@ public:
         m.header.initiator_spi = spi_i_;
         m.header.exchange = ike::ExchangeType::IKE_SA_INIT;
         m.header.initiator = true;
-        m.payloads.push_back({ike::PayloadType::SA, false,
-                              ike::policy::build_sa_payload(std::vector{prop},
-                                                            ike::ProtocolId::IKE, {})});
+        m.payloads.push_back(
+            {ike::PayloadType::SA, false,
+             ike::policy::build_sa_payload(std::vector{prop}, ike::ProtocolId::IKE, {})});
         m.payloads.push_back(
             {ike::PayloadType::KE, false,
              ike::wire::KePayload{ike::KeId::CURVE25519,
@@ -80,14 +80,17 @@ public:
     // Sends `inner` as request `id` of `exchange`; returns the decrypted response payloads, or
     // nullopt when the responder sent nothing.
     std::optional<std::vector<ike::wire::Payload>> request(
-        ike::ExchangeType exchange, std::uint32_t id, const std::vector<ike::wire::Payload>& inner) {
+        ike::ExchangeType exchange, std::uint32_t id,
+        const std::vector<ike::wire::Payload>& inner) {
         auto sealed = ike::sa::seal_message(header(exchange, id), {}, inner, *out_);
         return open(this->exchange(*sealed));
     }
 
     // Same, with raw bytes as the SK plaintext (malformed chains).
-    std::optional<std::vector<ike::wire::Payload>> request_plaintext(
-        ike::ExchangeType exchange, std::uint32_t id, ike::PayloadType first, ByteView plaintext) {
+    std::optional<std::vector<ike::wire::Payload>> request_plaintext(ike::ExchangeType exchange,
+                                                                     std::uint32_t id,
+                                                                     ike::PayloadType first,
+                                                                     ByteView plaintext) {
         Bytes msg = ike::wire::build_sk_prefix(header(exchange, id), {}, first,
                                                out_->body_length(plaintext.size()));
         auto body = out_->seal(msg, plaintext);
@@ -97,7 +100,7 @@ public:
 
     IkeSpi spi_r() const { return spi_r_; }
 
-private:
+  private:
     ike::wire::Header header(ike::ExchangeType exchange, std::uint32_t id) const {
         ike::wire::Header h;
         h.initiator_spi = spi_i_;
@@ -111,7 +114,8 @@ private:
         ike::Actions out;
         engine_.on_datagram(ike::Datagram{them_, me_, datagram}, now_, out);
         std::vector<Bytes> r;
-        for (auto& d : out.send) r.push_back(d.data);
+        for (auto& d : out.send)
+            r.push_back(d.data);
         return r;
     }
     std::optional<std::vector<ike::wire::Payload>> open(const std::vector<Bytes>& resp) {

@@ -47,8 +47,8 @@ BOOST_AUTO_TEST_CASE(cookie_round_trip) {
     auto m = ike::wire::parse_message(net.wire.at(2).data);
     BOOST_REQUIRE(m);
     BOOST_TEST((m->payloads.front().type == ike::PayloadType::N));
-    BOOST_TEST((m->payloads.front().get<ike::wire::NotifyPayload>()->type ==
-                ike::NotifyType::COOKIE));
+    BOOST_TEST(
+        (m->payloads.front().get<ike::wire::NotifyPayload>()->type == ike::NotifyType::COOKIE));
 }
 
 BOOST_AUTO_TEST_CASE(wrong_cookie_creates_no_state) {
@@ -212,8 +212,8 @@ BOOST_AUTO_TEST_CASE(nat_on_the_path_floats_to_4500) {
         if (from.name == "initiator") {
             d.remote = d.remote.port == 500 ? public_addr : public_natt;
         } else if (d.local == public_addr || d.local == public_natt) {
-            d.local = Endpoint{net.a.address.address, d.local == public_addr ? std::uint16_t(500)
-                                                                             : std::uint16_t(4500)};
+            d.local = Endpoint{net.a.address.address,
+                               d.local == public_addr ? std::uint16_t(500) : std::uint16_t(4500)};
         }
         return true;
     };
@@ -234,7 +234,8 @@ BOOST_AUTO_TEST_CASE(nat_on_the_path_floats_to_4500) {
     // The initiator, behind the NAT, sends keepalives.
     std::size_t keepalives = 0;
     net.advance(25s);
-    for (const auto& d : net.wire) keepalives += d.data.size() == 1 && d.data[0] == 0xff;
+    for (const auto& d : net.wire)
+        keepalives += d.data.size() == 1 && d.data[0] == 0xff;
     BOOST_TEST(keepalives >= 1u);
 }
 
@@ -270,7 +271,8 @@ BOOST_AUTO_TEST_CASE(liveness_check_is_answered) {
     net.advance(35s);
     BOOST_TEST_INFO(net.a.log() << net.b.log());
     std::size_t informational = 0;
-    for (const auto& d : net.wire) informational += exchange_of(d) == ike::ExchangeType::INFORMATIONAL;
+    for (const auto& d : net.wire)
+        informational += exchange_of(d) == ike::ExchangeType::INFORMATIONAL;
     BOOST_TEST(informational == 2u);  // one check, one answer
     BOOST_TEST(net.sas(net.b).size() == 1u);
     BOOST_TEST(net.b.engine->stats().retransmitted == 0u);
@@ -309,8 +311,8 @@ BOOST_AUTO_TEST_CASE(higher_major_version_is_answered_with_invalid_major_version
     BOOST_TEST(m->header.major_version == 2u);
     BOOST_TEST(m->header.response);
     BOOST_TEST(m->header.message_id.value() == 0u);
-    BOOST_TEST((m->header.initiator_spi == ike::wire::parse_message(net.wire.at(0).data)
-                                               ->header.initiator_spi));
+    BOOST_TEST((m->header.initiator_spi ==
+                ike::wire::parse_message(net.wire.at(0).data)->header.initiator_spi));
     BOOST_REQUIRE(ike::wire::find_notify(m->payloads, ike::NotifyType::INVALID_MAJOR_VERSION));
     BOOST_TEST(net.sas(net.b).empty());
     // A *response* of a higher version is dropped without an answer.
