@@ -224,6 +224,16 @@ void ping_through(const Report& r, const TunDevice& dev, std::size_t queue, std:
                  std::to_string(queue));
 }
 
+// The TCP checksum of an IPv4 packet `p` (IP header of 20 octets) with its field zeroed first.
+std::uint16_t tcp4_checksum(MutableByteView p) {
+    auto tcp = p.subspan(20);
+    put16(&tcp[16], 0);
+    std::uint32_t pseudo = IPPROTO_TCP + static_cast<std::uint32_t>(tcp.size());
+    for (std::size_t i = 12; i < 20; i += 2)
+        pseudo += get16(&p[i]);
+    return checksum(tcp, pseudo);
+}
+
 short tun_flags(int fd) {
     ifreq ifr{};
     return ::ioctl(fd, TUNGETIFF, &ifr) == 0 ? ifr.ifr_flags : 0;
@@ -387,6 +397,86 @@ BOOST_AUTO_TEST_CASE(vnet_header_negotiated_and_checksum_offload_seen) {
             return true;
         });
         NS_CHECK(r, seen, "no UDP datagram read from the device");
+    });
+}
+
+BOOST_AUTO_TEST_CASE(tso_hands_over_gso_super_packets) {
+    run_in_netns([](const Report& r) {
+        auto dev = TunDevice::create({.name = "postern%d", .queues = 1, .vnet_hdr = true});
+        if (!NS_CHECK(r, dev.has_value(), dev ? "" : dev.error())) return;
+        if (!(dev->offloads() & TUN_F_TSO4)) {
+            r.info("TSO4 not offered by this kernel: GSO check skipped");
+            return;
+        }
+        if (!configure(r, *dev)) return;
+        // A local TCP client connects to the "peer" behind the TUN device; this test plays the
+        // peer's side of the handshake by hand.
+        int s = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        sockaddr_in to{};
+        to.sin_family = AF_INET;
+        to.sin_port = htons(5001);
+        std::memcpy(&to.sin_addr, kPeerAddr.bytes().data(), 4);
+        ::connect(s, reinterpret_cast<sockaddr*>(&to), sizeof to);  // EINPROGRESS
+        Bytes syn;
+        NS_CHECK(r,
+                 await_packet(r, *dev,
+                              [&](const TunPacket& p) {
+                                  if (p.size < 40 || p.buffer[9] != IPPROTO_TCP ||
+                                      !(p.buffer[33] & 0x02))
+                                      return false;
+                                  syn.assign(p.buffer.begin(), p.buffer.begin() + 40);
+                                  return true;
+                              }),
+                 "no SYN");
+        if (syn.empty()) {
+            ::close(s);
+            return;
+        }
+        // SYN-ACK: MSS 1400, window scale 7, so the client may send a lot at once.
+        Bytes sa(20 + 28);
+        sa[0] = 0x45;
+        put16(&sa[2], static_cast<std::uint16_t>(sa.size()));
+        sa[8] = 64;
+        sa[9] = IPPROTO_TCP;
+        std::memcpy(&sa[12], kPeerAddr.bytes().data(), 4);
+        std::memcpy(&sa[16], kTunAddr.bytes().data(), 4);
+        put16(&sa[10], checksum(ByteView(sa.data(), 20)));
+        put16(&sa[20], 5001);
+        put16(&sa[22], get16(&syn[20]));  // client's port
+        std::uint32_t ack = (std::uint32_t(get16(&syn[24])) << 16 | get16(&syn[26])) + 1;
+        put16(&sa[24], 0x1000);  // our ISN 0x10000000
+        put16(&sa[28], static_cast<std::uint16_t>(ack >> 16));
+        put16(&sa[30], static_cast<std::uint16_t>(ack));
+        sa[32] = 7 << 4;  // data offset: 28 octets
+        sa[33] = 0x12;    // SYN|ACK
+        put16(&sa[34], 0xffff);
+        const std::uint8_t options[] = {2, 4, 0x05, 0x78, 1, 3, 3, 7};
+        std::memcpy(&sa[40], options, sizeof options);
+        put16(&sa[36], tcp4_checksum(sa));
+        ByteView packets[] = {sa};
+        auto w = dev->queue(0).write_batch(packets);
+        NS_CHECK(r, w && w->consumed == 1 && w->rejected == 0, "SYN-ACK not written");
+        pollfd pfd{s, POLLOUT, 0};
+        NS_CHECK(r, ::poll(&pfd, 1, 3000) == 1, "connect did not complete");
+        Bytes data(60000, 0x5a);
+        ssize_t sent = ::send(s, data.data(), data.size(), MSG_NOSIGNAL);
+        NS_CHECK(r, sent > 2800, "send " + std::to_string(sent));
+        bool gso = false;
+        await_packet(r, *dev, [&](const TunPacket& p) {
+            if (p.size < 40 || p.buffer[9] != IPPROTO_TCP || !p.vnet.is_gso()) return false;
+            r.info("GSO packet: " + std::to_string(p.size) + " octets, gso_type " +
+                   std::to_string(p.vnet.gso_type) + ", gso_size " +
+                   std::to_string(p.vnet.gso_size) + ", hdr_len " + std::to_string(p.vnet.hdr_len));
+            NS_CHECK(r, p.vnet.gso_type == VirtioNetHdr::kGsoTcpV4, "gso_type");
+            NS_CHECK(r, p.vnet.gso_size == 1400, "gso_size " + std::to_string(p.vnet.gso_size));
+            NS_CHECK(r, p.vnet.needs_csum() && p.vnet.csum_start == 20 && p.vnet.csum_offset == 16,
+                     "TCP checksum left partial");
+            NS_CHECK(r, p.size > 1500, "a GSO packet no larger than one segment");
+            gso = true;
+            return true;
+        });
+        NS_CHECK(r, gso, "no GSO packet with TSO4 on");
+        ::close(s);
     });
 }
 
