@@ -111,7 +111,8 @@ struct DecapResult {
 // Decapsulates the ESP packet in buf (SPI first, no outer headers; inbound SA) in place. Order:
 // length, SPI, replay check (before any crypto), ICV (constant time), decryption, replay window
 // update (only now: RFC 4303 §3.4.3), padding, Next Header, inner packet, traffic selectors.
-// On success buf is narrowed to the inner packet (TFC padding removed).
+// On success buf is narrowed to the inner packet (TFC padding removed). On a drop buf is left
+// as it was, but its bytes are unspecified (AEAD decrypts in place before the tag is checked).
 DecapResult decapsulate(EspSa& sa, EspCipher& cipher, PacketBuffer& buf);
 
 }  // namespace postern::esp
