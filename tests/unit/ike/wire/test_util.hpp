@@ -14,16 +14,8 @@
 #include "ike/wire/message.hpp"
 #include "postern/bytes.hpp"
 
-// Boost.Test prints values of failed comparisons: give it the registry names.
-namespace postern::ike {
-template <class E>
-requires std::is_enum_v<E> && requires(E e) {
-    to_string(e);
-}
-std::ostream& operator<<(std::ostream& os, E e) {
-    return os << to_string(e);
-}
-}  // namespace postern::ike
+// Boost.Test prints values of failed comparisons by their registry names.
+#include "../enum_print.hpp"
 
 namespace wire_test {
 
