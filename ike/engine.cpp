@@ -32,9 +32,11 @@ struct Engine::Impl {
     std::map<std::uint64_t, TimePoint> scheduled;          // our SPI -> due in `timers`
 
     std::unique_ptr<crypto::CertificateValidator> validator;
+    std::optional<wire::Payload> certreq;
 
     Ctx ctx(Engine& e, TimePoint now, Actions& out) {
-        return Ctx{e.config_, e.stats_, pools, random, now, out, std::time(nullptr), *validator};
+        return Ctx{e.config_, e.stats_,           pools,      random, now,
+                   out,       std::time(nullptr), *validator, certreq};
     }
 };
 
@@ -45,6 +47,9 @@ Engine::Engine(EngineConfig config, AddressPools* pools, Random random)
         RAND_bytes(b.data(), static_cast<int>(b.size()));
     });
     impl_->validator = std::make_unique<crypto::CertificateValidator>(config_.trust_anchors);
+    if (!config_.trust_anchors.empty())
+        impl_->certreq = wire::Payload{PayloadType::CERTREQ, false,
+                                       crypto::certreq_payload(config_.trust_anchors)};
     impl_->cookie_secret.resize(32);
     impl_->random(impl_->cookie_secret);
 }

@@ -29,6 +29,8 @@ struct Ctx {
     std::time_t wall_now;  // for certificate validity only
     // Built once from config.trust_anchors (an X509_STORE per authentication would be waste).
     const crypto::CertificateValidator& validator;
+    // CERTREQ naming our trust anchors (SHA-1 of each SPKI), built once; nullopt without any.
+    const std::optional<wire::Payload>& certreq;
 
     Bytes random_bytes(std::size_t n) const {
         Bytes b(n);

@@ -257,9 +257,7 @@ void start_ike_auth(const Ctx& ctx, sa::IkeSa& sa) {
     std::vector<wire::Payload> ordered{req.front()};
     for (const auto& p : *auth)
         if (p.type == PayloadType::CERT) ordered.push_back(p);
-    if (c.remote_auth == AuthClass::PublicKey && !ctx.config.trust_anchors.empty())
-        ordered.push_back(
-            {PayloadType::CERTREQ, false, crypto::certreq_payload(ctx.config.trust_anchors)});
+    if (c.remote_auth == AuthClass::PublicKey && ctx.certreq) ordered.push_back(*ctx.certreq);
     for (std::size_t i = 1; i < req.size(); ++i)
         ordered.push_back(req[i]);  // IDr
     for (const auto& p : *auth)

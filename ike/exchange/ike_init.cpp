@@ -276,9 +276,7 @@ std::unique_ptr<sa::IkeSa> respond_ike_sa_init(const Ctx& ctx, std::uint64_t id,
     bool certs_wanted = false;
     for (const auto& c : ctx.config.connections)
         certs_wanted |= c.remote_auth == AuthClass::PublicKey;
-    if (certs_wanted && !ctx.config.trust_anchors.empty())
-        reply.push_back(
-            {PayloadType::CERTREQ, false, crypto::certreq_payload(ctx.config.trust_anchors)});
+    if (certs_wanted && ctx.certreq) reply.push_back(*ctx.certreq);
     auto header = make_header(*sa, ExchangeType::IKE_SA_INIT, true, MessageId(0));
     auto datagrams = encode(ctx, *sa, header, reply);
     sa->init_response = datagrams.at(0);
