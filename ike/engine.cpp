@@ -23,6 +23,7 @@ using sa::IkeSaState;
 struct Engine::Impl {
     AddressPools* pools;
     Random random;
+    WallClock wall_clock;
     std::uint64_t next_id = 1;
     Bytes cookie_secret;
     std::map<std::uint64_t, std::unique_ptr<IkeSa>> by_spi;  // our SPI -> SA
@@ -35,13 +36,14 @@ struct Engine::Impl {
     std::optional<wire::Payload> certreq;
 
     Ctx ctx(Engine& e, TimePoint now, Actions& out) {
-        return Ctx{e.config_, e.stats_,           pools,      random, now,
-                   out,       std::time(nullptr), *validator, certreq};
+        return Ctx{e.config_, e.stats_, pools, random, now, out, wall_clock(), *validator, certreq};
     }
 };
 
-Engine::Engine(EngineConfig config, AddressPools* pools, Random random)
+Engine::Engine(EngineConfig config, AddressPools* pools, Random random, WallClock wall_clock)
     : config_(std::move(config)), impl_(std::make_unique<Impl>()) {
+    impl_->wall_clock =
+        wall_clock ? std::move(wall_clock) : WallClock([] { return std::time(nullptr); });
     impl_->pools = pools;
     impl_->random = random ? std::move(random) : Random([](MutableByteView b) {
         RAND_bytes(b.data(), static_cast<int>(b.size()));

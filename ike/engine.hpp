@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <ctime>
 #include <functional>
 #include <map>
 #include <memory>
@@ -120,8 +121,12 @@ struct IkeSaInfo {
 class Engine {
   public:
     using Random = std::function<void(MutableByteView)>;
+    // Calendar time, only for certificate validity (the protocol runs on the `now` it is fed).
+    using WallClock = std::function<std::time_t()>;
 
-    explicit Engine(EngineConfig config, AddressPools* pools = nullptr, Random random = {});
+    // `random` defaults to RAND_bytes, `wall_clock` to time(2).
+    explicit Engine(EngineConfig config, AddressPools* pools = nullptr, Random random = {},
+                    WallClock wall_clock = {});
     ~Engine();
     Engine(const Engine&) = delete;
     Engine& operator=(const Engine&) = delete;

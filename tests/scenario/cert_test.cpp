@@ -162,6 +162,25 @@ BOOST_AUTO_TEST_CASE(missing_intermediate_is_not_trusted) {
     BOOST_TEST(net.sas(net.a).empty());
 }
 
+BOOST_AUTO_TEST_CASE(certificates_are_checked_against_the_engine_calendar) {
+    // The test PKI is valid 2026-2046. An initiator whose calendar says 2050 finds the
+    // server's chain expired; one in 2030 accepts it.
+    for (std::time_t when : {std::time_t{2524608000} /* 2050 */, std::time_t{1893456000}}) {
+        Network net;
+        net.a.wall_clock = [when] { return when; };
+        start(net, Setup{});
+        net.initiate("home");
+        net.run();
+        BOOST_TEST_INFO(net.a.log());
+        if (when > 2000000000) {
+            BOOST_TEST(auth_failure(net.a).find("expired") != std::string::npos,
+                       auth_failure(net.a));
+        } else {
+            BOOST_TEST(net.a.has_event(EventKind::IkeEstablished));
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(identity_not_in_certificate_is_refused) {
     // The server claims an identity its certificate does not carry.
     Network net;

@@ -79,6 +79,7 @@ struct Node {
     std::vector<ike::InstallChildSa> installed;
     std::vector<ike::RemoveChildSa> removed;
     std::vector<ike::Event> events;
+    ike::Engine::WallClock wall_clock;  // empty: the real time
 
     std::size_t count(ike::EventKind k) const {
         std::size_t n = 0;
@@ -108,8 +109,8 @@ class Network {
     }
 
     void start(ike::EngineConfig ca, ike::EngineConfig cb) {
-        a.engine = std::make_unique<ike::Engine>(std::move(ca), &a.pools);
-        b.engine = std::make_unique<ike::Engine>(std::move(cb), &b.pools);
+        a.engine = std::make_unique<ike::Engine>(std::move(ca), &a.pools, nullptr, a.wall_clock);
+        b.engine = std::make_unique<ike::Engine>(std::move(cb), &b.pools, nullptr, b.wall_clock);
     }
 
     std::uint64_t initiate(const std::string& connection) {
