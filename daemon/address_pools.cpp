@@ -1,5 +1,7 @@
 #include "daemon/address_pools.hpp"
 
+#include "daemon/tun_setup.hpp"
+
 namespace postern::daemon {
 
 tl::expected<MemoryPools, ConfigError> MemoryPools::create(const Config& c) {
@@ -8,7 +10,10 @@ tl::expected<MemoryPools, ConfigError> MemoryPools::create(const Config& c) {
         auto& list = out.pools_[p.name];
         for (const auto& [family, cidr] : {std::pair{"ipv4", p.ipv4}, std::pair{"ipv6", p.ipv6}}) {
             if (cidr.empty()) continue;
-            auto pool = ike::policy::AddressPool::create(cidr);
+            // The gateway's own address on the TUN link is never handed out.
+            std::vector<IpAddress> reserve;
+            if (auto gw = pool_gateway_address(cidr)) reserve.push_back(*gw);
+            auto pool = ike::policy::AddressPool::create(cidr, reserve);
             if (!pool)
                 return tl::unexpected(error_at(c, "pools." + p.name + "." + family, pool.error()));
             list.push_back(std::move(*pool));

@@ -80,4 +80,23 @@ bool RecordingDataPlane::counters(EspSpi spi, bool inbound, SaCounters& out) {
     return sas_.count({spi.value(), inbound}) > 0;
 }
 
+bool LoggedDataPlane::install(const EspSaSpec& sa, std::string& error) {
+    if (!inner_.install(sa, error)) return false;
+    logger(Subsystem::Dp).info("install {} ({})", RecordingDataPlane::describe(sa), inner_.name());
+    return true;
+}
+
+bool LoggedDataPlane::remove(EspSpi spi, bool inbound, std::string& error) {
+    SaCounters c;
+    const bool counted = inner_.counters(spi, inbound, c);
+    if (!inner_.remove(spi, inbound, error)) return false;
+    logger(Subsystem::Dp)
+        .info("remove {} ESP SA {} ({}){}", inbound ? "inbound" : "outbound", spi_hex(spi),
+              inner_.name(),
+              counted ? ": " + std::to_string(c.packets) + " packets, " + std::to_string(c.bytes) +
+                            " bytes"
+                      : std::string());
+    return true;
+}
+
 }  // namespace postern::daemon

@@ -1,3 +1,6 @@
+// LoggedDataPlane: any DataPlane with each install and remove logged the same way (SPIs,
+// addresses, algorithms, selectors, lifetimes; never keys).
+//
 // RecordingDataPlane: a DataPlane that forwards nothing. It logs each install and remove (SPIs,
 // addresses, algorithms, selectors, lifetimes; never keys) and remembers what is installed, so
 // posternd can negotiate SAs before the real data planes exist (userspace ESP: issue 4; kernel
@@ -24,6 +27,20 @@ class RecordingDataPlane : public DataPlane {
 
   private:
     std::map<std::pair<std::uint32_t, bool>, std::string> sas_;  // (SPI, inbound) -> description
+};
+
+class LoggedDataPlane : public DataPlane {
+  public:
+    explicit LoggedDataPlane(DataPlane& inner) : inner_(inner) {}
+    std::string name() const override { return inner_.name(); }
+    bool install(const EspSaSpec& sa, std::string& error) override;
+    bool remove(EspSpi spi, bool inbound, std::string& error) override;
+    bool counters(EspSpi spi, bool inbound, SaCounters& out) override {
+        return inner_.counters(spi, inbound, out);
+    }
+
+  private:
+    DataPlane& inner_;
 };
 
 }  // namespace postern::daemon

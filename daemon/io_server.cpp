@@ -16,9 +16,13 @@ Server::Server(const Config& config, ike::EngineConfig engine, MemoryPools pools
       dp_(dp),
       timer_(io_),
       shutdown_timer_(io_),
-      signals_(io_, SIGINT, SIGTERM) {}
+      signals_(io_, SIGINT, SIGTERM),
+      tun_wait_(io_) {}
 
-Server::~Server() = default;
+Server::~Server() {
+    // The fd belongs to the TunDevice.
+    if (tun_wait_.is_open()) (void)tun_wait_.release();
+}
 
 tl::expected<void, std::string> Server::open() {
     std::vector<std::string> listen = config_.listen;
@@ -103,6 +107,80 @@ void Server::run() {
     io_.run();
     for (auto& s : sockets_)
         s.socket->close();
+    if (tun_wait_.is_open()) (void)tun_wait_.release();
+    log_dataplane_stats();
+}
+
+void Server::attach_userspace(esp::UserspaceDataPlane& dp, esp::TunQueue queue) {
+    userspace_ = &dp;
+    tun_queue_ = queue;
+    tun_wait_.assign(queue.fd());
+    wait_tun();
+}
+
+void Server::wait_tun() {
+    tun_wait_.async_wait(asio::posix::stream_descriptor::wait_read,
+                         [this](boost::system::error_code ec) {
+                             if (ec) return;  // released at shutdown
+                             // A bounded number of batches, so the UDP sockets get their turn.
+                             for (int i = 0; i < 8; ++i) {
+                                 auto n = userspace_->run_tun_once(*tun_queue_);
+                                 if (!n) {
+                                     logger(Subsystem::Dp).warn("TUN read: {}", n.error());
+                                     break;
+                                 }
+                                 if (*n == 0) break;
+                             }
+                             wait_tun();
+                         });
+}
+
+void Server::log_dataplane_stats() {
+    auto& log = logger(Subsystem::Dp);
+    if (!userspace_) {
+        if (stats_.esp_dropped)
+            log.info("{} ESP-in-UDP packets dropped (no data plane)", stats_.esp_dropped);
+        return;
+    }
+    const auto st = userspace_->stats();
+    std::string drops;
+    for (std::size_t i = 0; i < st.drops.size(); ++i)
+        if (st.drops[i])
+            drops += " " + std::string(esp::to_string(static_cast<esp::DropReason>(i))) + "=" +
+                     std::to_string(st.drops[i]);
+    log.info(
+        "data plane counters: ESP out {} packets ({} inner bytes), ESP in {} packets ({} inner "
+        "bytes); UDP: {} ESP datagrams received, {} sent, {} send errors; no SA {}, TUN write "
+        "failures {}, drops:{}",
+        st.outbound_packets, st.outbound_bytes, st.inbound_packets, st.inbound_bytes,
+        stats_.esp_received, stats_.esp_sent, stats_.esp_send_errors, st.no_sa, st.tun_failed,
+        drops.empty() ? " none" : drops);
+}
+
+bool Server::send_esp(ByteView esp_packet, const Endpoint& src, const Endpoint& dst,
+                      bool udp_encap) {
+    if (!udp_encap) {
+        if (stats_.esp_send_errors++ == 0)
+            logger(Subsystem::Dp)
+                .error(
+                    "plain ESP (IP protocol 50) to {} is not supported yet: only ESP-in-UDP "
+                    "(NAT-T); further packets are counted silently",
+                    dst.address.to_string());
+        return false;
+    }
+    const Sock* sock = socket_for(src, true);
+    if (!sock) {
+        if (stats_.esp_send_errors++ == 0)
+            logger(Subsystem::Dp)
+                .error("no NAT-T socket for ESP {} -> {}", src.to_string(), dst.to_string());
+        return false;
+    }
+    if (auto ok = sock->socket->send(src, dst, esp_packet); !ok) {
+        if (stats_.esp_send_errors++ == 0) logger(Subsystem::Dp).warn("ESP: {}", ok.error());
+        return false;
+    }
+    ++stats_.esp_sent;
+    return true;
 }
 
 void Server::stop(std::chrono::milliseconds grace) {
@@ -147,6 +225,15 @@ void Server::on_datagram(const Sock& s, const Received& r) {
                 logger(Subsystem::Net).trace("NAT keepalive from {}", r.remote.to_string());
                 return;
             case NattKind::Esp:
+                if (userspace_) {
+                    ++stats_.esp_received;
+                    const auto why = userspace_->inbound(r.data, r.remote);
+                    if (why != esp::DropReason::none)
+                        logger(Subsystem::Dp)
+                            .trace("ESP from {} dropped: {}", r.remote.to_string(),
+                                   esp::to_string(why));
+                    return;
+                }
                 if (stats_.esp_dropped++ == 0)
                     logger(Subsystem::Net)
                         .info(
@@ -179,16 +266,7 @@ void Server::send(const ike::Datagram& d) {
     // when it detects a NAT, which is our NAT-T socket whatever port that is configured on.
     const bool want_natt = d.local.port != config_.ike_port &&
                            (d.local.port == config_.natt_port || d.local.port == 4500);
-    const Sock* best = nullptr;
-    for (const auto& s : sockets_) {
-        const Endpoint& b = s.socket->bound();
-        if (s.natt != want_natt || b.address.family() != d.local.address.family()) continue;
-        if (b.address == d.local.address) {
-            best = &s;
-            break;
-        }
-        if (s.socket->wildcard() && !best) best = &s;
-    }
+    const Sock* best = socket_for(d.local, want_natt);
     if (!best) {
         ++stats_.send_errors;
         logger(Subsystem::Net)
@@ -204,6 +282,17 @@ void Server::send(const ike::Datagram& d) {
     logger(Subsystem::Net)
         .trace("{} octets from {} to {}", bytes.size(), best->socket->bound().to_string(),
                d.remote.to_string());
+}
+
+const Server::Sock* Server::socket_for(const Endpoint& local, bool natt) const {
+    const Sock* best = nullptr;
+    for (const auto& s : sockets_) {
+        const Endpoint& b = s.socket->bound();
+        if (s.natt != natt || b.address.family() != local.address.family()) continue;
+        if (b.address == local.address) return &s;
+        if (s.socket->wildcard() && !best) best = &s;
+    }
+    return best;
 }
 
 void Server::apply(ike::Actions& out) {

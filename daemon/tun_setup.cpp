@@ -1,0 +1,103 @@
+#include "daemon/tun_setup.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "daemon/logging.hpp"
+
+namespace postern::daemon {
+
+namespace {
+
+void add_unique(std::vector<esp::IpPrefix>& list, const esp::IpPrefix& p) {
+    if (std::find(list.begin(), list.end(), p) == list.end()) list.push_back(p);
+}
+
+}  // namespace
+
+std::optional<IpAddress> pool_gateway_address(const std::string& cidr) {
+    auto p = esp::IpPrefix::parse(cidr);
+    if (!p || cidr.find('/') == std::string::npos) return std::nullopt;
+    const unsigned bits = p->address.is_v4() ? 32 : 128;
+    if (p->length >= bits) return std::nullopt;
+    IpAddress a = p->address;
+    std::uint8_t* b = a.data();
+    for (unsigned i = p->length; i < bits; ++i)
+        b[i / 8] |= static_cast<std::uint8_t>(0x80u >> (i % 8));
+    // IPv4: below the broadcast address, except for /31 (RFC 3021: both addresses usable).
+    // IPv6 has no broadcast: the all-ones host is usable.
+    if (p->address.is_v4() && p->length <= 30) b[3] &= 0xfe;
+    return a;
+}
+
+TunPlan plan_tun(const Config& c) {
+    TunPlan plan;
+    std::set<std::string> used;
+    for (const auto& conn : c.connections)
+        used.insert(conn.pools.begin(), conn.pools.end());
+    for (const auto& pool : c.pools) {
+        if (!used.count(pool.name)) continue;
+        for (const auto& cidr : {pool.ipv4, pool.ipv6}) {
+            if (cidr.empty()) continue;
+            auto prefix = esp::IpPrefix::parse(cidr);
+            if (!prefix) continue;
+            if (auto gw = pool_gateway_address(cidr))
+                add_unique(plan.addresses,
+                           esp::IpPrefix{*gw, static_cast<std::uint8_t>(gw->is_v4() ? 32 : 128)});
+            add_unique(plan.routes, prefix->network());
+        }
+    }
+    for (const auto& conn : c.connections)
+        for (const auto& ts : conn.remote_ts) {
+            auto prefix = esp::IpPrefix::parse(ts);
+            if (!prefix || prefix->length == 0) continue;
+            add_unique(plan.routes, prefix->network());
+        }
+    return plan;
+}
+
+tl::expected<esp::TunDevice, std::string> create_tun(const Config& c) {
+    esp::TunOptions options;
+    options.name = "postern%d";
+    options.queues = 1;
+    options.vnet_hdr = false;
+    auto dev = esp::TunDevice::create(options);
+    if (!dev) return tl::unexpected("cannot create the TUN device: " + dev.error());
+    auto nl = esp::NetlinkConfig::open();
+    if (!nl) return tl::unexpected("cannot configure " + dev->name() + ": " + nl.error());
+    const std::string& name = dev->name();
+    if (auto ok = nl->set_mtu(name, kTunMtu); !ok) return tl::unexpected(ok.error());
+    const TunPlan plan = plan_tun(c);
+    for (const auto& a : plan.addresses)
+        if (auto ok = nl->add_address(name, a); !ok) return tl::unexpected(ok.error());
+    if (auto ok = nl->set_up(name); !ok) return tl::unexpected(ok.error());
+    auto& log = logger(Subsystem::Dp);
+    for (const auto& r : plan.routes) {
+        if (auto ok = nl->add_route(name, esp::RouteSpec{r, {}, {}}); !ok) {
+            // The kernel already routes it (an address's prefix route, or another interface):
+            // worth a line, not worth refusing to start.
+            log.warn("{}; the route is left as it is", ok.error());
+            continue;
+        }
+        log.info("route {} dev {}", r.to_string(), name);
+    }
+    std::string addrs;
+    for (const auto& a : plan.addresses)
+        addrs += (addrs.empty() ? "" : ", ") + a.to_string();
+    log.info("TUN device {} up, MTU {}, addresses {}", name, kTunMtu,
+             addrs.empty() ? "none" : addrs);
+    // Forwarding only when a connection exports networks (local_ts): clients that only talk
+    // to the gateway itself need none, and a host's switch is not flipped without a reason.
+    bool exports = false;
+    for (const auto& conn : c.connections)
+        exports = exports || !conn.local_ts.empty();
+    if (auto on = esp::forwarding(IpAddress::Family::V4); exports && on && !*on) {
+        if (auto ok = esp::set_forwarding(IpAddress::Family::V4, true); !ok)
+            log.warn("cannot turn IPv4 forwarding on: {}", ok.error());
+        else
+            log.info("IPv4 forwarding turned on (net.ipv4.ip_forward = 1)");
+    }
+    return std::move(*dev);
+}
+
+}  // namespace postern::daemon
