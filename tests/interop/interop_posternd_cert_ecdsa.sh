@@ -17,7 +17,7 @@
 #     root and authenticated posternd with an ECDSA signature
 #   - the CHILD_SA is INSTALLED: ESP AES_GCM_16/128, traffic selectors 10.0.2.1/32 === 10.0.1.1/32
 #   - posternd stops cleanly on SIGTERM (status 0, no sanitizer report in its log)
-# Not asserted: packets through the CHILD_SA (posternd's ESP data plane comes with issue 4).
+# Not asserted here: packets through the CHILD_SA (interop_posternd_ping checks those).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 pi_init "$@"

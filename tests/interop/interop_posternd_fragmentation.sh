@@ -20,7 +20,7 @@
 #   - from swanctl: the IKE SA is ESTABLISHED (AES_CBC/256, HMAC_SHA2_256_128, ECP_256) and the
 #     CHILD_SA INSTALLED with traffic selectors 10.0.2.1/32 === 10.0.1.1/32
 #   - posternd stops cleanly on SIGTERM (status 0, no sanitizer report in its log)
-# Not asserted: packets through the CHILD_SA (posternd's ESP data plane comes with issue 4).
+# Not asserted here: packets through the CHILD_SA (interop_posternd_ping checks those).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 pi_init "$@"

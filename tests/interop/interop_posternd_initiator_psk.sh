@@ -16,7 +16,7 @@
 #   - posternd followed strongSwan's NAT-D (kernel-libipsec makes strongSwan fake a NAT on its
 #     side) to port 4500: charon's local-port is 4500
 #   - posternd stops cleanly on SIGTERM (status 0, no sanitizer report in its log)
-# Not asserted: packets through the CHILD_SA (posternd's ESP data plane comes with issue 4).
+# Not asserted here: packets through the CHILD_SA (interop_posternd_ping checks those).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 pi_init "$@"

@@ -16,7 +16,7 @@
 #   - liveness through the NAT: strongSwan's DPD requests are answered (to the translated
 #     port) and the IKE SA is still ESTABLISHED 3 s later
 #   - posternd stops cleanly on SIGTERM (status 0, no sanitizer report in its log)
-# Not asserted: packets through the CHILD_SA (posternd's ESP data plane comes with issue 4).
+# Not asserted here: packets through the CHILD_SA (interop_posternd_ping checks those).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 pi_init "$@"

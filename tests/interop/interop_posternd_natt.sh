@@ -16,7 +16,7 @@
 #   - liveness on port 4500: strongSwan's DPD (dpd_delay = 1s) sends empty INFORMATIONAL
 #     requests, posternd answers them, and 3 s later the IKE SA is still ESTABLISHED
 #   - posternd stops cleanly on SIGTERM (status 0, no sanitizer report in its log)
-# Not asserted: packets through the CHILD_SA (posternd's ESP data plane comes with issue 4).
+# Not asserted here: packets through the CHILD_SA (interop_posternd_ping checks those).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 pi_init "$@"

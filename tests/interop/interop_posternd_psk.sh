@@ -18,7 +18,7 @@
 #   - strongSwan's delete of the IKE SA is answered (swanctl --terminate completes) and posternd
 #     is still running afterwards
 #   - posternd stops cleanly on SIGTERM (status 0, no sanitizer report in its log)
-# Not asserted: packets through the CHILD_SA (posternd's ESP data plane comes with issue 4).
+# Not asserted here: packets through the CHILD_SA (interop_posternd_ping checks those).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 pi_init "$@"

@@ -17,7 +17,7 @@
 #   - after strongSwan deletes the SA and connects again it gets a virtual IP again (the
 #     address was released or the same one handed back: both are in the pool)
 #   - posternd stops cleanly on SIGTERM (status 0, no sanitizer report in its log)
-# Not asserted: packets through the CHILD_SA (posternd's ESP data plane comes with issue 4).
+# Not asserted here: packets through the CHILD_SA (interop_posternd_ping checks those).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 pi_init "$@"

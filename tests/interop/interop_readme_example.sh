@@ -10,7 +10,7 @@
 # got a virtual IP from 10.99.0.0/24 and the CHILD_SA "net" is INSTALLED with remote_ts 0.0.0.0/0
 # narrowed by posternd to what the example exports (0.0.0.0/0); posternd stops cleanly.
 # The README's snippet is read from README.md itself, so the two cannot drift apart.
-# Not asserted: packets through the tunnel (posternd's data plane comes with issue 4).
+# Not asserted here: packets through the tunnel (interop_posternd_ping checks those).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 pi_init "$@"
