@@ -15,111 +15,17 @@
 #include <iostream>
 #include <string>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define POSTERN_TEST_LSAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define POSTERN_TEST_LSAN 1
-#endif
-#endif
-#ifdef POSTERN_TEST_LSAN
-#include <sanitizer/lsan_interface.h>
-#endif
-
 #include "esp/engine/netlink_config.hpp"
 #include "esp/engine/tun_device.hpp"
+#include "netns.hpp"
 
 namespace {
 
 using namespace postern;
 using namespace postern::esp;
-
-// What the child tells the parent, one line each: "F <failed check>" or "I <information>".
-// (The same harness as tun_device_test.cpp; test files stay self-contained.)
-struct NsReport {
-    int fd;
-    void fail(const std::string& text) const {
-        std::string s = "F " + text + "\n";
-        for (std::size_t off = 0; off < s.size();) {
-            ssize_t n = ::write(fd, s.data() + off, s.size() - off);
-            if (n <= 0) return;
-            off += static_cast<std::size_t>(n);
-        }
-    }
-};
-
-#define NL_CHECK(report, cond, text)                                                  \
-    ((cond) ? true                                                                    \
-            : ((report).fail(std::string("line ") + std::to_string(__LINE__) + ": " + \
-                             std::string(text)),                                      \
-               false))
-
-void in_netns(const std::function<void(const NsReport&)>& body) {
-    int p[2];
-    BOOST_REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
-    pid_t pid = ::fork();
-    BOOST_REQUIRE(pid >= 0);
-    if (pid == 0) {
-        ::close(p[0]);
-        NsReport r{p[1]};
-        if (::unshare(CLONE_NEWNET) != 0) {
-            r.fail(std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno));
-        } else {
-            try {
-                body(r);
-            } catch (const std::exception& e) {
-                r.fail(std::string("exception: ") + e.what());
-            }
-        }
-#ifdef POSTERN_TEST_LSAN
-        // _exit skips LeakSanitizer's exit check; the child's leaks (libnl objects, fds'
-        // buffers) are checked here instead.
-        if (__lsan_do_recoverable_leak_check() != 0) r.fail("LeakSanitizer found leaks");
-#endif
-        ::_exit(0);
-    }
-    ::close(p[1]);
-    std::string out;
-    char buf[4096];
-    for (ssize_t n; (n = ::read(p[0], buf, sizeof buf)) != 0;) {
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) break;
-        out.append(buf, static_cast<std::size_t>(n));
-    }
-    ::close(p[0]);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 0), "child exited abnormally");
-    for (std::size_t pos = 0; pos < out.size();) {
-        auto end = out.find('\n', pos);
-        std::string l = out.substr(pos, end - pos);
-        pos = end == std::string::npos ? out.size() : end + 1;
-        if (l.rfind("F ", 0) == 0) BOOST_ERROR(l.substr(2));
-    }
-}
-
-struct NeedsRootAndTun {
-    boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
-        boost::test_tools::assertion_result r(false);
-        if (::geteuid() != 0) {
-            r.message() << "SKIPPED: needs root (TUN devices and network namespaces)";
-            return r;
-        }
-        if (::access("/dev/net/tun", R_OK | W_OK) != 0) {
-            r.message() << "SKIPPED: needs /dev/net/tun";
-            return r;
-        }
-        return true;
-    }
-};
-
-// Boost.Test logs a failed precondition only at --log_level=test_suite or finer; say it on
-// stderr too, so a run that skipped these cases never reads as a silent pass.
-boost::test_tools::assertion_result needs_root_and_tun(boost::unit_test::test_unit_id id) {
-    auto result = NeedsRootAndTun{}(id);
-    if (!result) std::cerr << "netlink_config: " << result.message().str() << "\n";
-    return result;
-}
+using postern::test::needs_root_and_tun;
+using postern::test::Report;
+using postern::test::run_in_netns;
 
 IpPrefix prefix(const char* text) {
     return *IpPrefix::parse(text);
@@ -136,15 +42,15 @@ struct Fixture {
     std::optional<NetlinkConfig> nl;
     bool ok = false;
 
-    explicit Fixture(const NsReport& r) {
+    explicit Fixture(const Report& r) {
         auto d = TunDevice::create({});
-        if (!NL_CHECK(r, d.has_value(), error_of(d))) return;
+        if (!NS_CHECK(r, d.has_value(), error_of(d))) return;
         dev = std::move(*d);
         auto n = NetlinkConfig::open();
-        if (!NL_CHECK(r, n.has_value(), error_of(n))) return;
+        if (!NS_CHECK(r, n.has_value(), error_of(n))) return;
         nl.emplace(std::move(*n));
         auto up = nl->set_up(dev.name());
-        ok = NL_CHECK(r, up.has_value(), error_of(up));
+        ok = NS_CHECK(r, up.has_value(), error_of(up));
     }
 };
 
@@ -188,80 +94,80 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(netlink_config, *boost::unit_test::precondition(needs_root_and_tun))
 
 BOOST_AUTO_TEST_CASE(link_mtu_and_up) {
-    in_netns([](const NsReport& r) {
+    run_in_netns([](const Report& r) {
         auto dev = TunDevice::create({});
-        if (!NL_CHECK(r, dev.has_value(), error_of(dev))) return;
+        if (!NS_CHECK(r, dev.has_value(), error_of(dev))) return;
         auto nl = NetlinkConfig::open();
-        if (!NL_CHECK(r, nl.has_value(), error_of(nl))) return;
+        if (!NS_CHECK(r, nl.has_value(), error_of(nl))) return;
         auto before = nl->link(dev->name());
-        if (!NL_CHECK(r, before.has_value(), error_of(before))) return;
-        NL_CHECK(r, !before->up && before->ifindex == dev->ifindex(), "fresh device state");
-        NL_CHECK(r, before->name == dev->name(), "link name " + before->name);
+        if (!NS_CHECK(r, before.has_value(), error_of(before))) return;
+        NS_CHECK(r, !before->up && before->ifindex == dev->ifindex(), "fresh device state");
+        NS_CHECK(r, before->name == dev->name(), "link name " + before->name);
 
-        NL_CHECK(r, nl->set_mtu(dev->name(), 1400), "set mtu");
-        NL_CHECK(r, nl->set_up(dev->name()), "set up");
+        NS_CHECK(r, nl->set_mtu(dev->name(), 1400), "set mtu");
+        NS_CHECK(r, nl->set_up(dev->name()), "set up");
         auto after = nl->link(dev->name());
-        NL_CHECK(r, after && after->mtu == 1400 && after->up,
+        NS_CHECK(r, after && after->mtu == 1400 && after->up,
                  after ? "mtu " + std::to_string(after->mtu) : after.error());
-        NL_CHECK(r, nl->set_up(dev->name(), false), "set down");
+        NS_CHECK(r, nl->set_up(dev->name(), false), "set down");
         auto down = nl->link(dev->name());
-        NL_CHECK(r, down && !down->up, "still up");
+        NS_CHECK(r, down && !down->up, "still up");
 
         // Errors name the operation and the object.
         auto mtu = nl->set_mtu("nosuch0", 1400);
-        NL_CHECK(r, !mtu && mtu.error().rfind("set link nosuch0 mtu 1400: ", 0) == 0,
+        NS_CHECK(r, !mtu && mtu.error().rfind("set link nosuch0 mtu 1400: ", 0) == 0,
                  error_of(mtu));
         auto tiny = nl->set_mtu(dev->name(), 20);  // below IPv4's minimum of 68
-        NL_CHECK(r, !tiny && tiny.error() == "set link postern0 mtu 20: Invalid argument",
+        NS_CHECK(r, !tiny && tiny.error() == "set link postern0 mtu 20: Invalid argument",
                  error_of(tiny));
         auto missing = nl->link("nosuch0");
-        NL_CHECK(r, !missing && missing.error().rfind("show link nosuch0: ", 0) == 0,
+        NS_CHECK(r, !missing && missing.error().rfind("show link nosuch0: ", 0) == 0,
                  error_of(missing));
     });
 }
 
 BOOST_AUTO_TEST_CASE(addresses_v4_and_v6) {
-    in_netns([](const NsReport& r) {
+    run_in_netns([](const Report& r) {
         Fixture f(r);
         if (!f.ok) return;
         auto& nl = *f.nl;
         const std::string& dev = f.dev.name();
-        NL_CHECK(r, nl.add_address(dev, prefix("10.99.0.1/24")), "add v4");
+        NS_CHECK(r, nl.add_address(dev, prefix("10.99.0.1/24")), "add v4");
         auto v6 = nl.add_address(dev, prefix("fd00:99::1/64"));
-        NL_CHECK(r, v6, error_of(v6));
+        NS_CHECK(r, v6, error_of(v6));
         auto list = nl.addresses(dev);
-        if (!NL_CHECK(r, list.has_value(), error_of(list))) return;
+        if (!NS_CHECK(r, list.has_value(), error_of(list))) return;
         auto has = [&](const char* p) {
             return std::find(list->begin(), list->end(), prefix(p)) != list->end();
         };
-        NL_CHECK(r, has("10.99.0.1/24"), "10.99.0.1/24 missing");
-        NL_CHECK(r, has("fd00:99::1/64"), "fd00:99::1/64 missing");
+        NS_CHECK(r, has("10.99.0.1/24"), "10.99.0.1/24 missing");
+        NS_CHECK(r, has("fd00:99::1/64"), "fd00:99::1/64 missing");
 
         // The kernel adds the connected routes for both.
         auto v4routes = nl.routes(dev, IpAddress::Family::V4);
-        NL_CHECK(r, v4routes && has_route(*v4routes, "10.99.0.0/24", RT_TABLE_MAIN, 0),
+        NS_CHECK(r, v4routes && has_route(*v4routes, "10.99.0.0/24", RT_TABLE_MAIN, 0),
                  "connected route 10.99.0.0/24");
         auto v6routes = nl.routes(dev, IpAddress::Family::V6);
-        NL_CHECK(r, v6routes && has_destination(*v6routes, "fd00:99::/64"),
+        NS_CHECK(r, v6routes && has_destination(*v6routes, "fd00:99::/64"),
                  "connected route fd00:99::/64");
 
         auto dup = nl.add_address(dev, prefix("10.99.0.1/24"));
-        NL_CHECK(r, !dup && dup.error() == "add address 10.99.0.1/24 dev postern0: File exists",
+        NS_CHECK(r, !dup && dup.error() == "add address 10.99.0.1/24 dev postern0: File exists",
                  error_of(dup));
 
-        NL_CHECK(r, nl.delete_address(dev, prefix("10.99.0.1/24")), "delete v4");
-        NL_CHECK(r, nl.delete_address(dev, prefix("fd00:99::1/64")), "delete v6");
+        NS_CHECK(r, nl.delete_address(dev, prefix("10.99.0.1/24")), "delete v4");
+        NS_CHECK(r, nl.delete_address(dev, prefix("fd00:99::1/64")), "delete v6");
         list = nl.addresses(dev);
-        NL_CHECK(r, list && !has("10.99.0.1/24") && !has("fd00:99::1/64"), "addresses remain");
+        NS_CHECK(r, list && !has("10.99.0.1/24") && !has("fd00:99::1/64"), "addresses remain");
         auto gone = nl.delete_address(dev, prefix("10.99.0.1/24"));
-        NL_CHECK(r,
+        NS_CHECK(r,
                  !gone && gone.error().rfind("delete address 10.99.0.1/24 dev postern0: ", 0) == 0,
                  error_of(gone));
     });
 }
 
 BOOST_AUTO_TEST_CASE(routes_add_and_delete) {
-    in_netns([](const NsReport& r) {
+    run_in_netns([](const Report& r) {
         Fixture f(r);
         if (!f.ok) return;
         auto& nl = *f.nl;
@@ -274,40 +180,40 @@ BOOST_AUTO_TEST_CASE(routes_add_and_delete) {
         const RouteSpec remote6{prefix("2001:db8:5::/48"), 300, 200};
         for (const RouteSpec* s : {&pool, &remote, &other_table, &pool6, &remote6}) {
             auto added = nl.add_route(dev, *s);
-            NL_CHECK(r, added, error_of(added));
+            NS_CHECK(r, added, error_of(added));
         }
         auto v4 = nl.routes(dev, IpAddress::Family::V4);
-        if (!NL_CHECK(r, v4.has_value(), error_of(v4))) return;
-        NL_CHECK(r, has_route(*v4, "10.98.0.0/24", RT_TABLE_MAIN, 0), "pool route");
-        NL_CHECK(r, has_route(*v4, "192.168.50.0/24", RT_TABLE_MAIN, 100), "remote route");
-        NL_CHECK(r, has_route(*v4, "172.16.0.0/16", 100, 10), "table 100 route");
+        if (!NS_CHECK(r, v4.has_value(), error_of(v4))) return;
+        NS_CHECK(r, has_route(*v4, "10.98.0.0/24", RT_TABLE_MAIN, 0), "pool route");
+        NS_CHECK(r, has_route(*v4, "192.168.50.0/24", RT_TABLE_MAIN, 100), "remote route");
+        NS_CHECK(r, has_route(*v4, "172.16.0.0/16", 100, 10), "table 100 route");
         for (const auto& e : *v4)
             if (e.destination == prefix("10.98.0.0/24"))
-                NL_CHECK(r, e.protocol == RTPROT_STATIC && e.ifindex == f.dev.ifindex(),
+                NS_CHECK(r, e.protocol == RTPROT_STATIC && e.ifindex == f.dev.ifindex(),
                          "protocol/ifindex");
         auto v6 = nl.routes(dev, IpAddress::Family::V6);
-        if (!NL_CHECK(r, v6.has_value(), error_of(v6))) return;
-        NL_CHECK(r, has_destination(*v6, "fd00:98::/64"), "v6 pool route");
-        NL_CHECK(r, has_route(*v6, "2001:db8:5::/48", 200, 300), "v6 route in table 200");
+        if (!NS_CHECK(r, v6.has_value(), error_of(v6))) return;
+        NS_CHECK(r, has_destination(*v6, "fd00:98::/64"), "v6 pool route");
+        NS_CHECK(r, has_route(*v6, "2001:db8:5::/48", 200, 300), "v6 route in table 200");
 
         // Host bits in the destination mean the subnet.
         auto host_bits = nl.add_route(dev, {prefix("10.97.0.5/24"), {}, {}});
-        NL_CHECK(r, host_bits, error_of(host_bits));
+        NS_CHECK(r, host_bits, error_of(host_bits));
         v4 = nl.routes(dev, IpAddress::Family::V4);
-        NL_CHECK(r, v4 && has_destination(*v4, "10.97.0.0/24"), "10.97.0.0/24");
+        NS_CHECK(r, v4 && has_destination(*v4, "10.97.0.0/24"), "10.97.0.0/24");
 
         for (const RouteSpec* s : {&pool, &remote, &other_table, &pool6, &remote6}) {
             auto deleted = nl.delete_route(dev, *s);
-            NL_CHECK(r, deleted, error_of(deleted));
+            NS_CHECK(r, deleted, error_of(deleted));
         }
         v4 = nl.routes(dev, IpAddress::Family::V4);
         v6 = nl.routes(dev, IpAddress::Family::V6);
-        NL_CHECK(r,
+        NS_CHECK(r,
                  v4 && !has_destination(*v4, "10.98.0.0/24") &&
                      !has_destination(*v4, "192.168.50.0/24") &&
                      !has_destination(*v4, "172.16.0.0/16"),
                  "v4 routes remain");
-        NL_CHECK(
+        NS_CHECK(
             r,
             v6 && !has_destination(*v6, "fd00:98::/64") && !has_destination(*v6, "2001:db8:5::/48"),
             "v6 routes remain");
@@ -315,51 +221,51 @@ BOOST_AUTO_TEST_CASE(routes_add_and_delete) {
 }
 
 BOOST_AUTO_TEST_CASE(route_errors_name_the_route) {
-    in_netns([](const NsReport& r) {
+    run_in_netns([](const Report& r) {
         Fixture f(r);
         if (!f.ok) return;
         auto& nl = *f.nl;
         const RouteSpec pool{prefix("10.99.0.0/24"), {}, {}};
-        NL_CHECK(r, nl.add_route("postern0", pool), "first add");
+        NS_CHECK(r, nl.add_route("postern0", pool), "first add");
         auto dup = nl.add_route("postern0", pool);
-        NL_CHECK(r, !dup && dup.error() == "add route 10.99.0.0/24 dev postern0: File exists",
+        NS_CHECK(r, !dup && dup.error() == "add route 10.99.0.0/24 dev postern0: File exists",
                  error_of(dup));
         auto dup6 = nl.add_route("postern0", {prefix("fd00:99::/64"), 5, 100});
         dup6 = nl.add_route("postern0", {prefix("fd00:99::/64"), 5, 100});
-        NL_CHECK(r,
+        NS_CHECK(r,
                  !dup6 && dup6.error() ==
                               "add route fd00:99::/64 dev postern0 table 100 metric 5: File exists",
                  error_of(dup6));
         auto absent = nl.delete_route("postern0", {prefix("10.55.0.0/16"), {}, {}});
-        NL_CHECK(
+        NS_CHECK(
             r,
             !absent && absent.error() == "delete route 10.55.0.0/16 dev postern0: No such process",
             error_of(absent));
         auto no_dev = nl.add_route("nosuch0", pool);
-        NL_CHECK(r, !no_dev && no_dev.error().rfind("add route 10.99.0.0/24 dev nosuch0: ", 0) == 0,
+        NS_CHECK(r, !no_dev && no_dev.error().rfind("add route 10.99.0.0/24 dev nosuch0: ", 0) == 0,
                  error_of(no_dev));
         // IPv4 refuses a device route through a link that is down.
-        NL_CHECK(r, nl.set_up("postern0", false), "down");
+        NS_CHECK(r, nl.set_up("postern0", false), "down");
         auto down = nl.add_route("postern0", {prefix("10.60.0.0/16"), {}, {}});
-        NL_CHECK(r, !down && down.error() == "add route 10.60.0.0/16 dev postern0: Network is down",
+        NS_CHECK(r, !down && down.error() == "add route 10.60.0.0/16 dev postern0: Network is down",
                  error_of(down));
     });
 }
 
 BOOST_AUTO_TEST_CASE(forwarding_switches) {
-    in_netns([](const NsReport& r) {
+    run_in_netns([](const Report& r) {
         for (auto family : {IpAddress::Family::V4, IpAddress::Family::V6}) {
             std::string name = family == IpAddress::Family::V4 ? "IPv4" : "IPv6";
             // No check of the initial value: a new namespace inherits IPv4's from the host
             // (net.core.devconf_inherit_init_net = 0).
             auto initial = forwarding(family);
-            NL_CHECK(r, initial.has_value(), error_of(initial));
-            NL_CHECK(r, set_forwarding(family, true), name + " enable");
+            NS_CHECK(r, initial.has_value(), error_of(initial));
+            NS_CHECK(r, set_forwarding(family, true), name + " enable");
             auto on = forwarding(family);
-            NL_CHECK(r, on && *on, name + " forwarding not on");
-            NL_CHECK(r, set_forwarding(family, false), name + " disable");
+            NS_CHECK(r, on && *on, name + " forwarding not on");
+            NS_CHECK(r, set_forwarding(family, false), name + " disable");
             auto off = forwarding(family);
-            NL_CHECK(r, off && !*off, name + " forwarding not off");
+            NS_CHECK(r, off && !*off, name + " forwarding not off");
         }
     });
 }

@@ -18,21 +18,11 @@
 #include <string>
 #include <vector>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define POSTERN_TEST_LSAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define POSTERN_TEST_LSAN 1
-#endif
-#endif
-#ifdef POSTERN_TEST_LSAN
-#include <sanitizer/lsan_interface.h>
-#endif
-
 #include "esp/engine/ip_packet.hpp"
 #include "esp/engine/netlink_config.hpp"
 #include "esp/engine/tun_device.hpp"
 #include "esp/engine/userspace_dataplane.hpp"
+#include "netns.hpp"
 
 using namespace postern;
 using namespace postern::esp;
@@ -331,78 +321,9 @@ namespace {
 
 // What the child tells the parent, one line each: "F <failed check>" or "I <information>".
 // (The same scheme as tun_device_test.cpp.)
-struct Report {
-    int fd;
-    void line(char kind, const std::string& text) const {
-        std::string s = std::string(1, kind) + " " + text + "\n";
-        for (std::size_t off = 0; off < s.size();) {
-            ssize_t n = ::write(fd, s.data() + off, s.size() - off);
-            if (n <= 0) return;
-            off += static_cast<std::size_t>(n);
-        }
-    }
-    void fail(const std::string& text) const { line('F', text); }
-};
-
-#define NS_CHECK(report, cond, text)                                                  \
-    ((cond) ? true                                                                    \
-            : ((report).fail(std::string("line ") + std::to_string(__LINE__) + ": " + \
-                             std::string(text)),                                      \
-               false))
-
-void run_in_netns(const std::function<void(const Report&)>& body) {
-    int p[2];
-    BOOST_REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
-    pid_t pid = ::fork();
-    BOOST_REQUIRE(pid >= 0);
-    if (pid == 0) {
-        ::close(p[0]);
-        Report r{p[1]};
-        if (::unshare(CLONE_NEWNET) != 0) {
-            r.fail(std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno));
-        } else {
-            try {
-                body(r);
-            } catch (const std::exception& e) {
-                r.fail(std::string("exception: ") + e.what());
-            }
-        }
-#ifdef POSTERN_TEST_LSAN
-        if (__lsan_do_recoverable_leak_check() != 0) r.fail("LeakSanitizer found leaks");
-#endif
-        ::_exit(0);
-    }
-    ::close(p[1]);
-    std::string out;
-    char buf[4096];
-    for (ssize_t n; (n = ::read(p[0], buf, sizeof buf)) != 0;) {
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) break;
-        out.append(buf, static_cast<std::size_t>(n));
-    }
-    ::close(p[0]);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 0), "child exited abnormally");
-    for (std::size_t pos = 0; pos < out.size();) {
-        auto end = out.find('\n', pos);
-        std::string l = out.substr(pos, end - pos);
-        pos = end == std::string::npos ? out.size() : end + 1;
-        if (l.rfind("F ", 0) == 0) BOOST_ERROR(l.substr(2));
-    }
-}
-
-boost::test_tools::assertion_result needs_tun(boost::unit_test::test_unit_id) {
-    boost::test_tools::assertion_result r(false);
-    if (::geteuid() != 0)
-        r.message() << "SKIPPED: needs root (TUN devices and network namespaces)";
-    else if (::access("/dev/net/tun", R_OK | W_OK) != 0)
-        r.message() << "SKIPPED: needs /dev/net/tun";
-    else
-        return true;
-    std::cerr << "userspace_dataplane: " << r.message().str() << "\n";
-    return r;
-}
+using postern::test::needs_root_and_tun;
+using postern::test::Report;
+using postern::test::run_in_netns;
 
 sockaddr_in sockaddr4(const char* addr, std::uint16_t port) {
     sockaddr_in sa{};
@@ -414,7 +335,7 @@ sockaddr_in sockaddr4(const char* addr, std::uint16_t port) {
 
 }  // namespace
 
-BOOST_AUTO_TEST_SUITE(userspace_dataplane_tun, *boost::unit_test::precondition(needs_tun))
+BOOST_AUTO_TEST_SUITE(userspace_dataplane_tun, *boost::unit_test::precondition(needs_root_and_tun))
 
 BOOST_AUTO_TEST_CASE(udp_datagram_out_through_tun_and_reply_back) {
     run_in_netns([](const Report& r) {
