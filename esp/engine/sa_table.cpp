@@ -8,13 +8,13 @@
 
 namespace postern::esp {
 
-namespace {
-
 std::int64_t monotonic_seconds() {
     timespec ts{};
     ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return ts.tv_sec;
 }
+
+namespace {
 
 // end - start of a range as a 16-octet big-endian number (IPv4 right-aligned), so ranges of
 // either family compare by memcmp. A reversed range counts as empty (0).

@@ -44,6 +44,10 @@
 
 namespace postern::esp {
 
+// The clock of SaSlot::installed_at and last_used: CLOCK_MONOTONIC at one-second resolution
+// (the coarse clock costs no syscall, so the packet path may read it).
+std::int64_t monotonic_seconds();
+
 // One installed SA and its per-worker cipher contexts. Shared between snapshots; the EspSa's
 // mutable state is atomic or owned by one worker (esp_sa.hpp), and ciphers[w] belongs to worker
 // w alone.

@@ -12,12 +12,6 @@ namespace postern::esp {
 
 namespace {
 
-std::int64_t monotonic_seconds() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return ts.tv_sec;
-}
-
 std::string sa_name(EspSpi spi, bool inbound) {
     char name[48];
     std::snprintf(name, sizeof name, "%s ESP SA 0x%08x", inbound ? "inbound" : "outbound",
