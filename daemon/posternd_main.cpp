@@ -19,8 +19,8 @@
 #include "daemon/address_pools.hpp"
 #include "daemon/config.hpp"
 #include "daemon/dataplane_log.hpp"
-#include "daemon/engine_setup.hpp"
 #include "daemon/io_server.hpp"
+#include "daemon/load.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/summary.hpp"
 #include "daemon/tun_setup.hpp"
@@ -39,22 +39,13 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", "posternd 0.1.0");
     CLI11_PARSE(app, argc, argv);
 
-    auto cfg = load_config(config_path);
-    if (!cfg) {
-        std::fprintf(stderr, "posternd: %s\n", cfg.error().to_string().c_str());
+    auto loaded = load_and_check(config_path);
+    if (!loaded) {
+        std::fprintf(stderr, "posternd: %s\n", loaded.error().to_string().c_str());
         return 2;
     }
-    std::vector<std::string> warnings;
-    auto engine = build_engine_config(*cfg, &warnings);
-    if (!engine) {
-        std::fprintf(stderr, "posternd: %s\n", engine.error().to_string().c_str());
-        return 2;
-    }
-    auto pools = MemoryPools::create(*cfg);
-    if (!pools) {
-        std::fprintf(stderr, "posternd: %s\n", pools.error().to_string().c_str());
-        return 2;
-    }
+    const Config* cfg = &loaded->config;
+    const auto& warnings = loaded->warnings;
     if (check_only) {
         for (const auto& w : warnings)
             std::fprintf(stderr, "posternd: warning: %s\n", w.c_str());
@@ -109,7 +100,7 @@ int main(int argc, char** argv) {
     }
     postern::DataPlane& dataplane = logged ? static_cast<postern::DataPlane&>(*logged) : recording;
 
-    Server server(*cfg, std::move(*engine), std::move(*pools), dataplane);
+    Server server(*cfg, std::move(loaded->engine), std::move(loaded->pools), dataplane);
     if (auto ok = server.open(); !ok) {
         std::fprintf(stderr, "posternd: %s\n", ok.error().c_str());
         return 1;

@@ -4,9 +4,7 @@
 
 #include <cstdio>
 
-#include "daemon/address_pools.hpp"
-#include "daemon/config.hpp"
-#include "daemon/engine_setup.hpp"
+#include "daemon/load.hpp"
 
 int main(int argc, char** argv) {
     CLI::App app{"postern - Postern VPN server administration"};
@@ -24,21 +22,13 @@ int main(int argc, char** argv) {
 
     if (check->parsed()) {
         using namespace postern::daemon;
-        auto cfg = load_config(config_path);
-        if (!cfg) {
-            std::fprintf(stderr, "%s\n", cfg.error().to_string().c_str());
+        auto loaded = load_and_check(config_path);
+        if (!loaded) {
+            std::fprintf(stderr, "%s\n", loaded.error().to_string().c_str());
             return 1;
         }
-        std::vector<std::string> warnings;
-        auto engine = build_engine_config(*cfg, &warnings);
-        if (!engine) {
-            std::fprintf(stderr, "%s\n", engine.error().to_string().c_str());
-            return 1;
-        }
-        if (auto pools = MemoryPools::create(*cfg); !pools) {
-            std::fprintf(stderr, "%s\n", pools.error().to_string().c_str());
-            return 1;
-        }
+        const Config* cfg = &loaded->config;
+        const auto& warnings = loaded->warnings;
         for (const auto& w : warnings)
             std::fprintf(stderr, "warning: %s\n", w.c_str());
         std::printf("%s: OK (%zu connection%s, %zu pool%s)\n", config_path.c_str(),
