@@ -436,7 +436,7 @@ expect_sa() {
     local name=$1 re=$2 want=$3 got
     got=$(sa_get "$name" "$re")
     [ "$got" = "$want" ] || fail "charon $name: SA $re is '$got', expected '$want'"
-    pi_log "ok: charon $name reports $re = $got"
+    pi_log "ok: charon $name reports $re = ${got:-(none)}"
 }
 
 # expect_sa_match NAME PATH_REGEX ERE  - asserts one value of the last snapshot matches ^ERE$.
@@ -444,7 +444,7 @@ expect_sa_match() {
     local name=$1 re=$2 want=$3 got
     got=$(sa_get "$name" "$re")
     [[ "$got" =~ ^($want)$ ]] || fail "charon $name: SA $re is '$got', expected /$want/"
-    pi_log "ok: charon $name reports $re = $got"
+    pi_log "ok: charon $name reports $re = ${got:-(none)}"
 }
 
 # show_sas NAME  - swanctl's human-readable view into the test's output (for the record).
@@ -591,4 +591,272 @@ gen_ee() {
         | openssl x509 -req -CA "$icert" -CAkey "$ikey" -set_serial "0x$(openssl rand -hex 8)" -days 3650 -sha256 \
             -extfile "$ext" -out "$cert" 2>/dev/null
     [ -s "$cert" ] || fail "gen_ee: openssl made no $cert"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Networks behind the gateways, and traffic through the tunnels
+# ---------------------------------------------------------------------------------------------
+#
+# pi_add_lan a|b adds a LAN behind namespace a or b (a third/fourth namespace, "l" behind a,
+# "m" behind b), so traffic crosses a gateway instead of ending on it:
+#
+#   netns pi-PID-a (gateway)                     netns pi-PID-l (LAN host)
+#   +-------------------------------+             +-------------------------------------+
+#   |  lan0  10.97.0.1/24           | <---------> |  veth0  10.97.0.2/24  fd00:97::2/64 |
+#   |        fd00:97::1/64          |  veth pair  |  default via 10.97.0.1, fd00:97::1  |
+#   +-------------------------------+             +-------------------------------------+
+#   and behind b: netns pi-PID-m, 10.96.0.0/24 and fd00:96::/64 the same way.
+#
+# The gateway namespace gets no forwarding switch from here: posternd turns IPv4 forwarding on
+# when a connection has local_ts (pi_need_forwarding checks what it did).
+NS_L=pi-$PI_ID-l
+NS_M=pi-$PI_ID-m
+LAN_A4=10.97.0.0/24  LAN_A_GW4=10.97.0.1  LAN_A_HOST4=10.97.0.2
+LAN_A6=fd00:97::/64  LAN_A_GW6=fd00:97::1 LAN_A_HOST6=fd00:97::2
+LAN_B4=10.96.0.0/24  LAN_B_GW4=10.96.0.1  LAN_B_HOST4=10.96.0.2
+LAN_B6=fd00:96::/64  LAN_B_GW6=fd00:96::1 LAN_B_HOST6=fd00:96::2
+
+# pi_add_lan a|b  - the LAN behind namespace a (netns l) or b (netns m), see above.
+pi_add_lan() {
+    local gw lan p4 p6
+    case $1 in
+        a) gw=$NS_A lan=$NS_L p4=10.97.0 p6=fd00:97: ;;
+        b) gw=$NS_B lan=$NS_M p4=10.96.0 p6=fd00:96: ;;
+        *) fail "pi_add_lan: side '$1' is neither a nor b" ;;
+    esac
+    pi_ns_add "$lan"
+    ip link add lan0 netns "$gw" type veth peer name veth0 netns "$lan"
+    ip -n "$gw" addr add "$p4.1/24" dev lan0
+    ip -n "$gw" addr add "$p6:1/64" dev lan0 nodad
+    ip -n "$lan" addr add "$p4.2/24" dev veth0
+    ip -n "$lan" addr add "$p6:2/64" dev veth0 nodad
+    ip -n "$gw" link set lan0 up
+    ip -n "$lan" link set veth0 up
+    ip -n "$lan" route add default via "$p4.1"
+    ip -n "$lan" -6 route add default via "$p6:1"
+    pi_log "LAN $lan ($p4.2, $p6:2) behind $gw ($p4.1, $p6:1)"
+}
+
+# pi_setup_site2site [nat]  - gateways a and b (pi_setup_pair, or with "nat" pi_setup_nat: b
+# behind the masquerading router r) with a LAN behind each (pi_add_lan a, pi_add_lan b).
+pi_setup_site2site() {
+    if [ "${1:-}" = nat ]; then pi_setup_nat; else pi_setup_pair; fi
+    pi_add_lan a
+    pi_add_lan b
+}
+
+# pi_need_forwarding NS 4|6  - asserts IP forwarding is on in NS (posternd turns it on for
+# connections with local_ts).
+pi_need_forwarding() {
+    local ns=$1 v=$2 key val
+    if [ "$v" = 4 ]; then key=net.ipv4.ip_forward; else key=net.ipv6.conf.all.forwarding; fi
+    val=$(ip netns exec "$ns" sysctl -n "$key")
+    [ "$val" = 1 ] || fail "$key is '$val' in $ns, expected 1 (posternd should have turned it on)"
+    pi_log "ok: $key = 1 in $ns"
+}
+
+# pi_ping NS SRC DST [COUNT]  - ping (IPv4 or IPv6 by DST) from NS with source SRC; fails the
+# test unless all COUNT (3) echo requests were answered.
+pi_ping() {
+    local ns=$1 src=$2 dst=$3 count=${4:-3} log
+    log=$WORK/ping-$ns-$dst.log
+    PI_LOGS+=("$log")
+    if ! ip netns exec "$ns" ping -n -c "$count" -i 0.2 -W 3 -I "$src" "$dst" >"$log" 2>&1; then
+        fail "ping $src -> $dst from $ns failed: $(tail -n 2 "$log" | tr '\n' ' ')"
+    fi
+    grep -q " $count received" "$log" || fail "ping $src -> $dst: not all $count replies: $(tail -n 2 "$log" | tr '\n' ' ')"
+    pi_log "ok: ping $src -> $dst ($ns): $count replies"
+}
+
+# iperf3_run CLIENT_NS SRC SERVER_NS DST tcp|udp [SECONDS] [UDP_BITRATE]
+#   One iperf3 run from SRC (in CLIENT_NS) to an `iperf3 -s -1` on DST (in SERVER_NS), JSON
+#   output kept as WORK/iperf-N.json. Sets IPERF_BYTES (bytes the receiver got), and for udp
+#   IPERF_PACKETS, IPERF_LOST, IPERF_LOSS (lost percent, as iperf3 reports it). Fails the test
+#   if iperf3 fails or reports an error; the caller asserts on the figures.
+PI_IPERF_N=0
+iperf3_run() {
+    local cns=$1 src=$2 sns=$3 dst=$4 proto=$5 secs=${6:-2} rate=${7:-20M}
+    local n port json slog spid args figures
+    command -v iperf3 >/dev/null || skip "missing iperf3 (Debian package iperf3)"
+    PI_IPERF_N=$((PI_IPERF_N + 1)); n=$PI_IPERF_N
+    port=$((5200 + n))
+    json=$WORK/iperf-$n.json slog=$WORK/iperf-$n-server.log
+    PI_LOGS+=("$slog" "$json")
+    ip netns exec "$sns" iperf3 -s -1 -B "$dst" -p "$port" >"$slog" 2>&1 &
+    spid=$!
+    PI_PIDS+=("$spid")
+    wait_for 10 "iperf3 server on [$dst]:$port in $sns" \
+        sh -c "ip netns exec '$sns' ss -Hntl 'sport = :$port' | grep -q ."
+    args=(-c "$dst" -p "$port" -B "$src" -t "$secs" -J --connect-timeout 5000)
+    [ "$proto" = udp ] && args+=(-u -b "$rate")
+    pi_log "iperf3 $proto $src -> $dst, ${secs} s$([ "$proto" = udp ] && echo " at $rate bit/s")"
+    if ! timeout $((secs + 25)) ip netns exec "$cns" iperf3 "${args[@]}" >"$json" 2>&1; then
+        fail "iperf3 $proto $src -> $dst failed: $(grep -m1 '"error"' "$json" || tail -n 3 "$json")"
+    fi
+    # the server exits after its one test (-1); give it a moment, never wait for ever
+    local i
+    for i in $(seq 1 100); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$spid" 2>/dev/null && fail "iperf3 server on [$dst]:$port did not exit after its test"
+    wait "$spid" 2>/dev/null || true
+    figures=$(python3 - "$json" "$proto" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+if "error" in d:
+    print("ERROR", d["error"].replace(" ", "_")); sys.exit(0)
+end = d["end"]
+if sys.argv[2] == "tcp":
+    print(int(end["sum_received"]["bytes"]))
+else:
+    # UDP: the receiver's (server's) view, which iperf3 3.12 reports as sum_received when it
+    # has it, else in "sum" (bytes sent, packets/lost as the server counted them)
+    s = end.get("sum_received") or end["sum"]
+    print(int(s["bytes"]), int(s.get("packets", end["sum"]["packets"])),
+          int(s.get("lost_packets", end["sum"]["lost_packets"])),
+          float(s.get("lost_percent", end["sum"]["lost_percent"])))
+PY
+) || fail "cannot read iperf3's JSON output $json"
+    [[ "$figures" != ERROR* ]] || fail "iperf3 $proto $src -> $dst reported an error: ${figures#ERROR }"
+    read -r IPERF_BYTES IPERF_PACKETS IPERF_LOST IPERF_LOSS <<<"$figures"
+    if [ "$proto" = udp ]; then
+        pi_log "iperf3 udp $src -> $dst: $IPERF_BYTES bytes, $IPERF_PACKETS packets, $IPERF_LOST lost ($IPERF_LOSS %)"
+    else
+        pi_log "iperf3 tcp $src -> $dst: $IPERF_BYTES bytes received"
+    fi
+}
+
+# expect_iperf3 CLIENT_NS SRC SERVER_NS DST tcp|udp  - iperf3_run (2 s) and its assertions:
+# the receiver got bytes; for UDP also packets, and a loss under PI_MAX_UDP_LOSS percent (10:
+# a shared 2-core machine running two data planes in userspace loses some at 20 Mbit/s).
+PI_MAX_UDP_LOSS=${PI_MAX_UDP_LOSS:-10}
+expect_iperf3() {
+    iperf3_run "$1" "$2" "$3" "$4" "$5" 2
+    [ "$IPERF_BYTES" -gt 0 ] || fail "iperf3 $5 $2 -> $4: the receiver got no bytes"
+    if [ "$5" = udp ]; then
+        [ "$IPERF_PACKETS" -gt "$IPERF_LOST" ] || fail "iperf3 udp $2 -> $4: every packet lost"
+        awk -v l="$IPERF_LOSS" -v m="$PI_MAX_UDP_LOSS" 'BEGIN { exit !(l < m) }' \
+            || fail "iperf3 udp $2 -> $4: $IPERF_LOSS % lost, expected < $PI_MAX_UDP_LOSS %"
+    fi
+    pi_log "ok: iperf3 $5 $2 -> $4 crossed the tunnel"
+}
+
+# posternd_counters [NAME]  - reads the data plane counters posternd NAME logged at exit
+# ("data plane counters: ESP out N packets (...), ESP in N packets (...); UDP: N ESP datagrams
+# received, ...; drops: reason=N ..."; see daemon/io_server.cpp) into DP_OUT, DP_IN (ESP
+# packets encrypted / decrypted and delivered), DP_UDP_RX (ESP-in-UDP datagrams received) and
+# DP_DROPS (the " reason=N" list, or " none"). Call after posternd_stop.
+posternd_counters() {
+    local name=${1:-posternd} line
+    line=$(grep -E 'data plane counters:' "$WORK/$name.log" | tail -n 1)
+    [ -n "$line" ] || fail "posternd ($name) logged no data plane counters at exit"
+    pi_log "posternd ($name): ${line#*data plane counters: }"
+    [[ "$line" =~ ESP\ out\ ([0-9]+)\ packets.*ESP\ in\ ([0-9]+)\ packets.*UDP:\ ([0-9]+)\ ESP\ datagrams\ received.*drops:(.*)$ ]] \
+        || fail "cannot read posternd's ($name) counters from: $line"
+    DP_OUT=${BASH_REMATCH[1]} DP_IN=${BASH_REMATCH[2]} DP_UDP_RX=${BASH_REMATCH[3]}
+    DP_DROPS=${BASH_REMATCH[4]}
+}
+
+# posternd_drop_count REASON  - after posternd_counters: how many packets were dropped for
+# REASON (replay, bad_icv, ...; 0 when not listed).
+posternd_drop_count() {
+    local w
+    for w in $DP_DROPS; do
+        [ "${w%%=*}" = "$1" ] && { echo "${w#*=}"; return; }
+    done
+    echo 0
+}
+
+# ---------------------------------------------------------------------------------------------
+# Configuration blocks shared by the traffic tests
+# ---------------------------------------------------------------------------------------------
+
+# charon_rw_conf NAME ESP_PROPOSALS VIPS REMOTE_TS  - WORK/NAME/swanctl/swanctl.conf for a road
+# warrior: connection "home" from b (192.0.2.2) to posternd at 192.0.2.1, PSK, identities
+# b.postern.test -> vpn.postern.test, IKE aes256gcm16-prfsha256-x25519, encap = yes, virtual
+# IPs VIPS ("0.0.0.0,::"), child "net" with REMOTE_TS and ESP_PROPOSALS (strongSwan syntax).
+charon_rw_conf() {
+    local name=$1 esp=$2 vips=$3 rts=$4
+    cat >"$WORK/$name/swanctl/swanctl.conf" <<EOF
+connections {
+    home {
+        version = 2
+        local_addrs = $IP_B
+        remote_addrs = $IP_A
+        proposals = aes256gcm16-prfsha256-x25519
+        encap = yes
+        vips = $vips
+        local {
+            auth = psk
+            id = b.postern.test
+        }
+        remote {
+            auth = psk
+            id = vpn.postern.test
+        }
+        children {
+            net {
+                remote_ts = $rts
+                esp_proposals = $esp
+            }
+        }
+    }
+}
+secrets {
+    ike-home {
+        id-1 = b.postern.test
+        id-2 = vpn.postern.test
+        secret = "$PI_PSK"
+    }
+}
+EOF
+}
+
+# posternd_psk_conn FILE NAME LOCAL_ID REMOTE_ID ESP_PROPOSALS [KEY = VALUE LINES]  - appends a
+# PSK [[connections]] block (IKE aes256gcm16-prfsha256-x25519) to posternd's FILE. ESP_PROPOSALS
+# is TOML array content ('"aes256gcm16"'); the extra lines (pools, local_ts, remote_ts, start,
+# remote_addrs, ...) go in verbatim.
+posternd_psk_conn() {
+    local f=$1 name=$2 lid=$3 rid=$4 esp=$5 extra=${6:-}
+    cat >>"$f" <<EOF
+
+[[connections]]
+name = "$name"
+local_id = "$lid"
+remote_id = "$rid"
+local_auth = "psk"
+remote_auth = "psk"
+psk = "$PI_PSK"
+ike_proposals = ["aes256gcm16-prfsha256-x25519"]
+esp_proposals = [$esp]
+$extra
+EOF
+}
+
+# ---------------------------------------------------------------------------------------------
+# Packet captures
+# ---------------------------------------------------------------------------------------------
+
+# tcpdump_start NAME NS IFACE FILTER  - captures FILTER on IFACE in NS into WORK/NAME.pcap
+# (each packet written as it arrives, -U); returns once tcpdump is listening.
+tcpdump_start() {
+    local name=$1 ns=$2 dev=$3 filter=$4 log=$WORK/$1.tcpdump.log
+    command -v tcpdump >/dev/null || skip "missing tcpdump"
+    PI_LOGS+=("$log")
+    ip netns exec "$ns" tcpdump -n -U -s 0 -i "$dev" -w "$WORK/$name.pcap" "$filter" >"$log" 2>&1 &
+    PI_PIDS+=($!)
+    echo "$!" >"$WORK/$name.tcpdump.pid"
+    wait_for 10 "tcpdump $name to listen on $dev in $ns" grep -q 'listening on' "$log"
+}
+
+# tcpdump_stop NAME  - stops tcpdump NAME (SIGINT: it flushes WORK/NAME.pcap) and waits for it.
+tcpdump_stop() {
+    local pid i
+    pid=$(cat "$WORK/$1.tcpdump.pid")
+    kill -INT "$pid" 2>/dev/null || true
+    for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    wait "$pid" 2>/dev/null || true
+}
+
+# pcap_count NAME FILTER  - how many packets of WORK/NAME.pcap match the tcpdump FILTER.
+pcap_count() {
+    tcpdump -n -r "$WORK/$1.pcap" "$2" 2>/dev/null | wc -l
 }
