@@ -836,12 +836,13 @@ EOF
 # ---------------------------------------------------------------------------------------------
 
 # tcpdump_start NAME NS IFACE FILTER  - captures FILTER on IFACE in NS into WORK/NAME.pcap
-# (each packet written as it arrives, -U); returns once tcpdump is listening.
+# (--immediate-mode -U: each packet written as it arrives, not in 1 s blocks; still, poll with
+# pcap_count before reading the file); returns once tcpdump is listening.
 tcpdump_start() {
     local name=$1 ns=$2 dev=$3 filter=$4 log=$WORK/$1.tcpdump.log
     command -v tcpdump >/dev/null || skip "missing tcpdump"
     PI_LOGS+=("$log")
-    ip netns exec "$ns" tcpdump -n -U -s 0 -i "$dev" -w "$WORK/$name.pcap" "$filter" >"$log" 2>&1 &
+    ip netns exec "$ns" tcpdump -n -U --immediate-mode -s 0 -i "$dev" -w "$WORK/$name.pcap" "$filter" >"$log" 2>&1 &
     PI_PIDS+=($!)
     echo "$!" >"$WORK/$name.tcpdump.pid"
     wait_for 10 "tcpdump $name to listen on $dev in $ns" grep -q 'listening on' "$log"
