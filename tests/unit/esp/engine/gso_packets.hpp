@@ -96,6 +96,8 @@ struct Super {
     std::uint16_t window = 512;
     std::uint16_t sport = 40000, dport = 443;
     bool partial = true;  // NEEDS_CSUM with the pseudo-header sum in the field, like the kernel
+    const char* src4 = "10.1.0.1";
+    const char* dst4 = "10.2.0.2";
 };
 
 // A super-packet as read from TUN, and its virtio-net header.
@@ -113,8 +115,8 @@ inline Bytes build(const Super& s, VirtioNetHdr& hdr) {
         put16(b + 6, 0x4000);  // DF
         b[8] = s.ttl;
         b[9] = proto;
-        std::memcpy(b + 12, IpAddress::parse("10.1.0.1")->bytes().data(), 4);
-        std::memcpy(b + 16, IpAddress::parse("10.2.0.2")->bytes().data(), 4);
+        std::memcpy(b + 12, IpAddress::parse(s.src4)->bytes().data(), 4);
+        std::memcpy(b + 16, IpAddress::parse(s.dst4)->bytes().data(), 4);
         for (std::size_t i = 20; i < l3; i += 4) {  // Router Alert (RFC 2113), repeated
             b[i] = 0x94;
             b[i + 1] = 4;
@@ -166,6 +168,22 @@ inline Bytes build(const Super& s, VirtioNetHdr& hdr) {
     hdr.csum_start = static_cast<std::uint16_t>(l3);
     hdr.csum_offset = static_cast<std::uint16_t>(field);
     return p;
+}
+
+// Recomputes the IPv4 header checksum and the full L4 checksum (after a test changed fields).
+inline void fix_checksums(Bytes& p) {
+    const std::size_t l3 = l3_size(p);
+    if (p[0] >> 4 == 4) {
+        put16(&p[10], 0);
+        put16(&p[10], static_cast<std::uint16_t>(~naive_sum(ByteView(p).first(l3))));
+    }
+    const std::uint8_t proto = p[0] >> 4 == 6 ? p[6] : p[9];
+    const std::size_t field = l3 + (proto == 6 ? 16 : 6);
+    if (field + 2 > p.size()) return;
+    put16(&p[field], 0);
+    const auto l4 = ByteView(p).subspan(l3);
+    const auto c = static_cast<std::uint16_t>(~naive_sum(l4, naive_pseudo(p, proto, l4.size())));
+    put16(&p[field], c ? c : 0xffff);
 }
 
 }  // namespace postern::test::gso
