@@ -80,6 +80,7 @@ posternd_counters
 replays=$(posternd_drop_count replay)
 [ "$replays" = 1 ] || fail "posternd counted $replays replay drops, expected 1 (drops:$DP_DROPS)"
 [ "$DP_IN" = 4 ] || fail "posternd decrypted $DP_IN ESP packets, expected 4"
+[ -n "$DP_UDP_RX" ] || fail "posternd's counters do not say how many ESP datagrams it received"
 [ "$DP_UDP_RX" = 5 ] || fail "posternd received $DP_UDP_RX ESP datagrams, expected 5"
 pi_log "ok: posternd received 5 ESP datagrams, decrypted 4, dropped 1 as replay"
 pass "a replayed ESP packet is dropped by posternd's replay window and not delivered"

@@ -507,15 +507,18 @@ posternd_start() {
 # section (every path inside WORK, debug logs, quick retransmits) and a [log] section; the test
 # appends [pki], [pools.*] and [[connections]]. Keys as in daemon/config.cpp and
 # docs/configuration.md.
+# The database and control socket are named after FILE (WORK/gw-a.toml: WORK/gw-a.db,
+# WORK/gw-a.ctl.sock), so two posternds of one test do not share them.
 posternd_conf() {
-    local f=$1 extra=${2:-}
+    local f=$1 extra=${2:-} base
+    base=$(basename "${1%.toml}")
     cat >"$f" <<EOF2
 # written by $PI_NAME (tests/interop)
 [server]
 listen = ["0.0.0.0", "::"]
 log_level = "debug"
-user_db = "$WORK/postern.db"
-control_socket = "$WORK/control.sock"
+user_db = "$WORK/$base.db"
+control_socket = "$WORK/$base.ctl.sock"
 retransmit_timeout = "1s"
 retransmit_tries = 4
 $extra
@@ -740,19 +743,24 @@ expect_iperf3() {
 }
 
 # posternd_counters [NAME]  - reads the data plane counters posternd NAME logged at exit
-# ("data plane counters: ESP out N packets (...), ESP in N packets (...); UDP: N ESP datagrams
-# received, ...; drops: reason=N ..."; see daemon/io_server.cpp) into DP_OUT, DP_IN (ESP
-# packets encrypted / decrypted and delivered), DP_UDP_RX (ESP-in-UDP datagrams received) and
-# DP_DROPS (the " reason=N" list, or " none"). Call after posternd_stop.
+# ("data plane counters: ESP out N packets (...), ESP in N packets (...); ... N ESP datagrams
+# received ...; drops: reason=N ...[; ...]"; see daemon/io_server.cpp) into DP_OUT, DP_IN (ESP
+# packets encrypted / decrypted and delivered), DP_UDP_RX (ESP datagrams received; empty if
+# not logged) and DP_DROPS (the " reason=N" list, or " none"). Call after posternd_stop.
 posternd_counters() {
     local name=${1:-posternd} line
     line=$(grep -E 'data plane counters:' "$WORK/$name.log" | tail -n 1)
     [ -n "$line" ] || fail "posternd ($name) logged no data plane counters at exit"
-    pi_log "posternd ($name): ${line#*data plane counters: }"
-    [[ "$line" =~ ESP\ out\ ([0-9]+)\ packets.*ESP\ in\ ([0-9]+)\ packets.*UDP:\ ([0-9]+)\ ESP\ datagrams\ received.*drops:(.*)$ ]] \
-        || fail "cannot read posternd's ($name) counters from: $line"
-    DP_OUT=${BASH_REMATCH[1]} DP_IN=${BASH_REMATCH[2]} DP_UDP_RX=${BASH_REMATCH[3]}
-    DP_DROPS=${BASH_REMATCH[4]}
+    line=${line#*data plane counters: }
+    pi_log "posternd ($name): $line"
+    [[ "$line" =~ ESP\ out\ ([0-9]+)\ packets ]] || fail "no 'ESP out N packets' in posternd's ($name) counters: $line"
+    DP_OUT=${BASH_REMATCH[1]}
+    [[ "$line" =~ ESP\ in\ ([0-9]+)\ packets ]] || fail "no 'ESP in N packets' in posternd's ($name) counters: $line"
+    DP_IN=${BASH_REMATCH[1]}
+    DP_UDP_RX=
+    [[ "$line" =~ ([0-9]+)\ ESP\ datagrams\ received ]] && DP_UDP_RX=${BASH_REMATCH[1]}
+    [[ "$line" =~ drops:([^\;]*) ]] || fail "no 'drops:' in posternd's ($name) counters: $line"
+    DP_DROPS=${BASH_REMATCH[1]}
 }
 
 # posternd_drop_count REASON  - after posternd_counters: how many packets were dropped for
@@ -860,4 +868,28 @@ tcpdump_stop() {
 # pcap_count NAME FILTER  - how many packets of WORK/NAME.pcap match the tcpdump FILTER.
 pcap_count() {
     tcpdump -n -r "$WORK/$1.pcap" "$2" 2>/dev/null | wc -l
+}
+
+# posternd_site2site_conf [INITIATOR_LINES] [ESP_PROPOSALS]  - the two gateway configurations
+# of a site-to-site test (pi_setup_site2site), userspace data plane, PSK:
+#   WORK/gw-a.toml: connection "site-a", responder, gw-a.postern.test, local_ts LAN a (v4+v6),
+#                   remote_ts LAN b
+#   WORK/gw-b.toml: connection "site-b", initiator (start = true, remote_addrs = [a's address]),
+#                   gw-b.postern.test, local_ts LAN b, remote_ts LAN a, plus INITIATOR_LINES
+#                   (e.g. 'encap = true')
+# ESP_PROPOSALS: TOML array content, default '"aes256gcm16"'. Start them with
+# posternd_start "$NS_A" "$WORK/gw-a.toml" gw-a (log WORK/gw-a.log), the same for b.
+posternd_site2site_conf() {
+    local extra=${1:-} esp=${2:-'"aes256gcm16"'}
+    posternd_conf "$WORK/gw-a.toml" 'dataplane = "userspace"'
+    posternd_psk_conn "$WORK/gw-a.toml" site-a gw-a.postern.test gw-b.postern.test "$esp" \
+        "local_ts = [\"$LAN_A4\", \"$LAN_A6\"]
+remote_ts = [\"$LAN_B4\", \"$LAN_B6\"]"
+    posternd_conf "$WORK/gw-b.toml" 'dataplane = "userspace"'
+    posternd_psk_conn "$WORK/gw-b.toml" site-b gw-b.postern.test gw-a.postern.test "$esp" \
+        "local_ts = [\"$LAN_B4\", \"$LAN_B6\"]
+remote_ts = [\"$LAN_A4\", \"$LAN_A6\"]
+remote_addrs = [\"$IP_A\"]
+start = true
+$extra"
 }
