@@ -28,7 +28,10 @@ struct UdpOffloads {
 
 // Probes a UDP socket: gso when the kernel knows UDP_SEGMENT (getsockopt answers; nothing
 // changes), gro when `enable_gro` and setsockopt(UDP_GRO, 1) succeeds (which turns it on: from
-// then on every recvmsg must be parsed with udp_gro_segment_size). A kernel or socket that
+// then on every recvmsg/recvmmsg entry needs a 65535-octet buffer, or coalesced datagrams are
+// cut (MSG_TRUNC), and must be split with udp_gro_segment_size and UdpGroSplitter; a datagram
+// of another size, e.g. an IKE message or a NAT-T keepalive, ends a train as its short last
+// member or arrives alone). A kernel or socket that
 // refuses gives false, never an error: the caller falls back to one datagram per call.
 // Even with gso true, a given sendmsg may fail with EIO (the route's device cannot checksum)
 // or EINVAL (too many segments, segment larger than the MTU): send those datagrams one by one.
