@@ -1,0 +1,122 @@
+#include "esp/engine/esp_socket.hpp"
+
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+namespace postern::esp {
+
+namespace {
+
+std::string errno_text(int e) {
+    return std::strerror(e);
+}
+
+}  // namespace
+
+Fd& Fd::operator=(Fd&& o) noexcept {
+    if (this != &o) reset(o.release());
+    return *this;
+}
+
+void Fd::reset(int fd) {
+    // close() releases the fd even when it reports an error; there is nothing to retry.
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+}
+
+int address_family(const IpAddress& a) {
+    return a.is_v4() ? AF_INET : AF_INET6;
+}
+
+socklen_t to_sockaddr(const Endpoint& e, sockaddr_storage& ss) {
+    std::memset(&ss, 0, sizeof ss);
+    if (e.address.is_v4()) {
+        auto& s4 = reinterpret_cast<sockaddr_in&>(ss);
+        s4.sin_family = AF_INET;
+        s4.sin_port = htons(e.port);
+        std::memcpy(&s4.sin_addr, e.address.bytes().data(), 4);
+        return sizeof s4;
+    }
+    auto& s6 = reinterpret_cast<sockaddr_in6&>(ss);
+    s6.sin6_family = AF_INET6;
+    s6.sin6_port = htons(e.port);
+    std::memcpy(&s6.sin6_addr, e.address.bytes().data(), 16);
+    return sizeof s6;
+}
+
+Endpoint from_sockaddr(const sockaddr_storage& ss) {
+    Endpoint e;
+    if (ss.ss_family == AF_INET) {
+        const auto& s4 = reinterpret_cast<const sockaddr_in&>(ss);
+        e.address = *IpAddress::from_bytes(
+            ByteView(reinterpret_cast<const std::uint8_t*>(&s4.sin_addr), 4));
+        e.port = ntohs(s4.sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+        const auto& s6 = reinterpret_cast<const sockaddr_in6&>(ss);
+        e.address = *IpAddress::from_bytes(
+            ByteView(reinterpret_cast<const std::uint8_t*>(&s6.sin6_addr), 16));
+        e.port = ntohs(s6.sin6_port);
+    }
+    return e;
+}
+
+tl::expected<EspUdpSocket, std::string> open_udp_reuseport(const Endpoint& bind) {
+    const std::string where = "UDP " + bind.to_string();
+    const int family = address_family(bind.address);
+    EspUdpSocket s;
+    s.bound = bind;
+    s.fd.reset(::socket(family, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP));
+    if (!s.fd) return tl::unexpected("cannot open a socket for " + where + ": " + errno_text(errno));
+    const int one = 1;
+    auto set = [&](int level, int name, const char* what) -> tl::expected<void, std::string> {
+        if (::setsockopt(s.fd.get(), level, name, &one, sizeof one) == 0) return {};
+        return tl::unexpected(where + ": setsockopt(" + what + "): " + errno_text(errno));
+    };
+    if (auto ok = set(SOL_SOCKET, SO_REUSEPORT, "SO_REUSEPORT"); !ok)
+        return tl::unexpected(ok.error());
+    if (family == AF_INET6) {
+        if (auto ok = set(IPPROTO_IPV6, IPV6_V6ONLY, "IPV6_V6ONLY"); !ok)
+            return tl::unexpected(ok.error());
+        if (auto ok = set(IPPROTO_IPV6, IPV6_RECVPKTINFO, "IPV6_RECVPKTINFO"); !ok)
+            return tl::unexpected(ok.error());
+    } else if (auto ok = set(IPPROTO_IP, IP_PKTINFO, "IP_PKTINFO"); !ok) {
+        return tl::unexpected(ok.error());
+    }
+    sockaddr_storage ss;
+    const socklen_t len = to_sockaddr(bind, ss);
+    if (::bind(s.fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0)
+        return tl::unexpected("cannot bind " + where + " (SO_REUSEPORT): " + errno_text(errno));
+    return s;
+}
+
+tl::expected<EspRawSocket, std::string> open_esp_raw(int family) {
+    EspRawSocket s;
+    s.family = family;
+    s.fd.reset(::socket(family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ESP));
+    if (!s.fd)
+        return tl::unexpected(std::string("cannot open a raw ESP socket (") +
+                              (family == AF_INET ? "IPv4" : "IPv6") +
+                              ", needs CAP_NET_RAW): " + errno_text(errno));
+    return s;
+}
+
+std::size_t drain(int fd) {
+    std::size_t n = 0;
+    char byte;
+    while (::recv(fd, &byte, 1, MSG_DONTWAIT | MSG_TRUNC) >= 0)
+        ++n;
+    return n;
+}
+
+std::size_t ipv4_payload_offset(const std::uint8_t* data, std::size_t size) {
+    if (size < 20 || (data[0] >> 4) != 4) return 0;
+    const std::size_t ihl = std::size_t{data[0] & 0x0fu} * 4;
+    if (ihl < 20 || ihl > size) return 0;
+    return ihl;
+}
+
+}  // namespace postern::esp
