@@ -1,12 +1,10 @@
 #include "esp/engine/userspace_dataplane.hpp"
 
-#include <time.h>
-
 #include <algorithm>
 #include <cstdio>
-#include <cstring>
 
-#include "esp/engine/ip_packet.hpp"
+#include "esp/engine/packet_path.hpp"
+#include "esp/engine/steering.hpp"
 
 namespace postern::esp {
 
@@ -19,21 +17,8 @@ std::string sa_name(EspSpi spi, bool inbound) {
     return name;
 }
 
-// Completes a checksum the kernel left to us (virtio-net NEEDS_CSUM): the field at
-// csum_start + csum_offset holds the pseudo-header sum; fold in csum_start..end.
-bool complete_checksum(MutableByteView p, const VirtioNetHdr& h) {
-    const std::size_t start = h.csum_start, field = start + h.csum_offset;
-    if (start >= p.size() || field + 2 > p.size()) return false;
-    std::uint32_t sum = 0;
-    for (std::size_t i = start; i + 1 < p.size(); i += 2)
-        sum += std::uint32_t{p[i]} << 8 | p[i + 1];
-    if ((p.size() - start) % 2) sum += std::uint32_t{p[p.size() - 1]} << 8;
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    const auto c = static_cast<std::uint16_t>(~sum);
-    p[field] = static_cast<std::uint8_t>(c >> 8);
-    p[field + 1] = static_cast<std::uint8_t>(c);
-    return true;
+unsigned path_count(const UserspaceDataPlaneOptions& o) {
+    return std::max(1u, o.workers) + (o.udp_on_ike_thread ? 1u : 0u);
 }
 
 }  // namespace
@@ -44,14 +29,82 @@ bool TunQueueWriter::write_packet(ByteView ip_packet) {
     return r && r->consumed == 1 && r->rejected == 0;
 }
 
+std::uint64_t DataPlaneStats::total_dropped() const {
+    std::uint64_t n = no_sa + send_failed + tun_failed + gso_dropped + misrouted + encap_mismatch;
+    for (auto d : drops)
+        n += d;
+    return n;
+}
+
+DataPlaneStats& DataPlaneStats::operator+=(const DataPlaneStats& o) {
+    outbound_packets += o.outbound_packets;
+    outbound_bytes += o.outbound_bytes;
+    inbound_packets += o.inbound_packets;
+    inbound_bytes += o.inbound_bytes;
+    for (std::size_t i = 0; i < drops.size(); ++i)
+        drops[i] += o.drops[i];
+    no_sa += o.no_sa;
+    send_failed += o.send_failed;
+    tun_failed += o.tun_failed;
+    gso_dropped += o.gso_dropped;
+    tun_read_errors += o.tun_read_errors;
+    misrouted += o.misrouted;
+    encap_mismatch += o.encap_mismatch;
+    esp_received += o.esp_received;
+    ike_forwarded += o.ike_forwarded;
+    keepalives += o.keepalives;
+    malformed += o.malformed;
+    send_errors += o.send_errors;
+    batches_in += o.batches_in;
+    return *this;
+}
+
+DataPlaneStats PathCounters::snapshot() const {
+    DataPlaneStats s;
+    auto get = [&](PathStat k) {
+        return stats[static_cast<std::size_t>(k)].load(std::memory_order_relaxed);
+    };
+    s.outbound_packets = get(PathStat::out_packets);
+    s.outbound_bytes = get(PathStat::out_bytes);
+    s.inbound_packets = get(PathStat::in_packets);
+    s.inbound_bytes = get(PathStat::in_bytes);
+    s.no_sa = get(PathStat::no_sa);
+    s.send_failed = get(PathStat::send_failed);
+    s.tun_failed = get(PathStat::tun_failed);
+    s.gso_dropped = get(PathStat::gso_dropped);
+    s.tun_read_errors = get(PathStat::tun_read_errors);
+    s.misrouted = get(PathStat::misrouted);
+    s.encap_mismatch = get(PathStat::encap_mismatch);
+    s.esp_received = get(PathStat::esp_received);
+    s.ike_forwarded = get(PathStat::ike_forwarded);
+    s.keepalives = get(PathStat::keepalives);
+    s.malformed = get(PathStat::malformed);
+    s.send_errors = get(PathStat::send_errors);
+    s.batches_in = get(PathStat::batches_in);
+    for (std::size_t i = 0; i < kDropReasonCount; ++i)
+        s.drops[i] = drops[i].load(std::memory_order_relaxed);
+    return s;
+}
+
+UserspaceDataPlane::UserspaceDataPlane(UserspaceDataPlaneOptions options)
+    : options_(options), table_(path_count(options)) {
+    options_.workers = std::max(1u, options_.workers);
+    options_.batch_size = std::max<std::size_t>(1, options_.batch_size);
+    for (unsigned p = 0; p < path_count(options_); ++p)
+        counters_.push_back(std::make_unique<PathCounters>());
+}
+
 UserspaceDataPlane::UserspaceDataPlane(EspSender& sender, TunWriter& tun,
                                        UserspaceDataPlaneOptions options)
-    : sender_(sender), tun_(tun), options_(options) {
-    options_.batch_size = std::max<std::size_t>(1, options_.batch_size);
-    slot_size_ = kHeadroom + options_.max_packet + kEncapTailroom;
-    single_.resize(slot_size_);
-    batch_storage_.resize(slot_size_ * options_.batch_size);
-    batch_.resize(options_.batch_size);
+    : UserspaceDataPlane(options) {
+    single_ = std::make_unique<PacketPath>(*this, 0, sender, tun);
+}
+
+UserspaceDataPlane::~UserspaceDataPlane() = default;
+
+unsigned UserspaceDataPlane::owner(EspSpi spi, bool udp_encap) const {
+    if (udp_encap && options_.udp_on_ike_thread) return options_.workers;
+    return esp_owner(spi.value(), options_.workers);
 }
 
 bool UserspaceDataPlane::install(const EspSaSpec& spec, std::string& error) {
@@ -89,127 +142,32 @@ bool UserspaceDataPlane::counters(EspSpi spi, bool inbound, SaCounters& out) {
     return true;
 }
 
-void UserspaceDataPlane::after_packet(SaSlot& slot) {
-    const std::int64_t now = monotonic_seconds();
-    if (slot.last_used.load(std::memory_order_relaxed) != now)
-        slot.last_used.store(now, std::memory_order_relaxed);
-    const std::uint8_t raised = slot.sa->events();
-    if (!(raised & ~slot.reported_events.load(std::memory_order_relaxed))) return;
-    const std::uint8_t fresh = slot.sa->take_events();
-    slot.reported_events.fetch_or(raised | fresh, std::memory_order_relaxed);
-    if (fresh && on_event_) on_event_({slot.sa->spi(), slot.sa->inbound(), slot.reqid, fresh});
-}
-
 DropReason UserspaceDataPlane::outbound(ByteView inner_packet) {
-    if (inner_packet.size() > options_.max_packet) return drop(DropReason::no_room);
-    PacketBuffer buf{single_, kHeadroom, inner_packet.size()};
-    if (!inner_packet.empty())
-        std::memcpy(single_.data() + kHeadroom, inner_packet.data(), inner_packet.size());
-    return outbound_in_place(buf);
+    return single_->outbound(inner_packet);
 }
-
+DropReason UserspaceDataPlane::inbound(ByteView esp_packet, const Endpoint& from, bool udp) {
+    return single_->inbound(esp_packet, from, udp);
+}
 DropReason UserspaceDataPlane::outbound_in_place(PacketBuffer& buf) {
-    const auto info = parse_ip_packet(buf.packet());
-    if (!info) return drop(DropReason::bad_inner_packet);
-    const auto& snap = reader_.refresh();
-    SaSlot* slot = snap.find_outbound(*info);
-    if (!slot) {
-        bump(kNoSa);  // not in drops[]: unknown_spi there means inbound packets only
-        return DropReason::unknown_spi;
-    }
-    EspSa& sa = *slot->sa;
-    const std::size_t inner = buf.length;
-    const DropReason r = encapsulate(sa, slot->cipher(0), buf);
-    after_packet(*slot);
-    if (r != DropReason::none) return drop(r);
-    if (!sender_.send_esp(buf.packet(), sa.src(), sa.dst(), sa.udp_encap())) {
-        bump(kSendFailed);
-        return DropReason::no_room;
-    }
-    bump(kOutPackets);
-    bump(kOutBytes, inner);
-    return DropReason::none;
+    return single_->outbound_in_place(buf);
 }
-
-DropReason UserspaceDataPlane::inbound(ByteView esp_packet, const Endpoint& from) {
-    if (esp_packet.size() > slot_size_ - kHeadroom) return drop(DropReason::no_room);
-    PacketBuffer buf{single_, kHeadroom, esp_packet.size()};
-    if (!esp_packet.empty())
-        std::memcpy(single_.data() + kHeadroom, esp_packet.data(), esp_packet.size());
-    return inbound_in_place(buf, from);
+DropReason UserspaceDataPlane::inbound_in_place(PacketBuffer& buf, const Endpoint& from,
+                                                bool udp) {
+    return single_->inbound_in_place(buf, from, udp);
 }
-
-DropReason UserspaceDataPlane::inbound_in_place(PacketBuffer& buf, const Endpoint&) {
-    const auto p = buf.packet();
-    if (p.size() < kEspHeaderSize) return drop(DropReason::too_short);
-    const EspSpi spi(std::uint32_t{p[0]} << 24 | std::uint32_t{p[1]} << 16 |
-                     std::uint32_t{p[2]} << 8 | p[3]);
-    const auto& snap = reader_.refresh();
-    SaSlot* slot = snap.find_inbound(spi);
-    if (!slot) return drop(DropReason::unknown_spi);
-    const DecapResult d = decapsulate(*slot->sa, slot->cipher(0), buf);
-    after_packet(*slot);
-    if (!d.ok()) return drop(d.reason);
-    if (!tun_.write_packet(d.inner)) {
-        bump(kTunFailed);
-        return DropReason::no_room;
-    }
-    bump(kInPackets);
-    bump(kInBytes, d.inner.size());
-    return DropReason::none;
-}
-
 tl::expected<std::size_t, std::string> UserspaceDataPlane::run_tun_once(const TunQueue& queue) {
-    for (std::size_t i = 0; i < batch_.size(); ++i) {
-        batch_[i].buffer = MutableByteView(batch_storage_)
-                               .subspan(i * slot_size_ + kHeadroom, options_.max_packet);
-        batch_[i].size = 0;
-        batch_[i].truncated = false;
-        batch_[i].vnet = {};
-    }
-    auto n = queue.read_batch(batch_);
-    if (!n) {
-        bump(kTunReadErrors);
-        return tl::unexpected(n.error());
-    }
-    for (std::size_t i = 0; i < *n; ++i) {
-        TunPacket& t = batch_[i];
-        if (t.truncated) {
-            drop(DropReason::no_room);
-            continue;
-        }
-        if (queue.vnet_hdr()) {
-            if (t.vnet.is_gso()) {
-                bump(kGsoDropped);
-                continue;
-            }
-            if (t.vnet.needs_csum() && !complete_checksum(t.buffer.first(t.size), t.vnet)) {
-                drop(DropReason::bad_inner_packet);
-                continue;
-            }
-        }
-        PacketBuffer buf{MutableByteView(batch_storage_).subspan(i * slot_size_, slot_size_),
-                         kHeadroom, t.size};
-        outbound_in_place(buf);
-    }
-    return *n;
+    return single_->run_tun_once(queue);
 }
 
 DataPlaneStats UserspaceDataPlane::stats() const {
     DataPlaneStats s;
-    auto get = [&](Stat k) { return stats_[k].load(std::memory_order_relaxed); };
-    s.outbound_packets = get(kOutPackets);
-    s.outbound_bytes = get(kOutBytes);
-    s.inbound_packets = get(kInPackets);
-    s.inbound_bytes = get(kInBytes);
-    s.no_sa = get(kNoSa);
-    s.send_failed = get(kSendFailed);
-    s.tun_failed = get(kTunFailed);
-    s.gso_dropped = get(kGsoDropped);
-    s.tun_read_errors = get(kTunReadErrors);
-    for (std::size_t i = 0; i < kDropReasonCount; ++i)
-        s.drops[i] = drops_[i].load(std::memory_order_relaxed);
+    for (const auto& c : counters_)
+        s += c->snapshot();
     return s;
+}
+
+DataPlaneStats UserspaceDataPlane::path_stats(unsigned path) const {
+    return counters_.at(path)->snapshot();
 }
 
 }  // namespace postern::esp

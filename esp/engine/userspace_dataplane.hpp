@@ -1,27 +1,22 @@
-// The userspace data plane: postern::DataPlane on top of the ESP engine, one worker for now.
+// The userspace data plane: postern::DataPlane on top of the ESP engine, shared by its packet
+// paths (one per worker thread, packet_path.hpp; the threads are worker.hpp).
 //
 // Control plane (any thread): install() builds an EspSa from the EspSaSpec (copying the keys)
-// and puts it in the SaTable; remove() takes it out; counters() reads an SA's counters.
+// and puts it in the SaTable with one EspCipher per path; remove() takes it out; counters()
+// reads an SA's counters; stats() sums the per-path counters, worker_stats() gives one path's.
 //
-// Packet path (the one worker thread; not thread-safe among themselves):
-//   outbound(inner)      a clear-text IP packet from the TUN device: parse, find the outbound SA
-//                        by the inner destination/source (sa_table.hpp), encapsulate, hand the
-//                        ESP packet to the EspSender with the SA's outer endpoints and UDP flag.
-//   inbound(esp, from)   an ESP packet (SPI first; no outer IP/UDP header, no non-ESP marker)
-//                        from the UDP 4500 or protocol-50 socket: find the SA by SPI,
-//                        decapsulate (replay, ICV, padding, traffic selectors), write the inner
-//                        packet to the TunWriter. `from` is not checked against the SA's outer
-//                        address: NAT mappings change (RFC 3948 §4), the IKE engine follows them
-//                        and re-installs; the ICV is what authenticates the packet.
-//   run_tun_once(queue)  reads one batch from a TUN queue straight into the worker's buffers
-//                        (with headroom and tailroom for ESP) and runs outbound() on each.
-// Every packet that is not delivered is counted in stats() under its reason (and, where an SA
-// was found, in the SA's own counters). Lifetime events (soft: rekey, hard: delete, sequence
-// exhausted) are passed to the event callback once each, on the worker thread.
+// Inbound ownership. An inbound SA's replay window has one writer (replay_window.hpp): the
+// packet path that owns it. Worker w of `workers` owns the SPIs with SPI % workers == w; the
+// kernel steers ESP-in-UDP and plain ESP accordingly (steering.hpp). When the kernel cannot
+// steer UDP 4500 (no SO_ATTACH_REUSEPORT_CBPF), `udp_on_ike_thread` adds one more path, index
+// `workers`, run by the IKE thread, which then owns every UDP-encapsulated inbound SA while the
+// workers keep the plain-ESP ones. A path drops (and counts as `misrouted`) ESP of an SA it
+// does not own, and every path drops ESP whose transport does not match the SA (ESP-in-UDP
+// for a plain SA or the reverse, counted as `encap_mismatch`, as the kernel's XFRM does), so a
+// replay window is never touched by two threads whatever arrives where.
 //
-// Memory: the worker's buffers are allocated once in the constructor; outbound(), inbound()
-// and run_tun_once() do not allocate (inbound/outbound copy the caller's packet into the
-// buffer once; run_tun_once avoids even that).
+// Single-path use (tests, tools): the constructor with an EspSender and a TunWriter creates
+// path 0 and outbound()/inbound()/run_tun_once() run on it.
 #pragma once
 
 #include <array>
@@ -29,6 +24,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -39,14 +35,20 @@
 
 namespace postern::esp {
 
+class PacketPath;
+
 // Sends ESP packets towards the peer. `esp_packet` starts with the SPI; the sender adds what
 // goes in front (the kernel does, for a UDP socket on port 4500 or a raw protocol-50 socket).
-// The bytes are only valid during the call. Returns false when the packet could not be sent.
+// The bytes stay valid until the packet path calls flush(), which it does at the end of every
+// batch and after every single outbound(): a batching sender queues references and sends them
+// all in flush(); a sender that sends at once ignores flush(). Returns false when the packet
+// could not be sent (or queued).
 class EspSender {
   public:
     virtual ~EspSender() = default;
     virtual bool send_esp(ByteView esp_packet, const Endpoint& src, const Endpoint& dst,
                           bool udp_encap) = 0;
+    virtual void flush() {}
 };
 
 // Writes decapsulated IPv4/IPv6 packets to the TUN device. Returns false when it could not.
@@ -57,6 +59,7 @@ class TunWriter {
 };
 
 // A TunWriter on one TUN queue (one write per packet; EAGAIN and rejected packets are failures).
+// Writes to a TUN fd are safe from any thread.
 class TunQueueWriter final : public TunWriter {
   public:
     explicit TunQueueWriter(TunQueue queue) : queue_(queue) {}
@@ -74,33 +77,89 @@ struct SaLifetimeEvent {
     std::uint8_t events = 0;  // EspEvent bits raised since the last report for this SA
 };
 
-// Counters of the data plane as a whole (a consistent-enough copy; each field is atomic).
+// Counters of the data plane, or of one path (a consistent-enough copy of atomic counters).
 struct DataPlaneStats {
     std::uint64_t outbound_packets = 0, outbound_bytes = 0;  // sent; inner octets
     std::uint64_t inbound_packets = 0, inbound_bytes = 0;    // delivered; inner octets
     // Every dropped packet by reason, whether or not an SA was found (unknown_spi is only here).
     std::array<std::uint64_t, kDropReasonCount> drops{};
-    std::uint64_t no_sa = 0;        // outbound: no SA covers the inner packet
-    std::uint64_t send_failed = 0;  // EspSender refused
-    std::uint64_t tun_failed = 0;   // TunWriter refused
-    std::uint64_t gso_dropped = 0;  // TUN handed a GSO super-packet (segmentation not yet done)
+    std::uint64_t no_sa = 0;           // outbound: no SA covers the inner packet
+    std::uint64_t send_failed = 0;     // EspSender refused
+    std::uint64_t tun_failed = 0;      // TunWriter refused
+    std::uint64_t gso_dropped = 0;     // TUN handed a GSO super-packet (segmentation not yet done)
     std::uint64_t tun_read_errors = 0;
+    std::uint64_t misrouted = 0;       // inbound ESP of an SA another path owns
+    std::uint64_t encap_mismatch = 0;  // ESP-in-UDP for a plain-ESP SA or the reverse
+    // Socket side (filled by the workers).
+    std::uint64_t esp_received = 0;    // ESP datagrams (UDP or raw) handed to inbound
+    std::uint64_t ike_forwarded = 0;   // IKE datagrams a worker passed to the IKE thread
+    std::uint64_t keepalives = 0;      // NAT keepalives seen by a worker
+    std::uint64_t malformed = 0;       // truncated datagrams, short or broken raw packets
+    std::uint64_t send_errors = 0;     // datagrams the kernel refused (sendmmsg)
+    std::uint64_t batches_in = 0;      // recvmmsg / TUN batch reads that returned packets
 
     std::uint64_t dropped(DropReason r) const { return drops[static_cast<std::size_t>(r)]; }
+    // Every packet dropped, by any reason (drops[] plus the counters outside it).
+    std::uint64_t total_dropped() const;
+    DataPlaneStats& operator+=(const DataPlaneStats& o);
+};
+
+// The counters of one path; written by that path's thread only, read by anyone.
+enum class PathStat : std::size_t {
+    out_packets,
+    out_bytes,
+    in_packets,
+    in_bytes,
+    no_sa,
+    send_failed,
+    tun_failed,
+    gso_dropped,
+    tun_read_errors,
+    misrouted,
+    encap_mismatch,
+    esp_received,
+    ike_forwarded,
+    keepalives,
+    malformed,
+    send_errors,
+    batches_in,
+    count
+};
+struct alignas(64) PathCounters {
+    std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(PathStat::count)> stats{};
+    std::array<std::atomic<std::uint64_t>, kDropReasonCount> drops{};
+
+    void bump(PathStat s, std::uint64_t n = 1) {
+        stats[static_cast<std::size_t>(s)].fetch_add(n, std::memory_order_relaxed);
+    }
+    DropReason drop(DropReason r) {
+        drops[static_cast<std::size_t>(r)].fetch_add(1, std::memory_order_relaxed);
+        return r;
+    }
+    DataPlaneStats snapshot() const;
 };
 
 struct UserspaceDataPlaneOptions {
     EspPacketLimits packet_limits;   // per SA; the spec carries only byte limits
-    std::size_t batch_size = 32;     // packets per run_tun_once()
+    std::size_t batch_size = 32;     // packets per batch (TUN reads, recvmmsg, sendmmsg)
     std::size_t max_packet = 65535;  // largest inner packet accepted
+    // Worker threads (each its own packet path, TUN queue and sockets); see
+    // default_worker_count() in worker.hpp.
+    unsigned workers = 1;
+    // The kernel cannot steer UDP 4500 by SPI: the IKE thread gets a packet path of its own
+    // (index `workers`) and owns the UDP-encapsulated inbound SAs (see above).
+    bool udp_on_ike_thread = false;
 };
 
 class UserspaceDataPlane final : public DataPlane {
   public:
     using EventCallback = std::function<void(const SaLifetimeEvent&)>;
 
-    // `sender` and `tun` must outlive the data plane.
+    explicit UserspaceDataPlane(UserspaceDataPlaneOptions options = {});
+    // Single-path use: creates path 0 on `sender` and `tun` (which must outlive the data
+    // plane) for outbound()/inbound()/run_tun_once().
     UserspaceDataPlane(EspSender& sender, TunWriter& tun, UserspaceDataPlaneOptions options = {});
+    ~UserspaceDataPlane() override;
 
     // DataPlane.
     std::string name() const override { return "userspace"; }
@@ -108,63 +167,41 @@ class UserspaceDataPlane final : public DataPlane {
     bool remove(EspSpi spi, bool inbound, std::string& error) override;
     bool counters(EspSpi spi, bool inbound, SaCounters& out) override;
 
-    // Set before traffic flows (not synchronised with the packet path).
+    // Set before traffic flows (not synchronised with the packet path). Called on the thread
+    // of the path that saw the event: it must be thread-safe.
     void set_event_callback(EventCallback callback) { on_event_ = std::move(callback); }
 
-    // Packet path (one thread). Return DropReason::none when the packet was sent/written;
-    // otherwise why not. Outbound without an SA returns unknown_spi and counts stats().no_sa
-    // only; a packet the EspSender or TunWriter refused returns no_room and counts
-    // send_failed / tun_failed (the SA has counted it as processed).
-    DropReason outbound(ByteView inner_packet);
-    DropReason inbound(ByteView esp_packet, const Endpoint& from);
-    // In-place variants for callers that read into their own buffer: `buf` needs
-    // kEncapHeadroom/kEncapTailroom around the inner packet for outbound.
-    DropReason outbound_in_place(PacketBuffer& buf);
-    DropReason inbound_in_place(PacketBuffer& buf, const Endpoint& from);
+    const UserspaceDataPlaneOptions& options() const { return options_; }
+    unsigned workers() const { return options_.workers; }
+    // Packet paths: workers, plus the IKE thread's with udp_on_ike_thread.
+    unsigned paths() const { return static_cast<unsigned>(counters_.size()); }
+    // The path that owns inbound SPI `spi` of an SA with (udp_encap) or without UDP.
+    unsigned owner(EspSpi spi, bool udp_encap) const;
 
-    // Reads up to one batch from the queue and sends each packet outbound. Returns how many
-    // packets were read (0: nothing waited), or the read error.
+    // Single-path use (needs the second constructor): path 0's packet path. Return
+    // DropReason::none when the packet was sent/written; otherwise why not. Outbound without
+    // an SA returns unknown_spi and counts stats().no_sa only; a packet the EspSender or
+    // TunWriter refused returns no_room and counts send_failed / tun_failed.
+    DropReason outbound(ByteView inner_packet);
+    DropReason inbound(ByteView esp_packet, const Endpoint& from, bool udp_encap = true);
+    DropReason outbound_in_place(PacketBuffer& buf);
+    DropReason inbound_in_place(PacketBuffer& buf, const Endpoint& from, bool udp_encap = true);
     tl::expected<std::size_t, std::string> run_tun_once(const TunQueue& queue);
 
+    // Sum over every path.
     DataPlaneStats stats() const;
+    // One path's counters (path < paths()).
+    DataPlaneStats path_stats(unsigned path) const;
     const SaTable& table() const { return table_; }
 
   private:
-    enum Stat : std::size_t {
-        kOutPackets,
-        kOutBytes,
-        kInPackets,
-        kInBytes,
-        kNoSa,
-        kSendFailed,
-        kTunFailed,
-        kGsoDropped,
-        kTunReadErrors,
-        kStatCount
-    };
-    void bump(Stat s, std::uint64_t n = 1) { stats_[s].fetch_add(n, std::memory_order_relaxed); }
-    DropReason drop(DropReason r) {
-        drops_[static_cast<std::size_t>(r)].fetch_add(1, std::memory_order_relaxed);
-        return r;
-    }
-    void after_packet(SaSlot& slot);
+    friend class PacketPath;
 
-    EspSender& sender_;
-    TunWriter& tun_;
     UserspaceDataPlaneOptions options_;
-    SaTable table_{1};
-    SaTable::Reader reader_{table_};
+    SaTable table_;
+    std::vector<std::unique_ptr<PathCounters>> counters_;
     EventCallback on_event_;
-
-    // The worker's buffers: one for outbound()/inbound(), a batch for run_tun_once().
-    static constexpr std::size_t kHeadroom = 64;  // kEncapHeadroom plus room for outer headers
-    std::size_t slot_size_ = 0;
-    std::vector<std::uint8_t> single_;
-    std::vector<std::uint8_t> batch_storage_;
-    std::vector<TunPacket> batch_;
-
-    std::array<std::atomic<std::uint64_t>, kStatCount> stats_{};
-    std::array<std::atomic<std::uint64_t>, kDropReasonCount> drops_{};
+    std::unique_ptr<PacketPath> single_;  // single-path use only
 };
 
 }  // namespace postern::esp
