@@ -56,10 +56,10 @@ TunPlan plan_tun(const Config& c) {
     return plan;
 }
 
-tl::expected<esp::TunDevice, std::string> create_tun(const Config& c) {
+tl::expected<esp::TunDevice, std::string> create_tun(const Config& c, unsigned queues) {
     esp::TunOptions options;
     options.name = "postern%d";
-    options.queues = 1;
+    options.queues = queues;
     options.vnet_hdr = false;
     auto dev = esp::TunDevice::create(options);
     if (!dev) return tl::unexpected("cannot create the TUN device: " + dev.error());

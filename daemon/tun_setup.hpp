@@ -38,9 +38,10 @@ TunPlan plan_tun(const Config& c);
 // prefixes too small to spare one (/32, /128) or text that is no prefix.
 std::optional<IpAddress> pool_gateway_address(const std::string& cidr);
 
-// Creates "postern%d" (one queue, no virtio-net header), sets MTU, addresses and link up, adds
+// Creates "postern%d" with `queues` queues (one per data-plane worker; IFF_MULTI_QUEUE when
+// more than one; no virtio-net header), sets MTU, addresses and link up, adds
 // the routes and turns IPv4 forwarding on. A route that exists already is logged and skipped;
 // anything else that fails is the error (naming the step), and the device is gone again.
-tl::expected<esp::TunDevice, std::string> create_tun(const Config& c);
+tl::expected<esp::TunDevice, std::string> create_tun(const Config& c, unsigned queues = 1);
 
 }  // namespace postern::daemon
