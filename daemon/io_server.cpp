@@ -2,12 +2,26 @@
 
 #include <csignal>
 
+#include <boost/asio/post.hpp>
+
 #include "daemon/io_natt.hpp"
 #include "daemon/logging.hpp"
 
 namespace postern::daemon {
 
 namespace asio = boost::asio;
+
+namespace {
+
+// " w0 in 5 out 7" (the IKE thread's extra path, when there is one: " ike in 5").
+std::string fmt_worker(unsigned index, bool ike_thread, const esp::DataPlaneStats& w) {
+    std::string s = ike_thread ? " ike" : " w" + std::to_string(index);
+    s += " in " + std::to_string(w.inbound_packets) + " out " + std::to_string(w.outbound_packets);
+    if (const auto d = w.total_dropped()) s += " dropped " + std::to_string(d);
+    return s;
+}
+
+}  // namespace
 
 Server::Server(const Config& config, ike::EngineConfig engine, MemoryPools pools, DataPlane& dp)
     : config_(config),
@@ -16,13 +30,9 @@ Server::Server(const Config& config, ike::EngineConfig engine, MemoryPools pools
       dp_(dp),
       timer_(io_),
       shutdown_timer_(io_),
-      signals_(io_, SIGINT, SIGTERM),
-      tun_wait_(io_) {}
+      signals_(io_, SIGINT, SIGTERM) {}
 
-Server::~Server() {
-    // The fd belongs to the TunDevice.
-    if (tun_wait_.is_open()) (void)tun_wait_.release();
-}
+Server::~Server() = default;
 
 tl::expected<void, std::string> Server::open() {
     std::vector<std::string> listen = config_.listen;
@@ -32,7 +42,7 @@ tl::expected<void, std::string> Server::open() {
         if (!address) return tl::unexpected("server.listen: \"" + text + "\" is not an address");
         for (auto [port, natt] :
              {std::pair{config_.ike_port, false}, std::pair{config_.natt_port, true}}) {
-            auto s = UdpSocket::open(io_, *address, port);
+            auto s = UdpSocket::open(io_, *address, port, natt && natt_reuseport_);
             if (!s) {
                 // A host without IPv6 cannot open "::" at all; that is not worth failing over.
                 if (address->is_v6() && address->is_unspecified() &&
@@ -43,7 +53,11 @@ tl::expected<void, std::string> Server::open() {
                 return tl::unexpected(s.error());
             }
             logger(Subsystem::Net)
-                .info("listening on UDP {}{}", (*s)->bound().to_string(), natt ? " (NAT-T)" : "");
+                .info("listening on UDP {}{}", (*s)->bound().to_string(),
+                      natt ? (natt_reuseport_ ? " (NAT-T, SO_REUSEPORT group with the data-plane "
+                                                "workers)"
+                                              : " (NAT-T)")
+                           : "");
             sockets_.push_back(Sock{std::move(*s), natt});
         }
     }
@@ -107,32 +121,61 @@ void Server::run() {
     io_.run();
     for (auto& s : sockets_)
         s.socket->close();
-    if (tun_wait_.is_open()) (void)tun_wait_.release();
-    log_dataplane_stats();
+}
+
+std::vector<esp::NattBinding> Server::natt_bindings() {
+    std::vector<esp::NattBinding> out;
+    for (auto& s : sockets_)
+        if (s.natt) out.push_back({s.socket->bound(), s.socket->native_handle()});
+    return out;
 }
 
 void Server::attach_userspace(esp::UserspaceDataPlane& dp, esp::TunQueue queue) {
     userspace_ = &dp;
-    tun_queue_ = queue;
-    tun_wait_.assign(queue.fd());
-    wait_tun();
+    if (!dp.options().udp_on_ike_thread) return;
+    ike_tun_writer_ = std::make_unique<esp::TunQueueWriter>(queue);
+    ike_path_ = std::make_unique<esp::PacketPath>(dp, dp.workers(), no_sender_, *ike_tun_writer_);
 }
 
-void Server::wait_tun() {
-    tun_wait_.async_wait(asio::posix::stream_descriptor::wait_read,
-                         [this](boost::system::error_code ec) {
-                             if (ec) return;  // released at shutdown
-                             // A bounded number of batches, so the UDP sockets get their turn.
-                             for (int i = 0; i < 8; ++i) {
-                                 auto n = userspace_->run_tun_once(*tun_queue_);
-                                 if (!n) {
-                                     logger(Subsystem::Dp).warn("TUN read: {}", n.error());
-                                     break;
-                                 }
-                                 if (*n == 0) break;
-                             }
-                             wait_tun();
-                         });
+void Server::on_worker_ike(const esp::IkeDatagram& d) {
+    // Copied: the worker's buffer is reused as soon as this returns.
+    Received r;
+    r.local = d.local;
+    r.remote = d.remote;
+    auto bytes = std::make_shared<Bytes>(d.data.begin(), d.data.end());
+    asio::post(io_, [this, r, bytes]() mutable {
+        ++stats_.from_workers;
+        const Sock* s = natt_socket_for(r.local);
+        if (!s) return;
+        r.data = *bytes;
+        on_datagram(*s, r);
+    });
+}
+
+void Server::on_lifetime_event(const esp::SaLifetimeEvent& e) {
+    asio::post(io_, [this, e] {
+        ++stats_.lifetime_events;
+        const bool hard = e.events & (esp::kEventHard | esp::kEventSeqExhausted);
+        logger(Subsystem::Dp)
+            .info("{} ESP SA {:08x} (reqid {}): {} lifetime reached{}",
+                  e.inbound ? "inbound" : "outbound", e.spi.value(), e.reqid,
+                  hard ? "hard" : "soft",
+                  e.events & esp::kEventSeqExhausted ? " (sequence numbers exhausted)" : "");
+        ike::Actions out;
+        if (!engine_.expire_child(e.spi, e.inbound, hard, ike::Clock::now(), out))
+            logger(Subsystem::Dp)
+                .debug("ESP SA {:08x}: no CHILD_SA any more (deleted meanwhile)", e.spi.value());
+        apply(out);
+    });
+}
+
+const Server::Sock* Server::natt_socket_for(const Endpoint& local) const {
+    for (const auto& s : sockets_)
+        if (s.natt && s.socket->bound().port == local.port &&
+            s.socket->bound().address.family() == local.address.family() &&
+            (s.socket->wildcard() || s.socket->bound().address == local.address))
+            return &s;
+    return nullptr;
 }
 
 void Server::log_dataplane_stats() {
@@ -148,39 +191,22 @@ void Server::log_dataplane_stats() {
         if (st.drops[i])
             drops += " " + std::string(esp::to_string(static_cast<esp::DropReason>(i))) + "=" +
                      std::to_string(st.drops[i]);
+    for (auto [name, n] : {std::pair{"no_sa", st.no_sa}, {"misrouted", st.misrouted},
+                           {"encap_mismatch", st.encap_mismatch}, {"send_failed", st.send_failed},
+                           {"tun_failed", st.tun_failed}, {"gso", st.gso_dropped}})
+        if (n) drops += " " + std::string(name) + "=" + std::to_string(n);
+    std::string workers;
+    for (unsigned p = 0; p < userspace_->paths(); ++p) {
+        const auto w = userspace_->path_stats(p);
+        workers += fmt_worker(p, p == userspace_->workers(), w);
+    }
     log.info(
         "data plane counters: ESP out {} packets ({} inner bytes), ESP in {} packets ({} inner "
-        "bytes); UDP: {} ESP datagrams received, {} sent, {} send errors; no SA {}, TUN write "
-        "failures {}, drops:{}",
+        "bytes); {} ESP datagrams received, {} send errors, {} IKE datagrams handed over by "
+        "workers, {} ESP datagrams at the IKE socket misrouted; drops:{}; per worker:{}",
         st.outbound_packets, st.outbound_bytes, st.inbound_packets, st.inbound_bytes,
-        stats_.esp_received, stats_.esp_sent, stats_.esp_send_errors, st.no_sa, st.tun_failed,
-        drops.empty() ? " none" : drops);
-}
-
-bool Server::send_esp(ByteView esp_packet, const Endpoint& src, const Endpoint& dst,
-                      bool udp_encap) {
-    if (!udp_encap) {
-        if (stats_.esp_send_errors++ == 0)
-            logger(Subsystem::Dp)
-                .error(
-                    "plain ESP (IP protocol 50) to {} is not supported yet: only ESP-in-UDP "
-                    "(NAT-T); further packets are counted silently",
-                    dst.address.to_string());
-        return false;
-    }
-    const Sock* sock = socket_for(src, true);
-    if (!sock) {
-        if (stats_.esp_send_errors++ == 0)
-            logger(Subsystem::Dp)
-                .error("no NAT-T socket for ESP {} -> {}", src.to_string(), dst.to_string());
-        return false;
-    }
-    if (auto ok = sock->socket->send(src, dst, esp_packet); !ok) {
-        if (stats_.esp_send_errors++ == 0) logger(Subsystem::Dp).warn("ESP: {}", ok.error());
-        return false;
-    }
-    ++stats_.esp_sent;
-    return true;
+        st.esp_received + stats_.esp_received, st.send_errors, stats_.from_workers,
+        stats_.esp_misrouted, drops.empty() ? " none" : drops, workers);
 }
 
 void Server::stop(std::chrono::milliseconds grace) {
@@ -225,20 +251,32 @@ void Server::on_datagram(const Sock& s, const Received& r) {
                 logger(Subsystem::Net).trace("NAT keepalive from {}", r.remote.to_string());
                 return;
             case NattKind::Esp:
-                if (userspace_) {
+                if (ike_path_) {
                     ++stats_.esp_received;
-                    const auto why = userspace_->inbound(r.data, r.remote);
+                    const auto why = ike_path_->inbound(r.data, r.remote, true);
                     if (why != esp::DropReason::none)
                         logger(Subsystem::Dp)
                             .trace("ESP from {} dropped: {}", r.remote.to_string(),
                                    esp::to_string(why));
                     return;
                 }
+                if (userspace_) {
+                    // A worker owns it (steering.hpp); this only happens while a reuseport
+                    // group is incomplete. Decapsulating here would race the owner's replay
+                    // window.
+                    if (stats_.esp_misrouted++ == 0)
+                        logger(Subsystem::Dp)
+                            .warn(
+                                "ESP-in-UDP from {} reached the IKE socket instead of a "
+                                "data-plane worker; dropped (further ones are counted)",
+                                r.remote.to_string());
+                    return;
+                }
                 if (stats_.esp_dropped++ == 0)
                     logger(Subsystem::Net)
                         .info(
-                            "ESP-in-UDP from {} dropped: no data plane yet (issue 4); further ones "
-                            "are counted silently",
+                            "ESP-in-UDP from {} dropped: no data plane; further ones are "
+                            "counted silently",
                             r.remote.to_string());
                 return;
             case NattKind::Malformed:

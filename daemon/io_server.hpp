@@ -1,7 +1,10 @@
-// posternd's event loop: Boost.Asio io_context with the UDP sockets (ports 500 and 4500 on each
-// listen address), one steady_timer driven by engine.next_timer(), and SIGINT/SIGTERM. Every
-// datagram and timer tick goes through the sans-I/O engine; its actions are applied here
-// (datagrams sent, CHILD_SAs handed to the DataPlane, events logged).
+// posternd's event loop (the IKE thread): Boost.Asio io_context with the UDP sockets (ports 500
+// and 4500 on each listen address), one steady_timer driven by engine.next_timer(), and
+// SIGINT/SIGTERM. Every datagram and timer tick goes through the sans-I/O engine; its actions
+// are applied here (datagrams sent, CHILD_SAs handed to the DataPlane, events logged).
+// ESP traffic does not pass through here: the data-plane workers (esp/engine/worker.hpp) own
+// their sockets in the NAT-T port's reuseport group and the TUN queues; what they hand back
+// (stray IKE datagrams, SA lifetime events) is posted onto this loop.
 #pragma once
 
 #include <chrono>
@@ -11,7 +14,6 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <tl/expected.hpp>
@@ -19,7 +21,9 @@
 #include "daemon/address_pools.hpp"
 #include "daemon/config.hpp"
 #include "daemon/io_socket.hpp"
+#include "esp/engine/packet_path.hpp"
 #include "esp/engine/userspace_dataplane.hpp"
+#include "esp/engine/worker.hpp"
 #include "ike/engine.hpp"
 #include "postern/dataplane.hpp"
 
@@ -27,9 +31,10 @@ namespace postern::daemon {
 
 struct ServerStats {
     std::uint64_t esp_dropped = 0;   // ESP-in-UDP on the NAT-T port without a userspace data plane
-    std::uint64_t esp_received = 0;  // ESP-in-UDP handed to the userspace data plane
-    std::uint64_t esp_sent = 0;      // ESP-in-UDP sent for it
-    std::uint64_t esp_send_errors = 0;  // ... that could not be sent (incl. plain ESP, not yet)
+    std::uint64_t esp_received = 0;  // ESP-in-UDP decapsulated on this thread (unsteered kernel)
+    std::uint64_t esp_misrouted = 0;  // ESP-in-UDP that reached the IKE socket despite steering
+    std::uint64_t from_workers = 0;   // IKE datagrams and keepalives a worker handed over
+    std::uint64_t lifetime_events = 0;  // SA lifetime events from the workers
     std::uint64_t keepalives = 0;
     std::uint64_t malformed = 0;
     std::uint64_t send_errors = 0;
@@ -51,13 +56,31 @@ class Server {
     // answer, then stops the loop.
     void stop(std::chrono::milliseconds grace = std::chrono::milliseconds(900));
 
-    // The userspace data plane (which must outlive the server): ESP-in-UDP on the NAT-T
-    // sockets goes to dp.inbound(), packets on the TUN queue to dp.run_tun_once(), both on this
-    // loop. Call after open(), before run().
+    // Set before open(): the NAT-T sockets set SO_REUSEPORT, so that the data-plane workers'
+    // sockets join their reuseport groups (esp/engine/steering.hpp).
+    void set_natt_reuseport(bool on) { natt_reuseport_ = on; }
+    // The NAT-T sockets, for the workers (after open()).
+    std::vector<esp::NattBinding> natt_bindings();
+
+    // The userspace data plane (which must outlive the server), after open(), before run().
+    // The workers carry the traffic; this thread only logs the counters and, when the kernel
+    // cannot steer UDP 4500 (dp.options().udp_on_ike_thread), decapsulates the ESP-in-UDP that
+    // arrives on its NAT-T sockets on the data plane's extra path, writing to `queue`.
+    // Otherwise ESP reaching the NAT-T socket is dropped and counted (esp_misrouted): it
+    // belongs to a worker.
     void attach_userspace(esp::UserspaceDataPlane& dp, esp::TunQueue queue);
-    // esp::EspSender for the userspace data plane: ESP-in-UDP from the NAT-T socket of `src`
-    // to `dst`, without the non-ESP marker. Plain ESP (udp_encap false) is not supported yet.
-    bool send_esp(ByteView esp_packet, const Endpoint& src, const Endpoint& dst, bool udp_encap);
+
+    // Thread-safe, for the workers: an IKE datagram (or keepalive) that reached a worker's
+    // socket is handled on this thread as if it had arrived here.
+    void on_worker_ike(const esp::IkeDatagram& d);
+    // Thread-safe, for the data plane's event callback: a lifetime event of an SA is posted to
+    // this thread, which tells the engine (expire_child: soft -> log, hard -> delete the
+    // CHILD_SA) and applies what it answers.
+    void on_lifetime_event(const esp::SaLifetimeEvent& e);
+
+    // One line with the data plane's counters: totals, drops by reason, packets per worker.
+    // posternd logs it at exit, after the workers have stopped.
+    void log_dataplane_stats();
 
     const ike::Engine& engine() const { return engine_; }
     const ServerStats& stats() const { return stats_; }
@@ -74,8 +97,12 @@ class Server {
     void arm_timer();
     void on_shutdown_tick();
     const Sock* socket_for(const Endpoint& local, bool natt) const;
-    void wait_tun();
-    void log_dataplane_stats();
+    const Sock* natt_socket_for(const Endpoint& local) const;
+
+    // The extra packet path's sender: this thread never sends ESP (its path is inbound only).
+    struct NoSender final : esp::EspSender {
+        bool send_esp(ByteView, const Endpoint&, const Endpoint&, bool) override { return false; }
+    };
 
     const Config& config_;
     boost::asio::io_context io_;
@@ -86,25 +113,14 @@ class Server {
     boost::asio::steady_timer timer_;
     boost::asio::steady_timer shutdown_timer_;
     boost::asio::signal_set signals_;
+    bool natt_reuseport_ = false;
     esp::UserspaceDataPlane* userspace_ = nullptr;
-    std::optional<esp::TunQueue> tun_queue_;
-    boost::asio::posix::stream_descriptor tun_wait_;  // borrows the TUN fd: released, not closed
+    NoSender no_sender_;
+    std::unique_ptr<esp::TunQueueWriter> ike_tun_writer_;
+    std::unique_ptr<esp::PacketPath> ike_path_;  // only when the kernel cannot steer UDP 4500
     bool stopping_ = false;
     ike::TimePoint shutdown_deadline_{};
     ServerStats stats_;
-};
-
-// The esp::EspSender the userspace data plane is built with, before the Server exists.
-class ServerEspSender final : public esp::EspSender {
-  public:
-    void attach(Server* server) { server_ = server; }
-    bool send_esp(ByteView esp_packet, const Endpoint& src, const Endpoint& dst,
-                  bool udp_encap) override {
-        return server_ && server_->send_esp(esp_packet, src, dst, udp_encap);
-    }
-
-  private:
-    Server* server_ = nullptr;
 };
 
 }  // namespace postern::daemon

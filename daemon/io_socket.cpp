@@ -53,9 +53,40 @@ socklen_t to_sockaddr(const Endpoint& e, sockaddr_storage& ss) {
 
 }  // namespace
 
+namespace {
+
+std::string bind_error(const std::string& where, int e, std::uint16_t port) {
+    std::string hint;
+    if (e == EACCES && port < 1024)
+        hint = " (ports below 1024 need root or CAP_NET_BIND_SERVICE)";
+    else if (e == EADDRINUSE)
+        hint = " (another IKE daemon, such as strongSwan's charon, may be running)";
+    else if (e == EADDRNOTAVAIL)
+        hint = " (no interface has this address)";
+    return "cannot bind " + where + ": " + errno_text(e) + hint;
+}
+
+// Binds a throwaway socket without SO_REUSEPORT: fails if anything holds the port, whether
+// or not it set SO_REUSEPORT (a port 0 request always succeeds and proves nothing).
+int probe_bind(const IpAddress& address, std::uint16_t port) {
+    if (port == 0) return 0;
+    const int fd = ::socket(address.is_v4() ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return errno;
+    const int one = 1;
+    if (address.is_v6()) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    sockaddr_storage ss;
+    const socklen_t len = to_sockaddr(Endpoint{address, port}, ss);
+    const int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0 ? 0 : errno;
+    ::close(fd);
+    return rc;
+}
+
+}  // namespace
+
 tl::expected<std::unique_ptr<UdpSocket>, std::string> UdpSocket::open(asio::io_context& io,
                                                                       const IpAddress& address,
-                                                                      std::uint16_t port) {
+                                                                      std::uint16_t port,
+                                                                      bool reuseport) {
     std::unique_ptr<UdpSocket> s(new UdpSocket(io));
     const std::string where = "UDP " + Endpoint{address, port}.to_string();
     boost::system::error_code ec;
@@ -70,20 +101,15 @@ tl::expected<std::unique_ptr<UdpSocket>, std::string> UdpSocket::open(asio::io_c
     } else if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one) != 0) {
         ec.assign(errno, boost::system::system_category());
     }
+    if (!ec && reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+        ec.assign(errno, boost::system::system_category());
     if (ec) return tl::unexpected("cannot set socket options for " + where + ": " + ec.message());
+    if (reuseport)
+        if (const int e = probe_bind(address, port)) return tl::unexpected(bind_error(where, e, port));
     sockaddr_storage ss;
     socklen_t len = to_sockaddr(Endpoint{address, port}, ss);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
-        const int e = errno;
-        std::string hint;
-        if (e == EACCES && port < 1024)
-            hint = " (ports below 1024 need root or CAP_NET_BIND_SERVICE)";
-        else if (e == EADDRINUSE)
-            hint = " (another IKE daemon, such as strongSwan's charon, may be running)";
-        else if (e == EADDRNOTAVAIL)
-            hint = " (no interface has this address)";
-        return tl::unexpected("cannot bind " + where + ": " + errno_text(e) + hint);
-    }
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0)
+        return tl::unexpected(bind_error(where, errno, port));
     len = sizeof ss;
     getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
     s->bound_ = from_sockaddr(ss);

@@ -27,9 +27,15 @@ class UdpSocket {
     using Handler = std::function<void(UdpSocket&, const Received&)>;
 
     // Binds address:port (v6 sockets with IPV6_V6ONLY). The error says what failed and why.
+    // With `reuseport` the socket sets SO_REUSEPORT before binding, so the data-plane workers'
+    // sockets can join its reuseport group after it (it is index 0 of the group: the IKE
+    // socket of esp/engine/steering.hpp). The port must still be free: a probe bind without
+    // SO_REUSEPORT comes first, so another daemon on the port is an error, not a silent
+    // sharer of its datagrams.
     static tl::expected<std::unique_ptr<UdpSocket>, std::string> open(boost::asio::io_context& io,
                                                                       const IpAddress& address,
-                                                                      std::uint16_t port);
+                                                                      std::uint16_t port,
+                                                                      bool reuseport = false);
 
     // Calls `handler` for each datagram until close().
     void start(Handler handler);
@@ -39,6 +45,9 @@ class UdpSocket {
     void close();
 
     const Endpoint& bound() const { return bound_; }
+    // The socket's descriptor (the data-plane workers duplicate it to send ESP-in-UDP when the
+    // kernel cannot steer the reuseport group).
+    int native_handle() { return socket_.native_handle(); }
     bool wildcard() const { return bound_.address.is_unspecified(); }
 
   private:

@@ -2,8 +2,9 @@
 //
 // Loads postern.toml, builds the IKE engine's configuration (reading certificates, keys and
 // PSK files), binds UDP 500 and 4500 on every listen address and serves until SIGINT/SIGTERM.
-// CHILD_SAs go to the userspace ESP data plane (a TUN device "postern%d", ESP-in-UDP on the
-// NAT-T socket; daemon/tun_setup.hpp) with server.dataplane = "userspace" or "auto"; "auto"
+// CHILD_SAs go to the userspace ESP data plane (a multi-queue TUN device "postern%d" and one
+// worker thread per core carrying ESP-in-UDP and plain ESP; daemon/tun_setup.hpp,
+// esp/engine/worker.hpp) with server.dataplane = "userspace" or "auto"; "auto"
 // falls back to a data plane that only logs them when the TUN device cannot be created (no
 // CAP_NET_ADMIN). "kernel" (XFRM) is refused: not implemented yet (issue 7).
 //
@@ -15,6 +16,7 @@
 #include <cstdio>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "daemon/address_pools.hpp"
 #include "daemon/config.hpp"
@@ -24,7 +26,9 @@
 #include "daemon/logging.hpp"
 #include "daemon/summary.hpp"
 #include "daemon/tun_setup.hpp"
+#include "esp/engine/steering.hpp"
 #include "esp/engine/userspace_dataplane.hpp"
+#include "esp/engine/worker.hpp"
 
 using namespace postern::daemon;
 
@@ -71,10 +75,13 @@ int main(int argc, char** argv) {
         dplog.info(
             "server.dataplane = \"auto\": using the userspace data plane (the kernel (XFRM) data "
             "plane is not implemented yet, issue 7)");
-    // The userspace data plane: the TUN device, the writer on its queue, the ESP sender (bound
-    // to the server below) and the engine. Declared before the server, which refers to them.
+    // The userspace data plane: one worker thread per core (POSTERN_WORKERS overrides), each
+    // with its own TUN queue, UDP 4500 socket in the NAT-T port's reuseport group (steered by
+    // SPI in the kernel) and raw ESP sockets (esp/engine/worker.hpp). Declared before the
+    // server, which refers to them.
+    const unsigned workers = postern::esp::default_worker_count();
     std::optional<postern::esp::TunDevice> tun;
-    if (auto dev = create_tun(*cfg)) {
+    if (auto dev = create_tun(*cfg, workers)) {
         tun = std::move(*dev);
     } else if (cfg->dataplane == DataPlaneKind::Userspace) {
         std::fprintf(stderr, "posternd: %s\n", dev.error().c_str());
@@ -83,34 +90,65 @@ int main(int argc, char** argv) {
         dplog.warn("{}: falling back to the log-only data plane, traffic is NOT forwarded",
                    dev.error());
     }
-    ServerEspSender sender;
-    std::unique_ptr<postern::esp::TunQueueWriter> tun_writer;
+    // Without kernel steering of UDP 4500 (SO_ATTACH_REUSEPORT_CBPF, Linux 4.5) the IKE thread
+    // decapsulates ESP-in-UDP itself and the workers only send on its sockets.
+    bool steered = true;
+    if (auto ok = postern::esp::probe_udp_steering(); !ok) {
+        steered = false;
+        if (tun)
+            dplog.warn(
+                "the kernel cannot steer UDP {} by SPI ({}): ESP-in-UDP is received on the IKE "
+                "thread, plain ESP and the TUN side on the workers",
+                cfg->natt_port, ok.error());
+    }
     std::unique_ptr<postern::esp::UserspaceDataPlane> userspace;
     RecordingDataPlane recording;
     std::unique_ptr<LoggedDataPlane> logged;
     if (tun) {
-        tun_writer = std::make_unique<postern::esp::TunQueueWriter>(tun->queue(0));
-        userspace = std::make_unique<postern::esp::UserspaceDataPlane>(sender, *tun_writer);
-        userspace->set_event_callback([](const postern::esp::SaLifetimeEvent& e) {
-            logger(Subsystem::Dp)
-                .info("{} ESP SA {:08x} (reqid {}): lifetime event 0x{:02x} (not acted on yet)",
-                      e.inbound ? "inbound" : "outbound", e.spi.value(), e.reqid, e.events);
-        });
+        postern::esp::UserspaceDataPlaneOptions options;
+        options.workers = workers;
+        options.udp_on_ike_thread = !steered;
+        userspace = std::make_unique<postern::esp::UserspaceDataPlane>(options);
         logged = std::make_unique<LoggedDataPlane>(*userspace);
     }
     postern::DataPlane& dataplane = logged ? static_cast<postern::DataPlane&>(*logged) : recording;
 
     Server server(*cfg, std::move(loaded->engine), std::move(loaded->pools), dataplane);
+    server.set_natt_reuseport(userspace && steered);
     if (auto ok = server.open(); !ok) {
         std::fprintf(stderr, "posternd: %s\n", ok.error().c_str());
         return 1;
     }
-    sender.attach(&server);
+    std::vector<std::unique_ptr<postern::esp::DataPlaneWorker>> dp_workers;
     if (userspace) {
+        userspace->set_event_callback(
+            [&server](const postern::esp::SaLifetimeEvent& e) { server.on_lifetime_event(e); });
         server.attach_userspace(*userspace, tun->queue(0));
+        for (unsigned w = 0; w < workers; ++w) {
+            postern::esp::WorkerConfig wc;
+            wc.index = w;
+            wc.tun = tun->queue(w);
+            wc.natt = server.natt_bindings();
+            wc.udp_steering = steered;
+            wc.on_ike = [&server](const postern::esp::IkeDatagram& d) { server.on_worker_ike(d); };
+            wc.on_error = [](const std::string& e) { logger(Subsystem::Dp).warn("{}", e); };
+            auto worker = postern::esp::DataPlaneWorker::create(*userspace, std::move(wc));
+            if (!worker) {
+                std::fprintf(stderr, "posternd: %s\n", worker.error().c_str());
+                return 1;
+            }
+            for (const auto& warning : (*worker)->warnings())
+                dplog.warn("data-plane worker {}: {}", w, warning);
+            dp_workers.push_back(std::move(*worker));
+        }
+        for (auto& w : dp_workers)
+            w->start();
         logger(Subsystem::Net)
-            .info("posternd 0.1.0 serving {} connection{}; data plane: userspace ESP on {}",
-                  cfg->connections.size(), cfg->connections.size() == 1 ? "" : "s", tun->name());
+            .info(
+                "posternd 0.1.0 serving {} connection{}; data plane: userspace ESP on {}, {} "
+                "worker{} ({}ESP-in-UDP steered by SPI; plain ESP on raw sockets)",
+                cfg->connections.size(), cfg->connections.size() == 1 ? "" : "s", tun->name(),
+                workers, workers == 1 ? "" : "s", steered ? "" : "not ");
     } else {
         logger(Subsystem::Net)
             .info(
@@ -120,5 +158,9 @@ int main(int argc, char** argv) {
     }
     server.start_initiators();
     server.run();
+    // The workers stop before the counters are read, so the exit line is final.
+    for (auto& w : dp_workers)
+        w->stop();
+    server.log_dataplane_stats();
     return 0;
 }
