@@ -151,9 +151,8 @@ std::uint16_t fold_to_network(std::uint64_t s) {
 }
 
 std::uint16_t to_host_lane(std::uint16_t network_value) {
-    return kLittleEndian
-               ? static_cast<std::uint16_t>(network_value << 8 | network_value >> 8)
-               : network_value;
+    return kLittleEndian ? static_cast<std::uint16_t>(network_value << 8 | network_value >> 8)
+                         : network_value;
 }
 
 // IPv6 Next Header values that are extension headers (RFC 8200 §4, IANA), not an upper layer.
@@ -186,8 +185,7 @@ std::uint16_t pseudo_header_sum(const std::uint8_t* ip, bool ipv6, std::uint8_t 
 }  // namespace
 
 std::uint16_t ones_complement_sum(ByteView data, std::uint16_t initial) {
-    return fold_to_network(
-        add_carry(sum_any(data.data(), data.size()), to_host_lane(initial)));
+    return fold_to_network(add_carry(sum_any(data.data(), data.size()), to_host_lane(initial)));
 }
 
 std::uint16_t ones_complement_add(std::uint16_t a, std::uint16_t b) {
@@ -214,24 +212,42 @@ bool complete_l4_checksum(MutableByteView p, const VirtioNetHdr& hdr) {
 
 const char* to_string(GsoError e) {
     switch (e) {
-        case GsoError::none: return "none";
-        case GsoError::not_gso: return "not a GSO packet";
-        case GsoError::unsupported_gso_type: return "unsupported GSO type";
-        case GsoError::gso_size_zero: return "gso_size 0";
-        case GsoError::not_ip: return "not IPv4 or IPv6";
-        case GsoError::truncated: return "truncated header";
-        case GsoError::bad_ip_header: return "IPv4 header length < 20";
-        case GsoError::ip_length_mismatch: return "IP length does not match the packet";
-        case GsoError::ip_fragment: return "IPv4 fragment";
-        case GsoError::ipv6_extension_headers: return "IPv6 extension headers (unsupported)";
-        case GsoError::protocol_mismatch: return "protocol does not match the GSO type";
-        case GsoError::bad_l4_header: return "TCP data offset < 5";
-        case GsoError::udp_length_mismatch: return "UDP length does not match the IP payload";
-        case GsoError::tcp_flags_unsupported: return "SYN, RST or URG on a TCP GSO packet";
-        case GsoError::csum_start_mismatch: return "csum_start is not the L4 header";
-        case GsoError::csum_offset_mismatch: return "csum_offset is not the L4 checksum";
-        case GsoError::too_many_segments: return "too many segments";
-        case GsoError::buffer_too_small: return "segment buffer too small";
+        case GsoError::none:
+            return "none";
+        case GsoError::not_gso:
+            return "not a GSO packet";
+        case GsoError::unsupported_gso_type:
+            return "unsupported GSO type";
+        case GsoError::gso_size_zero:
+            return "gso_size 0";
+        case GsoError::not_ip:
+            return "not IPv4 or IPv6";
+        case GsoError::truncated:
+            return "truncated header";
+        case GsoError::bad_ip_header:
+            return "IPv4 header length < 20";
+        case GsoError::ip_length_mismatch:
+            return "IP length does not match the packet";
+        case GsoError::ip_fragment:
+            return "IPv4 fragment";
+        case GsoError::ipv6_extension_headers:
+            return "IPv6 extension headers (unsupported)";
+        case GsoError::protocol_mismatch:
+            return "protocol does not match the GSO type";
+        case GsoError::bad_l4_header:
+            return "TCP data offset < 5";
+        case GsoError::udp_length_mismatch:
+            return "UDP length does not match the IP payload";
+        case GsoError::tcp_flags_unsupported:
+            return "SYN, RST or URG on a TCP GSO packet";
+        case GsoError::csum_start_mismatch:
+            return "csum_start is not the L4 header";
+        case GsoError::csum_offset_mismatch:
+            return "csum_offset is not the L4 checksum";
+        case GsoError::too_many_segments:
+            return "too many segments";
+        case GsoError::buffer_too_small:
+            return "segment buffer too small";
     }
     return "?";
 }
@@ -446,7 +462,7 @@ bool TcpCoalescer::continues(const Segment& s, ByteView packet) const {
     const std::uint8_t* b = packet.data();
     if (!ipv6_) {
         if (a[1] != b[1] || a[8] != b[8] || ((a[6] ^ b[6]) & 0x40) ||  // TOS, TTL, DF
-            std::memcmp(a + 12, b + 12, 8) != 0)                        // addresses
+            std::memcmp(a + 12, b + 12, 8) != 0)                       // addresses
             return false;
     } else {
         if (std::memcmp(a, b, 4) != 0 || a[7] != b[7] ||  // class, flow label; hop limit
@@ -455,10 +471,10 @@ bool TcpCoalescer::continues(const Segment& s, ByteView packet) const {
     }
     const std::uint8_t* ta = a + l3_size_;
     const std::uint8_t* tb = b + l3_size_;
-    return std::memcmp(ta, tb, 4) == 0 &&                   // ports
-           std::memcmp(ta + 8, tb + 8, 5) == 0 &&           // ACK number, data offset
-           ((ta[13] ^ tb[13]) & ~kTcpPsh) == 0 &&           // flags but PSH
-           std::memcmp(ta + 14, tb + 14, 2) == 0 &&         // window
+    return std::memcmp(ta, tb, 4) == 0 &&            // ports
+           std::memcmp(ta + 8, tb + 8, 5) == 0 &&    // ACK number, data offset
+           ((ta[13] ^ tb[13]) & ~kTcpPsh) == 0 &&    // flags but PSH
+           std::memcmp(ta + 14, tb + 14, 2) == 0 &&  // window
            std::memcmp(ta + 20, tb + 20, header_size_ - l3_size_ - 20) == 0;  // options
 }
 

@@ -44,8 +44,8 @@ bool complete_l4_checksum(MutableByteView ip_packet, const VirtioNetHdr& hdr);
 
 enum class GsoError : std::uint8_t {
     none,
-    not_gso,                 // gso_type NONE: use complete_l4_checksum in place instead
-    unsupported_gso_type,    // UFO (3), an unknown type, or the ECN bit on UDP_L4
+    not_gso,               // gso_type NONE: use complete_l4_checksum in place instead
+    unsupported_gso_type,  // UFO (3), an unknown type, or the ECN bit on UDP_L4
     gso_size_zero,
     not_ip,                  // IP version neither 4 nor 6
     truncated,               // shorter than the IP or L4 header it declares
@@ -176,7 +176,7 @@ class TcpCoalescer {
     bool continues(const Segment& s, ByteView ip_packet) const;
 
     std::vector<std::uint8_t> buffer_;
-    ByteView first_;      // the run's first packet while it is alone (not copied yet)
+    ByteView first_;        // the run's first packet while it is alone (not copied yet)
     std::size_t size_ = 0;  // octets in buffer_ once copied
     std::size_t segments_ = 0;
     bool ipv6_ = false;

@@ -25,8 +25,7 @@ bool append_udp_segment_cmsg(msghdr& msg, std::size_t capacity, std::uint16_t se
     if (segment_size == 0 || msg.msg_control == nullptr) return false;
     const std::size_t used = msg.msg_controllen;
     if (reinterpret_cast<std::uintptr_t>(msg.msg_control) % alignof(cmsghdr) != 0 ||
-        used % alignof(cmsghdr) != 0 || used > capacity ||
-        capacity - used < kUdpSegmentCmsgSpace)
+        used % alignof(cmsghdr) != 0 || used > capacity || capacity - used < kUdpSegmentCmsgSpace)
         return false;
     // The cmsg is written by hand at `used` rather than with CMSG_NXTHDR, which needs the
     // final msg_controllen and returns null for the last slot.
@@ -48,8 +47,8 @@ std::uint16_t udp_gro_segment_size(const msghdr& msg) {
     for (const cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr;
          c = CMSG_NXTHDR(const_cast<msghdr*>(&msg), const_cast<cmsghdr*>(c))) {
         // CMSG_FIRSTHDR does not look at cmsg_len: keep the whole cmsg inside the buffer.
-        const std::size_t offset = static_cast<std::size_t>(
-            reinterpret_cast<const unsigned char*>(c) - begin);
+        const std::size_t offset =
+            static_cast<std::size_t>(reinterpret_cast<const unsigned char*>(c) - begin);
         if (c->cmsg_len < CMSG_LEN(0) || c->cmsg_len > msg.msg_controllen - offset) return 0;
         if (c->cmsg_level != SOL_UDP || c->cmsg_type != UDP_GRO) continue;
         // The kernel sends an int (udp_cmsg_recv); accept a 16-bit value too.

@@ -86,8 +86,9 @@ std::size_t segment_checked(const VirtioNetHdr& hdr, ByteView packet, Bytes* pay
         const std::size_t chunk = len - seg.header_size();
         FUZZ_ASSERT(std::memcmp(out.data() + seg.header_size(),
                                 packet.data() + seg.header_size() + payload_seen, chunk) == 0);
-        if (payload) payload->insert(payload->end(), out.begin() + seg.header_size(),
-                                     out.begin() + static_cast<long>(len));
+        if (payload)
+            payload->insert(payload->end(), out.begin() + seg.header_size(),
+                            out.begin() + static_cast<long>(len));
         payload_seen += chunk;
         ++n;
     }
@@ -203,7 +204,8 @@ void fuzz_coalesce(const std::uint8_t* data, std::size_t size) {
         // The payload as the coalescer will see it (a perturbed data offset moves it).
         const Bytes& b = packets.back();
         const std::size_t l3 = v6 ? 40 : std::size_t{b[0] & 0x0fu} * 4;
-        const std::size_t hdr = l3 + 20 <= b.size() ? l3 + static_cast<std::size_t>(b[l3 + 12] >> 4) * 4 : 0;
+        const std::size_t hdr =
+            l3 + 20 <= b.size() ? l3 + static_cast<std::size_t>(b[l3 + 12] >> 4) * 4 : 0;
         payloads.emplace_back(b.begin() + static_cast<long>(hdr < b.size() ? hdr : b.size()),
                               b.end());
         seq += static_cast<std::uint32_t>(len);
@@ -267,9 +269,15 @@ void fuzz_gro(const std::uint8_t* data, std::size_t size) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size < 1) return 0;
     switch (data[0] % 3) {
-        case 0: fuzz_segment(data + 1, size - 1); break;
-        case 1: fuzz_coalesce(data + 1, size - 1); break;
-        default: fuzz_gro(data + 1, size - 1); break;
+        case 0:
+            fuzz_segment(data + 1, size - 1);
+            break;
+        case 1:
+            fuzz_coalesce(data + 1, size - 1);
+            break;
+        default:
+            fuzz_gro(data + 1, size - 1);
+            break;
     }
     return 0;
 }

@@ -77,16 +77,16 @@ BOOST_DATA_TEST_CASE(segment_then_coalesce_gives_the_original, bdata::xrange(kRo
     // Byte for byte the super-packet the kernel would have built: the same headers (ID of the
     // first segment, total length, PSH from the last), the pseudo-header sum in the field.
     BOOST_TEST(out.packet.size() == original.size());
-    BOOST_TEST((std::equal(out.packet.begin(), out.packet.end(), original.begin(),
-                           original.end())));
+    BOOST_TEST(
+        (std::equal(out.packet.begin(), out.packet.end(), original.begin(), original.end())));
     // And it segments back into the same segments.
     GsoSegmenter again(out.hdr, out.packet);
     BOOST_TEST_REQUIRE(again.error() == GsoError::none);
     Bytes buf(again.max_segment_size());
     std::size_t len = 0, n = 0;
     while (again.next(buf, &len)) {
-        BOOST_TEST((n < segs.size() && Bytes(buf.begin(), buf.begin() + static_cast<long>(len)) ==
-                                           segs[n]));
+        BOOST_TEST((n < segs.size() &&
+                    Bytes(buf.begin(), buf.begin() + static_cast<long>(len)) == segs[n]));
         ++n;
     }
     BOOST_TEST(n == segs.size());
@@ -146,28 +146,49 @@ constexpr std::uint32_t kNext = 0x10000000 + 1360;
 
 const std::vector<Rule> kRules = {
     {"successor", {.seq = kNext}, nullptr, true, CoalesceResult::merged},
-    {"successor with PSH", {.flags = kAck | kPsh, .seq = kNext}, nullptr, true,
+    {"successor with PSH",
+     {.flags = kAck | kPsh, .seq = kNext},
+     nullptr,
+     true,
      CoalesceResult::merged},
     {"sequence gap", {.seq = kNext + 1}, nullptr, true, CoalesceResult::flush_first},
     {"retransmission", {.seq = 0x10000000}, nullptr, true, CoalesceResult::flush_first},
-    {"other source port", {.seq = kNext, .sport = 40001}, nullptr, true,
+    {"other source port",
+     {.seq = kNext, .sport = 40001},
+     nullptr,
+     true,
      CoalesceResult::flush_first},
-    {"other destination port", {.seq = kNext, .dport = 444}, nullptr, true,
+    {"other destination port",
+     {.seq = kNext, .dport = 444},
+     nullptr,
+     true,
      CoalesceResult::flush_first},
-    {"other destination", {.seq = kNext}, [](Bytes& p) { p[19] ^= 1; }, true,
+    {"other destination",
+     {.seq = kNext},
+     [](Bytes& p) { p[19] ^= 1; },
+     true,
      CoalesceResult::flush_first},
-    {"other ACK number", {.seq = kNext, .ack = 0x01020305}, nullptr, true,
+    {"other ACK number",
+     {.seq = kNext, .ack = 0x01020305},
+     nullptr,
+     true,
      CoalesceResult::flush_first},
     {"other window", {.seq = kNext, .window = 513}, nullptr, true, CoalesceResult::flush_first},
     {"ECE", {.flags = kAck | kEce, .seq = kNext}, nullptr, true, CoalesceResult::flush_first},
-    {"other timestamp", {.seq = kNext}, [](Bytes& p) { p[20 + 29] ^= 1; }, true,
+    {"other timestamp",
+     {.seq = kNext},
+     [](Bytes& p) { p[20 + 29] ^= 1; },
+     true,
      CoalesceResult::flush_first},
     {"no options", {.tcp_options = 0, .seq = kNext}, nullptr, true, CoalesceResult::flush_first},
     {"other TTL", {.seq = kNext, .ttl = 63}, nullptr, true, CoalesceResult::flush_first},
     {"other TOS", {.seq = kNext, .tos = 0x10}, nullptr, true, CoalesceResult::flush_first},
     {"no DF", {.seq = kNext}, [](Bytes& p) { p[6] = 0; }, true, CoalesceResult::flush_first},
     {"other IP ID (allowed)", {.seq = kNext, .id = 7}, nullptr, true, CoalesceResult::merged},
-    {"longer than the first", {.gso_size = 1361, .seq = kNext}, nullptr, true,
+    {"longer than the first",
+     {.gso_size = 1361, .seq = kNext},
+     nullptr,
+     true,
      CoalesceResult::flush_first},
     {"IPv6", {.version = 6, .seq = kNext}, nullptr, true, CoalesceResult::flush_first},
     {"SYN", {.flags = kAck | kSyn, .seq = kNext}, nullptr, true, CoalesceResult::not_eligible},
@@ -177,29 +198,46 @@ const std::vector<Rule> kRules = {
     {"CWR", {.flags = kAck | kCwr, .seq = kNext}, nullptr, true, CoalesceResult::not_eligible},
     {"no ACK", {.flags = kPsh, .seq = kNext}, nullptr, true, CoalesceResult::not_eligible},
     {"no payload", {.gso_size = 0, .seq = kNext}, nullptr, true, CoalesceResult::not_eligible},
-    {"bad TCP checksum", {.seq = kNext}, [](Bytes& p) { p[100] ^= 0x40; }, false,
+    {"bad TCP checksum",
+     {.seq = kNext},
+     [](Bytes& p) { p[100] ^= 0x40; },
+     false,
      CoalesceResult::not_eligible},
-    {"bad IPv4 header checksum", {.seq = kNext}, [](Bytes& p) { p[10] ^= 1; }, false,
+    {"bad IPv4 header checksum",
+     {.seq = kNext},
+     [](Bytes& p) { p[10] ^= 1; },
+     false,
      CoalesceResult::not_eligible},
-    {"IPv4 options", {.ip_options = 4, .seq = kNext}, nullptr, true,
-     CoalesceResult::not_eligible},
-    {"IPv4 MF", {.seq = kNext}, [](Bytes& p) { p[6] |= 0x20; }, true,
-     CoalesceResult::not_eligible},
-    {"IPv4 total length short", {.seq = kNext},
-     [](Bytes& p) { put16(&p[2], static_cast<std::uint16_t>(p.size() - 1)); }, true,
+    {"IPv4 options", {.ip_options = 4, .seq = kNext}, nullptr, true, CoalesceResult::not_eligible},
+    {"IPv4 MF", {.seq = kNext}, [](Bytes& p) { p[6] |= 0x20; }, true, CoalesceResult::not_eligible},
+    {"IPv4 total length short",
+     {.seq = kNext},
+     [](Bytes& p) { put16(&p[2], static_cast<std::uint16_t>(p.size() - 1)); },
+     true,
      CoalesceResult::not_eligible},
     {"UDP", {.tcp = false}, nullptr, true, CoalesceResult::not_eligible},
-    {"IPv6 hop-by-hop header", {.version = 6, .seq = kNext}, [](Bytes& p) { p[6] = 0; }, false,
+    {"IPv6 hop-by-hop header",
+     {.version = 6, .seq = kNext},
+     [](Bytes& p) { p[6] = 0; },
+     false,
      CoalesceResult::not_eligible},
-    {"TCP data offset 4", {.seq = kNext}, [](Bytes& p) { p[32] = 0x40; }, true,
+    {"TCP data offset 4",
+     {.seq = kNext},
+     [](Bytes& p) { p[32] = 0x40; },
+     true,
      CoalesceResult::not_eligible},
-    {"truncated TCP header", {.seq = kNext},
+    {"truncated TCP header",
+     {.seq = kNext},
      [](Bytes& p) {
          p.resize(30);
          put16(&p[2], 30);
      },
-     true, CoalesceResult::not_eligible},
-    {"version 5", {.seq = kNext}, [](Bytes& p) { p[0] = 0x55; }, false,
+     true,
+     CoalesceResult::not_eligible},
+    {"version 5",
+     {.seq = kNext},
+     [](Bytes& p) { p[0] = 0x55; },
+     false,
      CoalesceResult::not_eligible},
 };
 

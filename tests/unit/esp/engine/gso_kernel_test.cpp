@@ -188,11 +188,13 @@ BOOST_AUTO_TEST_CASE(tso_super_packet_from_tun_segments_into_the_stream_sent) {
         auto to = sockaddr_of(kPeer, 5001);
         ::connect(s, reinterpret_cast<sockaddr*>(&to), sizeof to);  // EINPROGRESS
         Bytes syn;
-        NS_CHECK(r, await(r, dev, [&](ByteView p, const VirtioNetHdr&) {
-                     if (p.size() < 40 || p[9] != 6 || !(p[33] & kSyn)) return false;
-                     syn.assign(p.begin(), p.end());
-                     return true;
-                 }),
+        NS_CHECK(r,
+                 await(r, dev,
+                       [&](ByteView p, const VirtioNetHdr&) {
+                           if (p.size() < 40 || p[9] != 6 || !(p[33] & kSyn)) return false;
+                           syn.assign(p.begin(), p.end());
+                           return true;
+                       }),
                  "no SYN");
         if (syn.empty()) {
             ::close(s);
@@ -241,10 +243,11 @@ BOOST_AUTO_TEST_CASE(tso_super_packet_from_tun_segments_into_the_stream_sent) {
         NS_CHECK(r, segments >= 2, "segments " + std::to_string(segments));
         // The super-packet's payload is a run of the stream starting at its sequence number.
         const std::size_t offset = seq - (client_isn + 1);
-        NS_CHECK(r,
-                 offset + data.size() <= stream.size() &&
-                     std::equal(data.begin(), data.end(), stream.begin() + static_cast<long>(offset)),
-                 "segment payloads differ from the stream sent");
+        NS_CHECK(
+            r,
+            offset + data.size() <= stream.size() &&
+                std::equal(data.begin(), data.end(), stream.begin() + static_cast<long>(offset)),
+            "segment payloads differ from the stream sent");
     });
 }
 
@@ -264,8 +267,13 @@ BOOST_AUTO_TEST_CASE(coalesced_tcp_written_to_tun_is_received_whole) {
         // The handshake, played from 10.1.0.1:40000.
         constexpr std::uint32_t kIsn = 0x30000000;
         VirtioNetHdr unused;
-        Bytes syn = build({.payload = 0, .tcp_options = 0, .flags = kSyn, .seq = kIsn, .ack = 0,
-                           .window = 0xffff, .partial = false},
+        Bytes syn = build({.payload = 0,
+                           .tcp_options = 0,
+                           .flags = kSyn,
+                           .seq = kIsn,
+                           .ack = 0,
+                           .window = 0xffff,
+                           .partial = false},
                           unused);
         if (!write_plain(r, dev, syn)) return;
         std::uint32_t server_seq = 0;
@@ -277,8 +285,13 @@ BOOST_AUTO_TEST_CASE(coalesced_tcp_written_to_tun_is_received_whole) {
             return true;
         });
         if (!NS_CHECK(r, synack, "no SYN-ACK")) return;
-        Bytes ack = build({.payload = 0, .tcp_options = 0, .flags = kAck, .seq = kIsn + 1,
-                           .ack = server_seq, .window = 0xffff, .partial = false},
+        Bytes ack = build({.payload = 0,
+                           .tcp_options = 0,
+                           .flags = kAck,
+                           .seq = kIsn + 1,
+                           .ack = server_seq,
+                           .window = 0xffff,
+                           .partial = false},
                           unused);
         if (!write_plain(r, dev, ack)) return;
 
@@ -287,16 +300,16 @@ BOOST_AUTO_TEST_CASE(coalesced_tcp_written_to_tun_is_received_whole) {
         std::vector<Bytes> segs;
         Bytes expected;
         for (std::size_t i = 0; i < kSegments; ++i) {
-            Bytes p = build({.payload = kMss,
-                             .tcp_options = 0,
-                             .flags = static_cast<std::uint8_t>(
-                                 kAck | (i + 1 == kSegments ? kPsh : 0)),
-                             .seq = static_cast<std::uint32_t>(kIsn + 1 + i * kMss),
-                             .id = static_cast<std::uint16_t>(100 + i),
-                             .ack = server_seq,
-                             .window = 0xffff,
-                             .partial = false},
-                            unused);
+            Bytes p =
+                build({.payload = kMss,
+                       .tcp_options = 0,
+                       .flags = static_cast<std::uint8_t>(kAck | (i + 1 == kSegments ? kPsh : 0)),
+                       .seq = static_cast<std::uint32_t>(kIsn + 1 + i * kMss),
+                       .id = static_cast<std::uint16_t>(100 + i),
+                       .ack = server_seq,
+                       .window = 0xffff,
+                       .partial = false},
+                      unused);
             for (std::size_t k = 0; k < kMss; ++k)  // distinct bytes in every segment
                 p[40 + k] = payload_byte(i * kMss + k);
             fix_checksums(p);

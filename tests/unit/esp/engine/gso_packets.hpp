@@ -15,15 +15,17 @@
 #include "postern/net.hpp"
 
 namespace postern::esp {
-inline std::ostream& operator<<(std::ostream& o, GsoError e) { return o << to_string(e); }
+inline std::ostream& operator<<(std::ostream& o, GsoError e) {
+    return o << to_string(e);
+}
 }  // namespace postern::esp
 
 namespace postern::test::gso {
 
 using esp::VirtioNetHdr;
 
-constexpr std::uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04, kPsh = 0x08, kAck = 0x10,
-                       kUrg = 0x20, kEce = 0x40, kCwr = 0x80;
+constexpr std::uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04, kPsh = 0x08, kAck = 0x10, kUrg = 0x20,
+                       kEce = 0x40, kCwr = 0x80;
 
 inline std::uint16_t get16(const std::uint8_t* p) {
     return static_cast<std::uint16_t>(p[0] << 8 | p[1]);

@@ -34,8 +34,7 @@ Checked segment_and_check(const Super& s, ByteView super, const VirtioNetHdr& hd
     const std::size_t l3 = l3_size(super);
     const std::size_t header = seg.header_size();
     BOOST_TEST(header == hdr.hdr_len);
-    const std::size_t expected =
-        s.payload == 0 ? 1 : (s.payload + s.gso_size - 1) / s.gso_size;
+    const std::size_t expected = s.payload == 0 ? 1 : (s.payload + s.gso_size - 1) / s.gso_size;
     BOOST_TEST(seg.segment_count() == expected);
     Bytes buf(seg.max_segment_size() + 16, 0xee);
     std::size_t len = 0;
@@ -68,7 +67,7 @@ Checked segment_and_check(const Super& s, ByteView super, const VirtioNetHdr& hd
                 if (!last) flags &= static_cast<std::uint8_t>(~(kFin | kPsh));
                 if (i != 0) flags &= static_cast<std::uint8_t>(~kCwr);
                 BOOST_TEST(int(l4[13]) == int(flags));
-                BOOST_TEST(std::memcmp(l4 + 8, sl4 + 8, 5) == 0);  // ACK, data offset
+                BOOST_TEST(std::memcmp(l4 + 8, sl4 + 8, 5) == 0);    // ACK, data offset
                 BOOST_TEST(std::memcmp(l4 + 14, sl4 + 14, 2) == 0);  // window
                 BOOST_TEST(std::memcmp(l4 + 18, sl4 + 18, header - l3 - 18) == 0);  // urg, opts
             } else {
@@ -84,8 +83,8 @@ Checked segment_and_check(const Super& s, ByteView super, const VirtioNetHdr& hd
     BOOST_TEST(seg.remaining() == 0u);
     BOOST_TEST(out.segments == expected);
     BOOST_TEST(out.payload.size() == s.payload);
-    BOOST_TEST((std::equal(out.payload.begin(), out.payload.end(), super.begin() +
-                                                                       static_cast<long>(header))));
+    BOOST_TEST((std::equal(out.payload.begin(), out.payload.end(),
+                           super.begin() + static_cast<long>(header))));
     return out;
 }
 
@@ -129,8 +128,7 @@ BOOST_AUTO_TEST_CASE(sums_of_even_pieces_add_up) {
     const ByteView all(data);
     for (std::size_t cut : {0u, 2u, 8u, 30u, 500u, 1000u})
         BOOST_TEST(ones_complement_add(ones_complement_sum(all.first(cut)),
-                                       ones_complement_sum(all.subspan(cut))) ==
-                   naive_sum(all));
+                                       ones_complement_sum(all.subspan(cut))) == naive_sum(all));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -257,98 +255,154 @@ struct Malformed {
 
 const std::vector<Malformed> kMalformed = {
     {"GSO NONE", {}, [](Bytes&, VirtioNetHdr& h) { h.gso_type = 0; }, GsoError::not_gso},
-    {"ECN bit alone", {}, [](Bytes&, VirtioNetHdr& h) { h.gso_type = 0x80; },
+    {"ECN bit alone",
+     {},
+     [](Bytes&, VirtioNetHdr& h) { h.gso_type = 0x80; },
      GsoError::unsupported_gso_type},
     {"UFO", {}, [](Bytes&, VirtioNetHdr& h) { h.gso_type = 3; }, GsoError::unsupported_gso_type},
-    {"type 2", {}, [](Bytes&, VirtioNetHdr& h) { h.gso_type = 2; },
-     GsoError::unsupported_gso_type},
-    {"USO with ECN", {.tcp = false},
+    {"type 2", {}, [](Bytes&, VirtioNetHdr& h) { h.gso_type = 2; }, GsoError::unsupported_gso_type},
+    {"USO with ECN",
+     {.tcp = false},
      [](Bytes&, VirtioNetHdr& h) { h.gso_type = VirtioNetHdr::kGsoUdpL4 | VirtioNetHdr::kGsoEcn; },
      GsoError::unsupported_gso_type},
     {"gso_size 0", {}, [](Bytes&, VirtioNetHdr& h) { h.gso_size = 0; }, GsoError::gso_size_zero},
     {"empty", {}, [](Bytes& p, VirtioNetHdr&) { p.clear(); }, GsoError::truncated},
     {"version 5", {}, [](Bytes& p, VirtioNetHdr&) { p[0] = 0x55; }, GsoError::not_ip},
-    {"TCPV6 type on IPv4", {}, [](Bytes&, VirtioNetHdr& h) { h.gso_type = 4; },
+    {"TCPV6 type on IPv4",
+     {},
+     [](Bytes&, VirtioNetHdr& h) { h.gso_type = 4; },
      GsoError::protocol_mismatch},
-    {"TCPV4 type on IPv6", {.version = 6}, [](Bytes&, VirtioNetHdr& h) { h.gso_type = 1; },
+    {"TCPV4 type on IPv6",
+     {.version = 6},
+     [](Bytes&, VirtioNetHdr& h) { h.gso_type = 1; },
      GsoError::protocol_mismatch},
-    {"IPv4 shorter than 20", {}, [](Bytes& p, VirtioNetHdr&) { p.resize(19); },
+    {"IPv4 shorter than 20",
+     {},
+     [](Bytes& p, VirtioNetHdr&) { p.resize(19); },
      GsoError::truncated},
     {"IHL 4", {}, [](Bytes& p, VirtioNetHdr&) { p[0] = 0x44; }, GsoError::bad_ip_header},
-    {"IPv4 options beyond the packet", {.payload = 0, .gso_size = 100},
+    {"IPv4 options beyond the packet",
+     {.payload = 0, .gso_size = 100},
      [](Bytes& p, VirtioNetHdr&) {
          p[0] = 0x4f;  // 60 octets of header in a 52-octet packet
      },
      GsoError::truncated},
-    {"IPv4 total length too small", {},
+    {"IPv4 total length too small",
+     {},
      [](Bytes& p, VirtioNetHdr&) { put16(&p[2], static_cast<std::uint16_t>(p.size() - 1)); },
      GsoError::ip_length_mismatch},
-    {"IPv4 total length too large", {.payload = 100},
+    {"IPv4 total length too large",
+     {.payload = 100},
      [](Bytes& p, VirtioNetHdr&) { put16(&p[2], static_cast<std::uint16_t>(p.size() + 1)); },
      GsoError::ip_length_mismatch},
     {"IPv4 MF", {}, [](Bytes& p, VirtioNetHdr&) { p[6] |= 0x20; }, GsoError::ip_fragment},
-    {"IPv4 fragment offset", {}, [](Bytes& p, VirtioNetHdr&) { p[7] = 1; },
-     GsoError::ip_fragment},
-    {"IPv4 protocol ICMP", {}, [](Bytes& p, VirtioNetHdr&) { p[9] = 1; },
+    {"IPv4 fragment offset", {}, [](Bytes& p, VirtioNetHdr&) { p[7] = 1; }, GsoError::ip_fragment},
+    {"IPv4 protocol ICMP",
+     {},
+     [](Bytes& p, VirtioNetHdr&) { p[9] = 1; },
      GsoError::protocol_mismatch},
-    {"USO on a TCP packet", {}, [](Bytes&, VirtioNetHdr& h) { h.gso_type = 5; },
+    {"USO on a TCP packet",
+     {},
+     [](Bytes&, VirtioNetHdr& h) { h.gso_type = 5; },
      GsoError::protocol_mismatch},
-    {"TSO on a UDP packet", {.tcp = false}, [](Bytes&, VirtioNetHdr& h) { h.gso_type = 1; },
+    {"TSO on a UDP packet",
+     {.tcp = false},
+     [](Bytes&, VirtioNetHdr& h) { h.gso_type = 1; },
      GsoError::protocol_mismatch},
-    {"IPv6 shorter than 40", {.version = 6}, [](Bytes& p, VirtioNetHdr&) { p.resize(39); },
+    {"IPv6 shorter than 40",
+     {.version = 6},
+     [](Bytes& p, VirtioNetHdr&) { p.resize(39); },
      GsoError::truncated},
-    {"IPv6 payload length", {.version = 6},
+    {"IPv6 payload length",
+     {.version = 6},
      [](Bytes& p, VirtioNetHdr&) { put16(&p[4], static_cast<std::uint16_t>(get16(&p[4]) - 2)); },
      GsoError::ip_length_mismatch},
-    {"IPv6 jumbo (payload length 0)", {.version = 6},
-     [](Bytes& p, VirtioNetHdr&) { put16(&p[4], 0); }, GsoError::ip_length_mismatch},
-    {"IPv6 hop-by-hop", {.version = 6}, [](Bytes& p, VirtioNetHdr&) { p[6] = 0; },
+    {"IPv6 jumbo (payload length 0)",
+     {.version = 6},
+     [](Bytes& p, VirtioNetHdr&) { put16(&p[4], 0); },
+     GsoError::ip_length_mismatch},
+    {"IPv6 hop-by-hop",
+     {.version = 6},
+     [](Bytes& p, VirtioNetHdr&) { p[6] = 0; },
      GsoError::ipv6_extension_headers},
-    {"IPv6 routing", {.version = 6}, [](Bytes& p, VirtioNetHdr&) { p[6] = 43; },
+    {"IPv6 routing",
+     {.version = 6},
+     [](Bytes& p, VirtioNetHdr&) { p[6] = 43; },
      GsoError::ipv6_extension_headers},
-    {"IPv6 fragment", {.version = 6}, [](Bytes& p, VirtioNetHdr&) { p[6] = 44; },
+    {"IPv6 fragment",
+     {.version = 6},
+     [](Bytes& p, VirtioNetHdr&) { p[6] = 44; },
      GsoError::ipv6_extension_headers},
-    {"IPv6 destination options", {.version = 6}, [](Bytes& p, VirtioNetHdr&) { p[6] = 60; },
+    {"IPv6 destination options",
+     {.version = 6},
+     [](Bytes& p, VirtioNetHdr&) { p[6] = 60; },
      GsoError::ipv6_extension_headers},
-    {"IPv6 no next header", {.version = 6}, [](Bytes& p, VirtioNetHdr&) { p[6] = 59; },
+    {"IPv6 no next header",
+     {.version = 6},
+     [](Bytes& p, VirtioNetHdr&) { p[6] = 59; },
      GsoError::protocol_mismatch},
-    {"TCP header cut", {.payload = 0, .tcp_options = 0},
+    {"TCP header cut",
+     {.payload = 0, .tcp_options = 0},
      [](Bytes& p, VirtioNetHdr&) {
          p.resize(39);
          put16(&p[2], 39);
      },
      GsoError::truncated},
-    {"TCP data offset 4", {}, [](Bytes& p, VirtioNetHdr&) { p[32] = 0x40; },
+    {"TCP data offset 4",
+     {},
+     [](Bytes& p, VirtioNetHdr&) { p[32] = 0x40; },
      GsoError::bad_l4_header},
-    {"TCP options beyond the packet", {.payload = 10, .tcp_options = 0},
+    {"TCP options beyond the packet",
+     {.payload = 10, .tcp_options = 0},
      [](Bytes& p, VirtioNetHdr&) { p[32] = 0xf0; },  // 60 octets in 30
      GsoError::truncated},
-    {"TCP SYN", {}, [](Bytes& p, VirtioNetHdr&) { p[20 + 13] |= kSyn; },
+    {"TCP SYN",
+     {},
+     [](Bytes& p, VirtioNetHdr&) { p[20 + 13] |= kSyn; },
      GsoError::tcp_flags_unsupported},
-    {"TCP RST", {}, [](Bytes& p, VirtioNetHdr&) { p[20 + 13] |= kRst; },
+    {"TCP RST",
+     {},
+     [](Bytes& p, VirtioNetHdr&) { p[20 + 13] |= kRst; },
      GsoError::tcp_flags_unsupported},
-    {"TCP URG", {}, [](Bytes& p, VirtioNetHdr&) { p[20 + 13] |= kUrg; },
+    {"TCP URG",
+     {},
+     [](Bytes& p, VirtioNetHdr&) { p[20 + 13] |= kUrg; },
      GsoError::tcp_flags_unsupported},
-    {"UDP header cut", {.tcp = false, .payload = 0},
+    {"UDP header cut",
+     {.tcp = false, .payload = 0},
      [](Bytes& p, VirtioNetHdr&) {
          p.resize(27);
          put16(&p[2], 27);
      },
      GsoError::truncated},
-    {"UDP length short", {.tcp = false, .payload = 3000},
-     [](Bytes& p, VirtioNetHdr&) { put16(&p[24], 1000); }, GsoError::udp_length_mismatch},
-    {"UDP length 0", {.tcp = false, .payload = 3000},
-     [](Bytes& p, VirtioNetHdr&) { put16(&p[24], 0); }, GsoError::udp_length_mismatch},
-    {"csum_start at the IP header", {}, [](Bytes&, VirtioNetHdr& h) { h.csum_start = 0; },
+    {"UDP length short",
+     {.tcp = false, .payload = 3000},
+     [](Bytes& p, VirtioNetHdr&) { put16(&p[24], 1000); },
+     GsoError::udp_length_mismatch},
+    {"UDP length 0",
+     {.tcp = false, .payload = 3000},
+     [](Bytes& p, VirtioNetHdr&) { put16(&p[24], 0); },
+     GsoError::udp_length_mismatch},
+    {"csum_start at the IP header",
+     {},
+     [](Bytes&, VirtioNetHdr& h) { h.csum_start = 0; },
      GsoError::csum_start_mismatch},
-    {"csum_start inside TCP", {}, [](Bytes&, VirtioNetHdr& h) { h.csum_start = 24; },
+    {"csum_start inside TCP",
+     {},
+     [](Bytes&, VirtioNetHdr& h) { h.csum_start = 24; },
      GsoError::csum_start_mismatch},
-    {"csum_offset 6 on TCP", {}, [](Bytes&, VirtioNetHdr& h) { h.csum_offset = 6; },
+    {"csum_offset 6 on TCP",
+     {},
+     [](Bytes&, VirtioNetHdr& h) { h.csum_offset = 6; },
      GsoError::csum_offset_mismatch},
-    {"csum_offset 16 on UDP", {.tcp = false}, [](Bytes&, VirtioNetHdr& h) { h.csum_offset = 16; },
+    {"csum_offset 16 on UDP",
+     {.tcp = false},
+     [](Bytes&, VirtioNetHdr& h) { h.csum_offset = 16; },
      GsoError::csum_offset_mismatch},
-    {"2049 segments", {.payload = 2049, .gso_size = 2},
-     [](Bytes&, VirtioNetHdr& h) { h.gso_size = 1; }, GsoError::too_many_segments},
+    {"2049 segments",
+     {.payload = 2049, .gso_size = 2},
+     [](Bytes&, VirtioNetHdr& h) { h.gso_size = 1; },
+     GsoError::too_many_segments},
 };
 
 BOOST_DATA_TEST_CASE(malformed_input_is_rejected, bdata::xrange(kMalformed.size()), i) {
@@ -418,8 +472,8 @@ BOOST_AUTO_TEST_CASE(benchmark_tso4_64k_into_1360) {
     const double ns = cpu_ns() - t0;
     BOOST_TEST(segments == static_cast<std::size_t>(rounds) * 49);
     BOOST_TEST_MESSAGE("segmenting 64 KiB TSO4 into 1360-octet segments: "
-                       << ns / static_cast<double>(segments) << " ns per segment ("
-                       << segments << " segments, checksum " << sink % 7 << ")");
+                       << ns / static_cast<double>(segments) << " ns per segment (" << segments
+                       << " segments, checksum " << sink % 7 << ")");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -169,10 +169,10 @@ BOOST_AUTO_TEST_CASE(splitter_table) {
         std::vector<std::size_t> datagrams;
     };
     const Bytes buf(5000, 0xab);
-    for (const Case& c : {Case{0, 0, {0}}, Case{10, 0, {10}}, Case{0, 100, {}},
-                          Case{3000, 1000, {1000, 1000, 1000}},
-                          Case{3001, 1000, {1000, 1000, 1000, 1}}, Case{999, 1000, {999}},
-                          Case{5000, 1, std::vector<std::size_t>(5000, 1)}}) {
+    for (const Case& c :
+         {Case{0, 0, {0}}, Case{10, 0, {10}}, Case{0, 100, {}},
+          Case{3000, 1000, {1000, 1000, 1000}}, Case{3001, 1000, {1000, 1000, 1000, 1}},
+          Case{999, 1000, {999}}, Case{5000, 1, std::vector<std::size_t>(5000, 1)}}) {
         BOOST_TEST_CONTEXT("size " << c.size << " segment " << c.segment) {
             UdpGroSplitter split(ByteView(buf).first(c.size), c.segment);
             BOOST_TEST(split.count() == c.datagrams.size());
