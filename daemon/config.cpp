@@ -200,6 +200,8 @@ void read_connection(TableReader& r, Config& c, Connection& conn) {
         r.fail(r.table().get("start"), r.key_path("start"),
                "start = true needs remote_addrs (where to connect)");
     r.boolean("fragmentation", conn.fragmentation);
+    r.boolean("encap", conn.encap);
+    r.boolean("client_to_client", conn.client_to_client);
     r.duration("ike_lifetime", conn.ike_lifetime_s);
     r.duration("child_lifetime", conn.child_lifetime_s);
     r.finish();

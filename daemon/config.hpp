@@ -62,6 +62,8 @@ struct Connection {
     bool request_virtual_ip = false;
     bool start = false;
     bool fragmentation = true;
+    bool encap = false;             // force ESP-in-UDP (fake NAT-D)
+    bool client_to_client = false;  // clients of this connection may reach each other
     std::uint32_t ike_lifetime_s = 24 * 3600;
     std::uint32_t child_lifetime_s = 8 * 3600;
 };

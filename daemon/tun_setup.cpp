@@ -15,6 +15,19 @@ void add_unique(std::vector<esp::IpPrefix>& list, const esp::IpPrefix& p) {
 
 }  // namespace
 
+bool needs_forwarding(const Config& c, IpAddress::Family family) {
+    const bool v4 = family == IpAddress::Family::V4;
+    for (const auto& conn : c.connections) {
+        for (const auto& ts : conn.local_ts)
+            if (auto p = esp::IpPrefix::parse(ts); p && p->address.is_v4() == v4) return true;
+        if (!conn.client_to_client) continue;
+        for (const auto& name : conn.pools)
+            for (const auto& pool : c.pools)
+                if (pool.name == name && !(v4 ? pool.ipv4 : pool.ipv6).empty()) return true;
+    }
+    return false;
+}
+
 std::optional<IpAddress> pool_gateway_address(const std::string& cidr) {
     auto p = esp::IpPrefix::parse(cidr);
     if (!p || cidr.find('/') == std::string::npos) return std::nullopt;
@@ -86,16 +99,24 @@ tl::expected<esp::TunDevice, std::string> create_tun(const Config& c, unsigned q
         addrs += (addrs.empty() ? "" : ", ") + a.to_string();
     log.info("TUN device {} up, MTU {}, addresses {}", name, kTunMtu,
              addrs.empty() ? "none" : addrs);
-    // Forwarding only when a connection exports networks (local_ts): clients that only talk
-    // to the gateway itself need none, and a host's switch is not flipped without a reason.
-    bool exports = false;
-    for (const auto& conn : c.connections)
-        exports = exports || !conn.local_ts.empty();
-    if (auto on = esp::forwarding(IpAddress::Family::V4); exports && on && !*on) {
-        if (auto ok = esp::set_forwarding(IpAddress::Family::V4, true); !ok)
-            log.warn("cannot turn IPv4 forwarding on: {}", ok.error());
-        else
+    // Forwarding, per family, only when a connection needs it: it exports networks of that
+    // family (local_ts), or lets its clients reach each other (client_to_client) in a pool of
+    // that family. Clients that only talk to the gateway need none, and a host's switch is not
+    // flipped without a reason (docs/forwarding.md: IPv6 forwarding changes how the uplink
+    // treats router advertisements).
+    for (auto family : {IpAddress::Family::V4, IpAddress::Family::V6}) {
+        const bool v4 = family == IpAddress::Family::V4;
+        if (!needs_forwarding(c, family)) continue;
+        auto on = esp::forwarding(family);
+        if (!on || *on) continue;
+        if (auto ok = esp::set_forwarding(family, true); !ok)
+            log.warn("cannot turn {} forwarding on: {}", v4 ? "IPv4" : "IPv6", ok.error());
+        else if (v4)
             log.info("IPv4 forwarding turned on (net.ipv4.ip_forward = 1)");
+        else
+            log.info(
+                "IPv6 forwarding turned on (net.ipv6.conf.all.forwarding = 1); an uplink "
+                "configured by router advertisements needs accept_ra = 2 from now on");
     }
     return std::move(*dev);
 }

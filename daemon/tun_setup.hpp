@@ -8,9 +8,9 @@
 //            through the TUN device. 0.0.0.0/0 and ::/0 are skipped: they would take the
 //            gateway's own default route into the tunnel.
 //   MTU      1400.
-//   IPv4 forwarding on (net.ipv4.ip_forward = 1) when a connection has local_ts, so clients
-//   reach the networks beyond the gateway; IPv6 forwarding is left alone (docs/forwarding.md
-//   says why it is not free).
+//   forwarding on, per family (net.ipv4.ip_forward, net.ipv6.conf.all.forwarding), when a
+//   connection exports subnets of that family (local_ts) or lets its clients reach each
+//   other (client_to_client) in a pool of that family; never turned off (docs/forwarding.md).
 #pragma once
 
 #include <string>
@@ -38,9 +38,12 @@ TunPlan plan_tun(const Config& c);
 // prefixes too small to spare one (/32, /128) or text that is no prefix.
 std::optional<IpAddress> pool_gateway_address(const std::string& cidr);
 
+// Whether create_tun() turns forwarding on for `family` (see above).
+bool needs_forwarding(const Config& c, IpAddress::Family family);
+
 // Creates "postern%d" with `queues` queues (one per data-plane worker; IFF_MULTI_QUEUE when
 // more than one; no virtio-net header), sets MTU, addresses and link up, adds
-// the routes and turns IPv4 forwarding on. A route that exists already is logged and skipped;
+// the routes and turns forwarding on where needed. A route that exists already is logged and skipped;
 // anything else that fails is the error (naming the step), and the device is gone again.
 tl::expected<esp::TunDevice, std::string> create_tun(const Config& c, unsigned queues = 1);
 

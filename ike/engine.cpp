@@ -6,6 +6,7 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <ctime>
 #include <set>
 
@@ -70,6 +71,9 @@ std::optional<TimePoint> due(const EngineConfig& cfg, const IkeSa& sa) {
     if (sa.state() == IkeSaState::HalfOpen) earliest(sa.created + cfg.half_open_timeout);
     if (sa.established() && !sa.tasks.busy() && cfg.dpd_delay.count() > 0)
         earliest(sa.last_heard + cfg.dpd_delay);
+    // A CHILD_SA Delete waits for the window (one request at a time, §2.3).
+    if (sa.established() && !sa.tasks.busy() && !sa.pending_child_deletes.empty())
+        earliest(sa.last_heard);
     if (sa.established() && sa.nat_local && cfg.nat_keepalive.count() > 0)
         earliest(sa.last_keepalive + cfg.nat_keepalive);
     return t;
@@ -337,6 +341,8 @@ void Engine::on_timer(TimePoint now, Actions& out) {
             destroy(impl, ctx, sa, "half-open too long");
             continue;
         }
+        if (sa.established() && !sa.tasks.busy() && !sa.pending_child_deletes.empty())
+            exchange::start_child_delete(ctx, sa);
         if (sa.established() && !sa.tasks.busy() && config_.dpd_delay.count() > 0 &&
             now >= sa.last_heard + config_.dpd_delay)
             exchange::start_liveness_check(ctx, sa);
@@ -396,6 +402,36 @@ bool Engine::terminate(std::uint64_t id, TimePoint now, Actions& out) {
         } else {
             destroy(impl, ctx, *sa, "terminated");
         }
+        return true;
+    }
+    return false;
+}
+
+bool Engine::expire_child(EspSpi spi, bool inbound, bool hard, TimePoint now, Actions& out) {
+    Impl& impl = *impl_;
+    Ctx ctx = impl.ctx(*this, now, out);
+    for (auto& [ours, sa] : impl.by_spi) {
+        auto& children = sa->children;
+        auto it = std::find_if(children.begin(), children.end(), [&](const sa::ChildSa& c) {
+            return (inbound ? c.spi_in : c.spi_out) == spi;
+        });
+        if (it == children.end()) continue;
+        const std::string name = sa->name() + ": CHILD_SA " + std::to_string(it->reqid);
+        const char* dir = inbound ? "inbound" : "outbound";
+        if (!hard) {
+            ctx.log(sa.get(), "CHILD_SA " + std::to_string(it->reqid) + ": " + dir +
+                                  " soft lifetime reached (rekeying arrives with issue 8; the "
+                                  "hard lifetime will end it)");
+            return true;
+        }
+        if (it->installed)
+            out.remove.push_back(RemoveChildSa{sa->id, it->reqid, it->spi_in, it->spi_out});
+        ctx.event(EventKind::ChildDeleted, sa.get(),
+                  name + " deleted: " + dir + " hard lifetime reached");
+        sa->pending_child_deletes.push_back(it->spi_in);
+        children.erase(it);
+        if (sa->established() && !sa->tasks.busy()) exchange::start_child_delete(ctx, *sa);
+        reschedule(impl, config_, *sa);
         return true;
     }
     return false;

@@ -143,6 +143,17 @@ class Engine {
     // Sends a Delete for the IKE SA (and so its CHILD_SAs).
     bool terminate(std::uint64_t ike_sa, TimePoint now, Actions& out);
 
+    // The data plane reports a lifetime event of one direction of a CHILD_SA (by its SPI:
+    // ours for inbound, the peer's for outbound).
+    //   soft: the byte/packet soft limit or 7/8 of the sequence space; logged (rekeying the
+    //         CHILD_SA arrives with issue 8; until then the hard limit ends it).
+    //   hard: the SA carries no more traffic (hard limit, or the sequence number would
+    //         cycle): both directions are removed from the data plane at once, and the peer
+    //         gets an INFORMATIONAL Delete for the CHILD_SA (right away, or as soon as no
+    //         request of ours is outstanding). The IKE SA stays.
+    // False when no CHILD_SA has that SPI (already deleted: events may cross a Delete).
+    bool expire_child(EspSpi spi, bool inbound, bool hard, TimePoint now, Actions& out);
+
     std::vector<IkeSaInfo> list() const;
     const EngineStats& stats() const { return stats_; }
     const EngineConfig& config() const { return config_; }

@@ -55,6 +55,14 @@ struct ConnectionConfig {
     std::chrono::seconds ike_lifetime{24 * 3600};
     std::chrono::seconds child_lifetime{8 * 3600};
     bool fragmentation = true;
+    // Force ESP-in-UDP even without a NAT (strongSwan's `encap = yes`): our NAT-D source hash
+    // is faked so the peer encapsulates too (RFC 7296 §2.23 allows either side to do this).
+    bool force_encap = false;
+    // Destinations a peer of this connection may not reach through the tunnel, taken out of
+    // the local selectors of every inbound SA the data plane checks (not of what is
+    // negotiated): with client_to_client off, the pools minus the gateway's own address, so
+    // one client cannot reach another.
+    std::vector<policy::TrafficSelector> isolated;
 };
 
 struct EngineConfig {

@@ -198,7 +198,7 @@ bool handle_child_response(const Ctx& ctx, sa::IkeSa& sa,
 }
 
 void install_children(const Ctx& ctx, sa::IkeSa& sa) {
-    const bool encap = sa.nat_local || sa.nat_remote;
+    const bool encap = sa.udp_encap();
     for (auto& child : sa.children) {
         if (child.installed) continue;
         InstallChildSa op;
@@ -221,7 +221,12 @@ void install_children(const Ctx& ctx, sa::IkeSa& sa) {
             s.encr_key = (*op.keys)[inbound ? 0 : 2].view();
             s.integ_key = (*op.keys)[inbound ? 1 : 3].view();
             s.esn = a.esn == EsnId::ESN;
-            s.local_ts = to_dataplane(child.local_ts);
+            // Inbound, the data plane checks the inner destination against local_ts: leave
+            // out what this connection's peers may not reach (client isolation).
+            s.local_ts = to_dataplane(inbound && !sa.connection->isolated.empty()
+                                          ? policy::subtract(child.local_ts,
+                                                             sa.connection->isolated)
+                                          : child.local_ts);
             s.remote_ts = to_dataplane(child.remote_ts);
             s.reqid = child.reqid;
             s.hard_seconds = static_cast<std::uint32_t>(sa.connection->child_lifetime.count());

@@ -112,5 +112,7 @@ bool respond_informational(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
 void refuse_exchange(const Ctx& ctx, sa::IkeSa& sa, ExchangeType exchange, MessageId id);
 void start_delete(const Ctx& ctx, sa::IkeSa& sa);
 void start_liveness_check(const Ctx& ctx, sa::IkeSa& sa);
+// Sends INFORMATIONAL { D(ESP, sa.pending_child_deletes) } and clears the list (§1.4.1).
+void start_child_delete(const Ctx& ctx, sa::IkeSa& sa);
 
 }  // namespace postern::ike::exchange

@@ -102,11 +102,17 @@ void read_init_notifies(sa::IkeSa& sa, const wire::Message& m, const Endpoint& f
     }
 }
 
-void append_init_notifies(const Ctx& ctx, const sa::IkeSa& sa, std::vector<wire::Payload>& out,
+void append_init_notifies(const Ctx& ctx, sa::IkeSa& sa, std::vector<wire::Payload>& out,
                           bool fragmentation) {
     const std::uint64_t spi_r = sa.role == sa::Role::Responder ? sa.spi_r.value() : 0;
-    out.push_back(wire::make_notify(NotifyType::NAT_DETECTION_SOURCE_IP,
-                                    crypto::nat_detection_hash(sa.spi_i.value(), spi_r, sa.local)));
+    // `encap = true`: a source hash of random octets matches no address, so the peer believes
+    // we are behind a NAT and encapsulates; we do too (IkeSa::nat_fake).
+    Bytes source = crypto::nat_detection_hash(sa.spi_i.value(), spi_r, sa.local);
+    if (sa.connection && sa.connection->force_encap) {
+        source = ctx.random_bytes(source.size());
+        sa.nat_fake = true;
+    }
+    out.push_back(wire::make_notify(NotifyType::NAT_DETECTION_SOURCE_IP, std::move(source)));
     out.push_back(
         wire::make_notify(NotifyType::NAT_DETECTION_DESTINATION_IP,
                           crypto::nat_detection_hash(sa.spi_i.value(), spi_r, sa.remote)));
@@ -364,7 +370,7 @@ bool handle_ike_sa_init_response(const Ctx& ctx, sa::IkeSa& sa, const Datagram& 
     read_init_notifies(sa, m, in.remote, in.local);
     sa.tasks.complete_request();
     // §2.23: with a NAT on the path, move to port 4500 for everything after IKE_SA_INIT.
-    if ((sa.nat_local || sa.nat_remote) && sa.remote.port == 500) {
+    if (sa.udp_encap() && sa.remote.port == 500) {
         sa.remote.port = 4500;
         sa.local.port = 4500;
     }

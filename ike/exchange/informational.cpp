@@ -80,4 +80,13 @@ void start_liveness_check(const Ctx& ctx, sa::IkeSa& sa) {
     send_request(ctx, sa, ExchangeType::INFORMATIONAL, {});
 }
 
+void start_child_delete(const Ctx& ctx, sa::IkeSa& sa) {
+    wire::DeletePayload d{ProtocolId::ESP, 4, {}};
+    for (EspSpi spi : sa.pending_child_deletes)
+        d.spis.push_back(spi_bytes(spi));
+    sa.pending_child_deletes.clear();
+    if (d.spis.empty()) return;
+    send_request(ctx, sa, ExchangeType::INFORMATIONAL, {{PayloadType::D, false, std::move(d)}});
+}
+
 }  // namespace postern::ike::exchange

@@ -249,4 +249,58 @@ std::vector<TrafficSelector> narrow_to_address(std::span<const TrafficSelector> 
     return narrow_to_address(proposed, std::span<const IpAddress>(&address, 1));
 }
 
+namespace {
+
+// a + 1 / a - 1 over the address's own width; the caller makes sure it does not wrap.
+IpAddress step(IpAddress a, int delta) {
+    std::uint8_t* b = a.data();
+    for (std::size_t i = a.size(); i-- > 0;) {
+        if (delta > 0) {
+            if (++b[i] != 0) break;
+        } else {
+            if (b[i]-- != 0) break;
+        }
+    }
+    return a;
+}
+
+bool less(const IpAddress& a, const IpAddress& b) {
+    return std::lexicographical_compare(a.bytes().begin(), a.bytes().end(), b.bytes().begin(),
+                                        b.bytes().end());
+}
+
+}  // namespace
+
+std::vector<TrafficSelector> subtract(std::span<const TrafficSelector> from,
+                                      const TrafficSelector& removed) {
+    std::vector<TrafficSelector> out;
+    for (const auto& ts : from) {
+        const bool disjoint = ts.type != removed.type || less(ts.end, removed.start) ||
+                              less(removed.end, ts.start);
+        if (disjoint) {
+            out.push_back(ts);
+            continue;
+        }
+        if (less(ts.start, removed.start)) {  // the part below the hole
+            TrafficSelector low = ts;
+            low.end = step(removed.start, -1);
+            out.push_back(low);
+        }
+        if (less(removed.end, ts.end)) {  // the part above it
+            TrafficSelector high = ts;
+            high.start = step(removed.end, +1);
+            out.push_back(high);
+        }
+    }
+    return out;
+}
+
+std::vector<TrafficSelector> subtract(std::span<const TrafficSelector> from,
+                                      std::span<const TrafficSelector> removed) {
+    std::vector<TrafficSelector> out(from.begin(), from.end());
+    for (const auto& r : removed)
+        out = subtract(out, r);
+    return out;
+}
+
 }  // namespace postern::ike::policy

@@ -88,4 +88,12 @@ std::vector<TrafficSelector> narrow_to_address(std::span<const TrafficSelector> 
 std::vector<TrafficSelector> narrow_to_address(std::span<const TrafficSelector> proposed,
                                                const IpAddress& address);
 
+// `from` without the addresses in `removed` (protocol and ports of `removed` are ignored: the
+// whole address range goes). A selector split by the hole becomes two; results keep their
+// protocol and ports and their order. Used for client isolation (ConnectionConfig::isolated).
+std::vector<TrafficSelector> subtract(std::span<const TrafficSelector> from,
+                                      const TrafficSelector& removed);
+std::vector<TrafficSelector> subtract(std::span<const TrafficSelector> from,
+                                      std::span<const TrafficSelector> removed);
+
 }  // namespace postern::ike::policy

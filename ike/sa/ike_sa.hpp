@@ -84,6 +84,13 @@ class IkeSa {
     std::vector<HashAlgorithm> peer_hashes;
     bool nat_local = false;   // we are behind a NAT
     bool nat_remote = false;  // the peer is behind a NAT
+    // The connection forces UDP encapsulation (`encap = true`): our NAT_DETECTION_SOURCE_IP
+    // was faked so the peer sees a NAT too, and our CHILD_SAs are ESP-in-UDP either way.
+    bool nat_fake = false;
+    bool udp_encap() const { return nat_local || nat_remote || nat_fake; }
+    // CHILD_SAs (our inbound SPIs) whose data-plane state is gone (hard lifetime) and whose
+    // Delete is still to be sent: sent as soon as no request of ours is outstanding.
+    std::vector<EspSpi> pending_child_deletes;
 
     // IKE_AUTH results.
     policy::Identity remote_identity;

@@ -151,6 +151,10 @@ class Network {
 
     std::vector<ike::IkeSaInfo> sas(const Node& n) const { return n.engine->list(); }
 
+    // Puts what an engine call made outside the harness (expire_child, terminate) on the
+    // network and into the node's records, as if the harness had made the call.
+    void inject(Node& from, ike::Actions& out) { collect(from, out); }
+
     Node a, b;
     ike::TimePoint now{std::chrono::seconds(1000)};
     Filter filter;

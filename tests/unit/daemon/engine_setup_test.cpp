@@ -94,6 +94,35 @@ BOOST_AUTO_TEST_CASE(psk_connection_inline_with_pools_and_defaults) {
     BOOST_TEST(e->trust_anchors.empty());
 }
 
+BOOST_AUTO_TEST_CASE(encap_and_client_isolation_reach_the_engine) {
+    TempDir d;
+    const std::string conn = kPsk + "psk = \"a long enough pre-shared key\"\npools = [\"clients\"]\n";
+    // Defaults: no forced encapsulation; clients isolated from the pool except the gateway.
+    auto e = build_engine_config(d.load(conn));
+    BOOST_REQUIRE_MESSAGE(e, (e ? "" : e.error().to_string()));
+    const auto& k = e->connections.at(0);
+    BOOST_TEST(!k.force_encap);
+    BOOST_TEST(ike::policy::to_string(k.isolated) == "10.99.0.0-10.99.0.253, 10.99.0.255/32");
+    // encap = true, client_to_client = true: forced, nothing isolated.
+    auto open = build_engine_config(d.load(conn + "encap = true\nclient_to_client = true\n"));
+    BOOST_REQUIRE_MESSAGE(open, (open ? "" : open.error().to_string()));
+    BOOST_TEST(open->connections.at(0).force_encap);
+    BOOST_TEST(open->connections.at(0).isolated.empty());
+    // A connection without pools isolates nothing (site to site).
+    auto s2s = build_engine_config(d.load(
+        "[[connections]]\nname = \"s2s\"\nlocal_id = \"gw.postern.test\"\nlocal_auth = \"psk\"\n"
+        "remote_auth = \"psk\"\npsk = \"a long enough pre-shared key\"\n"));
+    BOOST_REQUIRE_MESSAGE(s2s, (s2s ? "" : s2s.error().to_string()));
+    BOOST_TEST(s2s->connections.at(0).isolated.empty());
+    // Not a bool: file, line and key.
+    TempDir bad;
+    bad.write("postern.toml", conn + "encap = \"yes\"\n");
+    auto c = load_config((bad.path / "postern.toml").string());
+    BOOST_REQUIRE(!c);
+    BOOST_TEST(c.error().key == "connections[0].encap", c.error().to_string());
+    BOOST_TEST(c.error().line == 11u, c.error().to_string());
+}
+
 BOOST_AUTO_TEST_CASE(server_tuning_reaches_the_engine) {
     TempDir d;
     auto c = d.load(

@@ -65,4 +65,36 @@ remote_ts = ["192.168.50.0/24", "0.0.0.0/0"]
     BOOST_TEST(!pools->acquire("clients", "one-more", IpAddress::Family::V4, {}));
 }
 
+BOOST_AUTO_TEST_CASE(forwarding_per_family_only_when_a_connection_needs_it) {
+    struct Case {
+        const char* connection;  // lines added to a PSK connection using pool "clients"
+        bool v4, v6;
+    };
+    const Case cases[] = {
+        {"", false, false},                              // clients talk to the gateway only
+        {"local_ts = [\"10.97.0.0/24\"]\n", true, false},  // an IPv4 LAN exported
+        {"local_ts = [\"fd00:97::/64\"]\n", false, true},
+        {"local_ts = [\"10.97.0.0/24\", \"fd00:97::/64\"]\n", true, true},
+        {"client_to_client = true\n", true, true},        // the pool has both families
+    };
+    for (const auto& k : cases) {
+        auto c = parse_config(std::string(R"([pools.clients]
+ipv4 = "10.99.0.0/24"
+ipv6 = "fd00:99::/112"
+
+[[connections]]
+name = "a"
+local_auth = "psk"
+remote_auth = "psk"
+local_id = "vpn.postern.test"
+psk = "0123456789abcdef0123456789abcdef"
+pools = ["clients"]
+)") + k.connection,
+                              "t.toml");
+        BOOST_TEST_REQUIRE(c.has_value(), (c ? "" : c.error().to_string()));
+        BOOST_TEST(needs_forwarding(*c, IpAddress::Family::V4) == k.v4, k.connection);
+        BOOST_TEST(needs_forwarding(*c, IpAddress::Family::V6) == k.v6, k.connection);
+    }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

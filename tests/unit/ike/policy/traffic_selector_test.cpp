@@ -214,4 +214,48 @@ BOOST_AUTO_TEST_CASE(wire_round_trip) {
     BOOST_TEST(policy::from_wire(ports).has_value());
 }
 
+BOOST_AUTO_TEST_CASE(subtract_cuts_holes_as_a_table) {
+    // Results as "start-end" plus the protocol/port suffix of to_string() when there is one.
+    auto text = [](const std::vector<TrafficSelector>& list) {
+        std::string s;
+        for (const auto& t : list) {
+            const std::string full = t.to_string();
+            const auto bracket = full.find('[');
+            s += (s.empty() ? "" : ", ") + t.start.to_string() + "-" + t.end.to_string() +
+                 (bracket == std::string::npos ? "" : full.substr(bracket));
+        }
+        return s;
+    };
+    struct Case {
+        TrafficSelector from, removed;
+        const char* expect;
+    };
+    const Case cases[] = {
+        // A hole in the middle splits the range in two.
+        {ts("10.0.0.0/8"), ts("10.99.0.0/24"), "10.0.0.0-10.98.255.255, 10.99.1.0-10.255.255.255"},
+        // At either edge only one part remains; covering everything leaves nothing.
+        {ts("10.99.0.0/24"), range("10.99.0.0", "10.99.0.9"), "10.99.0.10-10.99.0.255"},
+        {ts("10.99.0.0/24"), range("10.99.0.250", "10.99.0.255"), "10.99.0.0-10.99.0.249"},
+        {ts("10.99.0.0/24"), ts("10.0.0.0/8"), ""},
+        // Disjoint, or another family: unchanged, protocol and ports kept.
+        {ts("192.168.0.0/16", 6, 80, 80), ts("10.0.0.0/8"), "192.168.0.0-192.168.255.255[tcp/80]"},
+        {ts("fd00::/64"), ts("10.0.0.0/8"), "fd00::-fd00::ffff:ffff:ffff:ffff"},
+        {ts("fd00::/64", 17), ts("fd00::1/128"),
+         "fd00::-fd00::[udp], fd00::2-fd00::ffff:ffff:ffff:ffff[udp]"},
+        // The whole address space: no wrap-around at either end.
+        {ts("0.0.0.0/0"), range("0.0.0.0", "0.0.0.0"), "0.0.0.1-255.255.255.255"},
+        {ts("0.0.0.0/0"), range("255.255.255.255", "255.255.255.255"), "0.0.0.0-255.255.255.254"},
+    };
+    for (const auto& c : cases) {
+        const std::vector<TrafficSelector> from{c.from};
+        BOOST_TEST(text(policy::subtract(from, c.removed)) == c.expect,
+                   c.from.to_string() << " minus " << c.removed.to_string());
+    }
+    // Several holes in turn.
+    const std::vector<TrafficSelector> holes{range("10.0.0.0", "10.0.0.9"),
+                                             range("10.0.0.20", "10.0.0.29")};
+    const std::vector<TrafficSelector> from{ts("10.0.0.0/24")};
+    BOOST_TEST(text(policy::subtract(from, holes)) == "10.0.0.10-10.0.0.19, 10.0.0.30-10.0.0.255");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
