@@ -15,6 +15,7 @@
 #   - both posternds logged the IKE SA established with the other's identity and the CHILD_SA
 #     with both LANs' selectors, and installed both ESP SAs in the userspace data plane, with
 #     UDP ports for nat/encap and without for esp
+#   - both posternds turned IPv4 and IPv6 forwarding on (local_ts of both families)
 #   - ping LAN a -> LAN b and LAN b -> LAN a, IPv4 and IPv6: every echo answered
 #   - iperf3 TCP (2 s) LAN a -> LAN b and LAN b -> LAN a over IPv4, and LAN a -> LAN b over IPv6:
 #     the receiver got bytes
@@ -78,14 +79,8 @@ fi
 [ "$MODE" = nat ] && expect_posternd_log a 'NAT detected: the peer is behind one'
 pi_need_forwarding "$NS_A" 4
 pi_need_forwarding "$NS_B" 4
-for ns in "$NS_A" "$NS_B"; do
-    if [ "$(ip netns exec "$ns" sysctl -n net.ipv6.conf.all.forwarding)" != 1 ]; then
-        pi_log "WORKAROUND: posternd left net.ipv6.conf.all.forwarding off in $ns; the test turns it on"
-        ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.forwarding=1
-    else
-        pi_log "ok: net.ipv6.conf.all.forwarding = 1 in $ns (posternd)"
-    fi
-done
+pi_need_forwarding "$NS_A" 6
+pi_need_forwarding "$NS_B" 6
 
 # --- traffic both ways ---
 pi_ping "$NS_L" "$LAN_A_HOST4" "$LAN_B_HOST4"

@@ -14,7 +14,7 @@
 #   - strongSwan: IKE SA ESTABLISHED, a virtual IPv4 from 10.99.0.0/24 and IPv6 from
 #     fd00:99::/112, CHILD_SA INSTALLED, UDP-encapsulated, with CIPHER's algorithm, key size
 #     and integrity algorithm as strongSwan names them, remote-ts both LAN subnets
-#   - posternd turned IPv4 forwarding on in a (IPv6: see pi_forwarding_v6 below)
+#   - posternd turned IPv4 and IPv6 forwarding on in a (local_ts has both families)
 #   - ping client -> LAN host and LAN host -> client, IPv4 and IPv6: every echo answered
 #   - iperf3 TCP and UDP (2 s each) client -> LAN host, IPv4 and IPv6: the receiver got bytes;
 #     UDP loss under 10 %
@@ -52,14 +52,7 @@ posternd_start "$NS_A" "$WORK/postern.toml"
 wait_for 5 "postern0 in $NS_A" ip -n "$NS_A" link show postern0
 
 pi_need_forwarding "$NS_A" 4
-# IPv6 forwarding: posternd turns it on when a connection exports an IPv6 local_ts (lead's
-# change in progress); until posternd does, the test does it and says so.
-if [ "$(ip netns exec "$NS_A" sysctl -n net.ipv6.conf.all.forwarding)" != 1 ]; then
-    pi_log "WORKAROUND: posternd left net.ipv6.conf.all.forwarding off; the test turns it on"
-    ip netns exec "$NS_A" sysctl -qw net.ipv6.conf.all.forwarding=1
-else
-    pi_log "ok: net.ipv6.conf.all.forwarding = 1 in $NS_A (posternd)"
-fi
+pi_need_forwarding "$NS_A" 6
 
 charon_start b "$NS_B"
 charon_rw_conf b "$S_ESP" "0.0.0.0,::" "$LAN_A4,$LAN_A6"
