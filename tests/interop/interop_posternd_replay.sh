@@ -12,8 +12,8 @@
 #   2. ping -c 3 from b's virtual IP to 10.97.0.1: 3 replies
 #   3. tests/tools/esp_replay.py, run in b, sends the first captured ESP packet again through a
 #      raw socket: same addresses, ports, SPI, sequence number and ciphertext
-#   4. ping -c 1: its reply proves posternd has read the replayed datagram (same socket, queued
-#      before it)
+#   4. ping -c 1: its reply proves posternd has read the replayed datagram (same SPI, so the
+#      same steered socket and worker, queued before it)
 #   5. the capture on veth0 holds 5 ESP packets (4 pings + the replay: it reached a), the one on
 #      postern0 exactly 4 echo requests (the replay was not delivered), and strongSwan sent 4
 #   6. posternd's exit counters: 1 packet dropped as replay, every ESP datagram received is
