@@ -13,7 +13,8 @@
 # Asserted:
 #   - strongSwan: IKE SA ESTABLISHED, a virtual IPv4 from 10.99.0.0/24 and IPv6 from
 #     fd00:99::/112, CHILD_SA INSTALLED, UDP-encapsulated, with CIPHER's algorithm, key size
-#     and integrity algorithm as strongSwan names them, remote-ts both LAN subnets
+#     and integrity algorithm as strongSwan names them, remote-ts both LAN subnets; posternd
+#     logged both ESP SAs installed in its userspace data plane with the same algorithms
 #   - posternd turned IPv4 and IPv6 forwarding on in a (local_ts has both families)
 #   - ping client -> LAN host and LAN host -> client, IPv4 and IPv6: every echo answered
 #   - iperf3 TCP and UDP (2 s each) client -> LAN host, IPv4 and IPv6: the receiver got bytes;
@@ -26,10 +27,10 @@ set -euo pipefail
 CIPHER=${1:-}
 [ $# -gt 0 ] && shift
 case $CIPHER in
-    aes256gcm) P_ESP=aes256gcm16 S_ESP=aes256gcm16 ALG=AES_GCM_16 KEYSIZE=256 INTEG= ;;
-    aes128gcm) P_ESP=aes128gcm16 S_ESP=aes128gcm16 ALG=AES_GCM_16 KEYSIZE=128 INTEG= ;;
-    chacha20poly1305) P_ESP=chacha20poly1305 S_ESP=chacha20poly1305 ALG=CHACHA20_POLY1305 KEYSIZE= INTEG= ;;
-    aes256cbc-sha256) P_ESP=aes256-sha256 S_ESP=aes256-sha256 ALG=AES_CBC KEYSIZE=256 INTEG=HMAC_SHA2_256_128 ;;
+    aes256gcm) P_ESP=aes256gcm16 S_ESP=aes256gcm16 ALG=AES_GCM_16 KEYSIZE=256 INTEG= P_DESC="ENCR_AES_GCM_16/256" ;;
+    aes128gcm) P_ESP=aes128gcm16 S_ESP=aes128gcm16 ALG=AES_GCM_16 KEYSIZE=128 INTEG= P_DESC="ENCR_AES_GCM_16/128" ;;
+    chacha20poly1305) P_ESP=chacha20poly1305 S_ESP=chacha20poly1305 ALG=CHACHA20_POLY1305 KEYSIZE= INTEG= P_DESC="ENCR_CHACHA20_POLY1305" ;;
+    aes256cbc-sha256) P_ESP=aes256-sha256 S_ESP=aes256-sha256 ALG=AES_CBC KEYSIZE=256 INTEG=HMAC_SHA2_256_128 P_DESC="ENCR_AES_CBC/256 AUTH_HMAC_SHA2_256_128" ;;
     *) echo "usage: $0 aes256gcm|aes128gcm|chacha20poly1305|aes256cbc-sha256 POSTERND" >&2; exit 1 ;;
 esac
 source "$(dirname "$0")/lib.sh"
@@ -72,6 +73,12 @@ expect_sa b 'child-sas\.[^.]+\.encr-keysize' "$KEYSIZE"
 expect_sa b 'child-sas\.[^.]+\.integ-alg' "$INTEG"
 expect_sa b 'child-sas\.[^.]+\.local-ts' "$VIP4/32 $VIP6/128"
 expect_sa b 'child-sas\.[^.]+\.remote-ts' "$LAN_A4 $LAN_A6"
+# posternd's view of the same SAs (the dp log of each install)
+for dir in inbound outbound; do
+    grep -Eq "install $dir ESP SA [0-9a-f]{8} .*\(UDP [0-9]+ -> [0-9]+\), $P_DESC, .*\(userspace\)" "$WORK/posternd.log" \
+        || fail "posternd did not log its $dir ESP SA with $P_DESC, UDP-encapsulated, in the userspace data plane"
+    pi_log "ok: posternd installed its $dir ESP SA: $P_DESC, in UDP, userspace"
+done
 
 # --- traffic: client <-> LAN host, both families ---
 pi_ping "$NS_B" "$VIP4" "$LAN_A_HOST4"
