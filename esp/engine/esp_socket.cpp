@@ -15,6 +15,18 @@ std::string errno_text(int e) {
     return std::strerror(e);
 }
 
+// Socket buffers of a few MiB: a burst of one fast flow (all of it on one worker, since one SA
+// has one owner) must not overflow the receive queue while the worker is busy decrypting, and
+// the kernel's default (~200 KiB) holds only ~150 full-size packets. SO_RCVBUFFORCE lifts the
+// net.core.rmem_max cap where we may (CAP_NET_ADMIN); otherwise the capped size is taken.
+void enlarge_buffers(int fd) {
+    const int size = 4 << 20;
+    if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
+        (void)::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    if (::setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0)
+        (void)::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+}
+
 }  // namespace
 
 Fd& Fd::operator=(Fd&& o) noexcept {
@@ -86,6 +98,7 @@ tl::expected<EspUdpSocket, std::string> open_udp_reuseport(const Endpoint& bind)
     } else if (auto ok = set(IPPROTO_IP, IP_PKTINFO, "IP_PKTINFO"); !ok) {
         return tl::unexpected(ok.error());
     }
+    enlarge_buffers(s.fd.get());
     sockaddr_storage ss;
     const socklen_t len = to_sockaddr(bind, ss);
     if (::bind(s.fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0)
@@ -101,6 +114,7 @@ tl::expected<EspRawSocket, std::string> open_esp_raw(int family) {
         return tl::unexpected(std::string("cannot open a raw ESP socket (") +
                               (family == AF_INET ? "IPv4" : "IPv6") +
                               ", needs CAP_NET_RAW): " + errno_text(errno));
+    enlarge_buffers(s.fd.get());
     return s;
 }
 

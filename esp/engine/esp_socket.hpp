@@ -11,7 +11,8 @@
 //         Sending: the kernel builds the outer IP header; the source address is given per
 //         packet with IP_PKTINFO / IPV6_PKTINFO.
 //
-// Every socket is close-on-exec and blocking: receives use MSG_DONTWAIT (the worker waits in
+// Every socket gets 4 MiB receive and send buffers (esp_socket.cpp says why), is close-on-exec
+// and blocking: receives use MSG_DONTWAIT (the worker waits in
 // epoll), sends block when the socket buffer is full, which is the back-pressure that slows
 // the TUN side down instead of dropping packets.
 #pragma once
