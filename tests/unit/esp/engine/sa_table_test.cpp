@@ -177,6 +177,9 @@ BOOST_AUTO_TEST_CASE(readers_race_with_installs_and_removes) {
 
     std::atomic<bool> stop{false};
     std::atomic<std::uint64_t> lookups{0}, bad{0};
+    // The writer starts once both readers have looked up at least once, so the race is real
+    // (and `lookups > 0` holds) however the threads are scheduled on a loaded machine.
+    std::atomic<int> started{0};
     auto reader = [&](bool use_reader) {
         SaTable::Reader r(table);
         std::uint64_t n = 0;
@@ -197,11 +200,13 @@ BOOST_AUTO_TEST_CASE(readers_race_with_installs_and_removes) {
             for (std::uint32_t spi = 2; spi < 10; ++spi)
                 if (SaSlot* x = snap->find_inbound(S(spi)); x && x->sa->spi() != S(spi))
                     bad.fetch_add(1);
-            ++n;
+            if (++n == 1) started.fetch_add(1);
         }
         lookups.fetch_add(n);
     };
     std::thread a(reader, true), b(reader, false);
+    while (started.load() < 2)
+        std::this_thread::yield();
     for (int round = 0; round < 300; ++round) {
         const auto spi = static_cast<std::uint32_t>(2 + round % 8);
         const auto host = "10.98.0." + std::to_string(round % 8 + 9);
