@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
     // SPI in the kernel) and raw ESP sockets (esp/engine/worker.hpp). Declared before the
     // server, which refers to them.
     const unsigned workers = postern::esp::default_worker_count();
+    const bool offloads = postern::esp::default_offloads();
     std::optional<postern::esp::TunDevice> tun;
     if (auto dev = create_tun(*cfg, workers)) {
         tun = std::move(*dev);
@@ -130,6 +131,7 @@ int main(int argc, char** argv) {
             wc.tun = tun->queue(w);
             wc.natt = server.natt_bindings();
             wc.udp_steering = steered;
+            wc.offloads = offloads;
             wc.on_ike = [&server](const postern::esp::IkeDatagram& d) { server.on_worker_ike(d); };
             wc.on_error = [](const std::string& e) { logger(Subsystem::Dp).warn("{}", e); };
             auto worker = postern::esp::DataPlaneWorker::create(*userspace, std::move(wc));
@@ -140,6 +142,16 @@ int main(int argc, char** argv) {
             for (const auto& warning : (*worker)->warnings())
                 dplog.warn("data-plane worker {}: {}", w, warning);
             dp_workers.push_back(std::move(*worker));
+        }
+        // Once, for all workers (they open the same kinds of sockets on the same kernel).
+        if (!offloads) {
+            dplog.info("offloads: off (POSTERN_OFFLOADS=0)");
+        } else {
+            const auto& o = dp_workers.front()->offloads();
+            std::string udp = std::string(o.udp_gso ? " gso" : "") + (o.udp_gro ? " gro" : "");
+            dplog.info("offloads: tun {}{}, udp{}", tun->vnet_hdr() ? tun->offloads_text() : "none",
+                       o.tun_coalesce ? " (TCP coalescing on writes)" : "",
+                       udp.empty() ? " none" : udp);
         }
         for (auto& w : dp_workers)
             w->start();

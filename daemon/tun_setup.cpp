@@ -4,6 +4,7 @@
 #include <set>
 
 #include "daemon/logging.hpp"
+#include "esp/engine/worker.hpp"
 
 namespace postern::daemon {
 
@@ -73,7 +74,9 @@ tl::expected<esp::TunDevice, std::string> create_tun(const Config& c, unsigned q
     esp::TunOptions options;
     options.name = "postern%d";
     options.queues = queues;
-    options.vnet_hdr = false;
+    // The virtio-net header and the offloads (checksum, TSO, USO): the workers segment what
+    // the kernel hands over (esp/engine/packet_path.hpp). POSTERN_OFFLOADS=0 turns them off.
+    options.vnet_hdr = esp::default_offloads();
     auto dev = esp::TunDevice::create(options);
     if (!dev) return tl::unexpected("cannot create the TUN device: " + dev.error());
     auto nl = esp::NetlinkConfig::open();

@@ -2,28 +2,17 @@
 
 #include <algorithm>
 #include <cstring>
+#include <span>
 
+#include "esp/engine/gso.hpp"
 #include "esp/engine/ip_packet.hpp"
 
 namespace postern::esp {
 
 namespace {
 
-// Completes a checksum the kernel left to us (virtio-net NEEDS_CSUM): the field at
-// csum_start + csum_offset holds the pseudo-header sum; fold in csum_start..end.
-bool complete_checksum(MutableByteView p, const VirtioNetHdr& h) {
-    const std::size_t start = h.csum_start, field = start + h.csum_offset;
-    if (start >= p.size() || field + 2 > p.size()) return false;
-    std::uint32_t sum = 0;
-    for (std::size_t i = start; i + 1 < p.size(); i += 2)
-        sum += std::uint32_t{p[i]} << 8 | p[i + 1];
-    if ((p.size() - start) % 2) sum += std::uint32_t{p[p.size() - 1]} << 8;
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    const auto c = static_cast<std::uint16_t>(~sum);
-    p[field] = static_cast<std::uint8_t>(c >> 8);
-    p[field + 1] = static_cast<std::uint8_t>(c);
-    return true;
+std::size_t round_up(std::size_t n, std::size_t to) {
+    return (n + to - 1) / to * to;
 }
 
 }  // namespace
@@ -40,6 +29,8 @@ PacketPath::PacketPath(UserspaceDataPlane& dp, unsigned index, EspSender& sender
     single_.resize(slot_size_);
     batch_storage_.resize(slot_size_ * o.batch_size);
     batch_.resize(o.batch_size);
+    // At least one segment of the largest packet, whatever max_packet is.
+    segment_area_.resize(std::max(kSegmentArea, 2 * slot_size_));
 }
 
 void PacketPath::after_packet(SaSlot& slot) {
@@ -127,33 +118,70 @@ DropReason PacketPath::inbound_in_place(PacketBuffer& buf, const Endpoint&, bool
     return DropReason::none;
 }
 
+std::size_t PacketPath::tun_batch(const TunQueue& queue) const {
+    return queue.vnet_hdr() ? std::min(kGsoTunBatch, batch_.size()) : batch_.size();
+}
+
+void PacketPath::outbound_gso(const TunPacket& t) {
+    GsoSegmenter seg(t.vnet, t.buffer.first(t.size));
+    if (seg.error() != GsoError::none) {
+        // Malformed, or a kind we cannot cut (UFO, ECN): dropped whole. Sending it as one
+        // ESP packet would exceed the path MTU and carry what the kernel meant to segment.
+        counters_.bump(PathStat::gso_dropped);
+        return;
+    }
+    counters_.bump(PathStat::gso_packets);
+    const std::size_t max_segment = seg.max_segment_size();
+    const std::size_t need = kHeadroom + max_segment + kEncapTailroom;
+    std::size_t length = 0;
+    while (seg.remaining()) {
+        if (segment_used_ + need > segment_area_.size()) {
+            // The queued ESP packets point into the area: send them before reusing it.
+            sender_.flush();
+            segment_used_ = 0;
+        }
+        const MutableByteView slot = MutableByteView(segment_area_).subspan(segment_used_, need);
+        if (!seg.next(slot.subspan(kHeadroom, max_segment), &length)) break;
+        counters_.bump(PathStat::gso_segments);
+        PacketBuffer buf{slot, kHeadroom, length};
+        outbound_in_place(buf);
+        // Cache-line aligned slots: the next segment's headers start on a fresh line.
+        segment_used_ += round_up(kHeadroom + length + kEncapTailroom, 64);
+    }
+    // next() fails only on a buffer too small for a segment, which `need` rules out; the
+    // rest of the packet is dropped if it ever did.
+    if (seg.error() != GsoError::none) counters_.bump(PathStat::gso_dropped);
+}
+
 tl::expected<std::size_t, std::string> PacketPath::run_tun_once(const TunQueue& queue) {
     const std::size_t max_packet = dp_.options_.max_packet;
-    for (std::size_t i = 0; i < batch_.size(); ++i) {
-        batch_[i].buffer =
+    const std::span<TunPacket> batch(batch_.data(), tun_batch(queue));
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        batch[i].buffer =
             MutableByteView(batch_storage_).subspan(i * slot_size_ + kHeadroom, max_packet);
-        batch_[i].size = 0;
-        batch_[i].truncated = false;
-        batch_[i].vnet = {};
+        batch[i].size = 0;
+        batch[i].truncated = false;
+        batch[i].vnet = {};
     }
-    auto n = queue.read_batch(batch_);
+    auto n = queue.read_batch(batch);
     if (!n) {
         counters_.bump(PathStat::tun_read_errors);
         return tl::unexpected(n.error());
     }
     if (*n) counters_.bump(PathStat::batches_in);
+    segment_used_ = 0;
     for (std::size_t i = 0; i < *n; ++i) {
-        TunPacket& t = batch_[i];
+        TunPacket& t = batch[i];
         if (t.truncated) {
             counters_.drop(DropReason::no_room);
             continue;
         }
         if (queue.vnet_hdr()) {
             if (t.vnet.is_gso()) {
-                counters_.bump(PathStat::gso_dropped);
+                outbound_gso(t);
                 continue;
             }
-            if (t.vnet.needs_csum() && !complete_checksum(t.buffer.first(t.size), t.vnet)) {
+            if (t.vnet.needs_csum() && !complete_l4_checksum(t.buffer.first(t.size), t.vnet)) {
                 counters_.drop(DropReason::bad_inner_packet);
                 continue;
             }
@@ -164,6 +192,7 @@ tl::expected<std::size_t, std::string> PacketPath::run_tun_once(const TunQueue& 
         outbound_in_place(buf);
     }
     sender_.flush();
+    segment_used_ = 0;
     return *n;
 }
 

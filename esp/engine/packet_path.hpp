@@ -17,7 +17,13 @@
 //                          re-installs; the ICV is what authenticates the packet.
 //   run_tun_once(queue)    reads one batch from a TUN queue straight into the path's buffers
 //                          (with headroom and tailroom for ESP), runs outbound on each and
-//                          flushes the sender once.
+//                          flushes the sender once. On a queue with a virtio-net header
+//                          (TUN offloads, tun_device.hpp) a packet may be a GSO super-packet
+//                          of up to 64 KiB: GsoSegmenter (gso.hpp) cuts it straight into slots
+//                          of the segment area, each with ESP headroom, and each segment is
+//                          encrypted in place as its own ESP packet; a packet with only
+//                          NEEDS_CSUM gets its L4 checksum completed first. Such batches are
+//                          kGsoTunBatch packets (each may carry ~45 segments).
 // Every packet that is not delivered is counted under its reason (and, where an SA was found,
 // in the SA's own counters). Lifetime events go to the data plane's event callback once each.
 //
@@ -41,6 +47,13 @@ class PacketPath {
     // Room in front of a packet in the path's buffers: ESP header and IV, plus what the kernel
     // may want for outer headers.
     static constexpr std::size_t kHeadroom = 64;
+    // TUN packets per batch on a queue with a virtio-net header: each may be a 64 KiB
+    // super-packet, so fewer of them make a batch of the usual number of ESP packets.
+    static constexpr std::size_t kGsoTunBatch = 8;
+    // The segment area: segments of super-packets wait here (as ESP packets) until the sender
+    // is flushed; when it fills, the sender is flushed early. 512 KiB holds the ~370 segments
+    // of 8 super-packets at a 1400-octet MTU, so a batch normally ends in one flush.
+    static constexpr std::size_t kSegmentArea = 512 * 1024;
 
     // `sender` and `tun` must outlive the path; `index` < dp.paths().
     PacketPath(UserspaceDataPlane& dp, unsigned index, EspSender& sender, TunWriter& tun);
@@ -59,6 +72,8 @@ class PacketPath {
     // Reads up to one batch from the queue, sends each packet outbound, flushes the sender.
     // Returns how many packets were read (0: nothing waited), or the read error.
     tl::expected<std::size_t, std::string> run_tun_once(const TunQueue& queue);
+    // How many packets run_tun_once() reads at most from `queue` (fewer with vnet_hdr).
+    std::size_t tun_batch(const TunQueue& queue) const;
 
     // Picks up SA table changes now (workers call it when idle, so a removed SA is freed
     // without waiting for the next packet).
@@ -69,6 +84,8 @@ class PacketPath {
 
   private:
     void after_packet(SaSlot& slot);
+    // Segments a GSO super-packet read from TUN and sends each segment outbound.
+    void outbound_gso(const TunPacket& t);
 
     UserspaceDataPlane& dp_;
     unsigned index_;
@@ -81,6 +98,8 @@ class PacketPath {
     std::vector<std::uint8_t> single_;
     std::vector<std::uint8_t> batch_storage_;
     std::vector<TunPacket> batch_;
+    std::vector<std::uint8_t> segment_area_;
+    std::size_t segment_used_ = 0;  // octets of segment_area_ holding ESP packets not yet sent
 };
 
 }  // namespace postern::esp

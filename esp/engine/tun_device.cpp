@@ -12,6 +12,16 @@
 #include <cstring>
 #include <utility>
 
+// USO (UDP segmentation offload, Linux 6.2) is missing from older uapi headers (Debian 12's):
+// the values are fixed by the kernel ABI. A kernel without it refuses the bits with EINVAL and
+// offload_candidates() steps down.
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#endif
+#ifndef TUN_F_USO6
+#define TUN_F_USO6 0x40
+#endif
+
 namespace postern::esp {
 
 // Legacy virtio-net headers are in the host's byte order (TUN's default without

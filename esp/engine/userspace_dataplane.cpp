@@ -56,6 +56,13 @@ DataPlaneStats& DataPlaneStats::operator+=(const DataPlaneStats& o) {
     malformed += o.malformed;
     send_errors += o.send_errors;
     batches_in += o.batches_in;
+    gso_packets += o.gso_packets;
+    gso_segments += o.gso_segments;
+    udp_gso_sends += o.udp_gso_sends;
+    gro_buffers += o.gro_buffers;
+    gro_datagrams += o.gro_datagrams;
+    coalesced_writes += o.coalesced_writes;
+    coalesced_segments += o.coalesced_segments;
     return *this;
 }
 
@@ -81,6 +88,13 @@ DataPlaneStats PathCounters::snapshot() const {
     s.malformed = get(PathStat::malformed);
     s.send_errors = get(PathStat::send_errors);
     s.batches_in = get(PathStat::batches_in);
+    s.gso_packets = get(PathStat::gso_packets);
+    s.gso_segments = get(PathStat::gso_segments);
+    s.udp_gso_sends = get(PathStat::udp_gso_sends);
+    s.gro_buffers = get(PathStat::gro_buffers);
+    s.gro_datagrams = get(PathStat::gro_datagrams);
+    s.coalesced_writes = get(PathStat::coalesced_writes);
+    s.coalesced_segments = get(PathStat::coalesced_segments);
     for (std::size_t i = 0; i < kDropReasonCount; ++i)
         s.drops[i] = drops[i].load(std::memory_order_relaxed);
     return s;

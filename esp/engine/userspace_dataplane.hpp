@@ -86,7 +86,9 @@ struct DataPlaneStats {
     std::uint64_t no_sa = 0;           // outbound: no SA covers the inner packet
     std::uint64_t send_failed = 0;     // EspSender refused
     std::uint64_t tun_failed = 0;      // TunWriter refused
-    std::uint64_t gso_dropped = 0;     // TUN handed a GSO super-packet (segmentation not yet done)
+    // A GSO super-packet from TUN that GsoSegmenter refused (malformed, or a kind it cannot
+    // cut): dropped whole, never sent as one oversized ESP packet.
+    std::uint64_t gso_dropped = 0;
     std::uint64_t tun_read_errors = 0;
     std::uint64_t misrouted = 0;       // inbound ESP of an SA another path owns
     std::uint64_t encap_mismatch = 0;  // ESP-in-UDP for a plain-ESP SA or the reverse
@@ -97,6 +99,14 @@ struct DataPlaneStats {
     std::uint64_t malformed = 0;       // truncated datagrams, short or broken raw packets
     std::uint64_t send_errors = 0;     // datagrams the kernel refused (sendmmsg)
     std::uint64_t batches_in = 0;      // recvmmsg / TUN batch reads that returned packets
+    // Offloads (docs/forwarding.md, "Data-plane workers"); not drops.
+    std::uint64_t gso_packets = 0;         // GSO super-packets from TUN segmented
+    std::uint64_t gso_segments = 0;        // segments made from them
+    std::uint64_t udp_gso_sends = 0;       // UDP_SEGMENT sends of more than one ESP datagram
+    std::uint64_t gro_buffers = 0;         // UDP_GRO receives holding more than one datagram
+    std::uint64_t gro_datagrams = 0;       // ESP datagrams split out of those
+    std::uint64_t coalesced_writes = 0;    // TUN writes of a coalesced TCP super-packet
+    std::uint64_t coalesced_segments = 0;  // decrypted segments merged into them
 
     std::uint64_t dropped(DropReason r) const { return drops[static_cast<std::size_t>(r)]; }
     // Every packet dropped, by any reason (drops[] plus the counters outside it).
@@ -123,6 +133,13 @@ enum class PathStat : std::size_t {
     malformed,
     send_errors,
     batches_in,
+    gso_packets,
+    gso_segments,
+    udp_gso_sends,
+    gro_buffers,
+    gro_datagrams,
+    coalesced_writes,
+    coalesced_segments,
     count
 };
 struct alignas(64) PathCounters {

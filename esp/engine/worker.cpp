@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "esp/engine/steering.hpp"
+#include "esp/engine/udp_offload.hpp"
 
 namespace postern::esp {
 
@@ -35,6 +36,7 @@ enum ErrorKind : std::uint32_t {
     kErrRawSend = 4,
     kErrRecv = 8,
     kErrNoSocket = 16,
+    kErrGso = 32,
 };
 
 std::string errno_text(int e) {
@@ -53,10 +55,60 @@ unsigned default_worker_count() {
     return std::clamp(cpus, 1u, kMaxWorkers);
 }
 
+bool default_offloads() {
+    const char* env = std::getenv("POSTERN_OFFLOADS");
+    return !(env && std::strcmp(env, "0") == 0);
+}
+
+CoalescingTunWriter::CoalescingTunWriter(TunQueue queue, bool coalesce) : queue_(queue) {
+    // TunQueue::write(hdr, ...) needs the header on the queue; the coalescer's 64 KiB buffer
+    // is allocated here, once.
+    if (coalesce && queue.vnet_hdr()) coalescer_ = std::make_unique<TcpCoalescer>();
+}
+
+bool CoalescingTunWriter::write_plain(ByteView ip_packet) {
+    const ByteView one[1] = {ip_packet};
+    auto r = queue_.write_batch(one);
+    return r && r->consumed == 1 && r->rejected == 0;
+}
+
+bool CoalescingTunWriter::write_packet(ByteView ip_packet) {
+    if (!coalescer_) return write_plain(ip_packet);
+    switch (coalescer_->add(ip_packet)) {
+        case CoalesceResult::merged:
+            return true;
+        case CoalesceResult::flush_first:
+            flush();
+            // A packet that was eligible starts a new run: merged.
+            return coalescer_->add(ip_packet) == CoalesceResult::merged || write_plain(ip_packet);
+        case CoalesceResult::not_eligible:
+            break;
+    }
+    // Order within a flow: what was merged so far goes first.
+    flush();
+    return write_plain(ip_packet);
+}
+
+void CoalescingTunWriter::flush() {
+    if (!coalescer_ || coalescer_->empty()) return;
+    const CoalescedPacket c = coalescer_->flush();
+    if (c.segments == 0) return;
+    // One segment: the packet as it came, with an all-zero header (write() adds ours).
+    const bool ok = static_cast<bool>(queue_.write(c.hdr, c.packet));
+    if (!counters_) return;
+    if (!ok) {
+        // Already counted as delivered by the packet path; the loss shows here.
+        counters_->bump(PathStat::tun_failed, c.segments);
+    } else if (c.segments > 1) {
+        counters_->bump(PathStat::coalesced_writes);
+        counters_->bump(PathStat::coalesced_segments, c.segments);
+    }
+}
+
 DataPlaneWorker::DataPlaneWorker(UserspaceDataPlane& dp, WorkerConfig config)
     : dp_(dp),
       config_(std::move(config)),
-      tun_writer_(config_.tun),
+      tun_writer_(config_.tun, config_.offloads),
       recv_(dp.options().batch_size) {}
 
 DataPlaneWorker::~DataPlaneWorker() {
@@ -80,6 +132,8 @@ tl::expected<void, std::string> DataPlaneWorker::open() {
     const std::size_t batch = dp_.options().batch_size;
     EspSender& sender = *this;
     path_ = std::make_unique<PacketPath>(dp_, config_.index, sender, tun_writer_);
+    tun_writer_.set_counters(&path_->counters());
+    offloads_.tun_coalesce = tun_writer_.coalescing();
 
     // One receive area for UDP and raw: a batch is processed before the next is received.
     recv_slot_ = 65536;  // the largest UDP payload or IPv4/IPv6 packet
@@ -104,6 +158,7 @@ tl::expected<void, std::string> DataPlaneWorker::open() {
         if (auto ok = watch(config_.tun.fd(), tag(kTagTun), "TUN queue"); !ok) return ok;
 
     bool want_v4 = false, want_v6 = false;
+    bool all_gso = true, all_gro = true, any_receives = false;
     for (const auto& b : config_.natt) {
         (b.bound.address.is_v4() ? want_v4 : want_v6) = true;
         EspUdpSocket s;
@@ -128,10 +183,27 @@ tl::expected<void, std::string> DataPlaneWorker::open() {
         }
         if (receives)
             if (auto ok = watch(s.fd.get(), tag(kTagUdp, udp_.size()), "UDP"); !ok) return ok;
+        // UDP_GRO only on sockets this worker reads (a duplicate of the IKE thread's socket
+        // is read there, with buffers sized for one datagram), and only with one worker: the
+        // kernel's GRO merges datagrams by address and port, not by SPI, and the reuseport
+        // program then steers the merged train by its first SPI, so with several workers a
+        // train mixing two SAs of one peer would reach a worker owning only one of them (the
+        // others would be dropped as misrouted).
+        const UdpOffloads o =
+            config_.offloads ? probe_udp_offloads(s.fd.get(), receives && workers == 1)
+                             : UdpOffloads{};
+        all_gso = all_gso && o.gso;
+        if (receives) {
+            any_receives = true;
+            all_gro = all_gro && o.gro;
+        }
         udp_.push_back(std::move(s));
         udp_receives_.push_back(receives);
         udp_batches_.push_back(std::make_unique<SendBatch>(batch));
+        udp_batches_.back()->set_udp_gso(o.gso);
     }
+    offloads_.udp_gso = !udp_.empty() && all_gso;
+    offloads_.udp_gro = any_receives && all_gro;
 
     if (config_.plain_esp) {
         for (int family : {AF_INET, AF_INET6}) {
@@ -233,7 +305,7 @@ void DataPlaneWorker::run() {
                             error_once(kErrTun, got.error());
                             break;
                         }
-                        if (*got < batch) break;
+                        if (*got < path_->tun_batch(config_.tun)) break;
                     }
                     break;
                 case kTagUdp:
@@ -261,36 +333,53 @@ std::size_t DataPlaneWorker::receive_udp(std::size_t socket) {
     if (n > 0) c.bump(PathStat::batches_in);
     for (long m = 0; m < n; ++m) {
         const auto i = static_cast<std::size_t>(m);
-        const std::size_t size = recv_.size(i);
         std::uint8_t* data = recv_storage_.data() + i * recv_slot_;
         if (recv_.truncated(i)) {
             c.bump(PathStat::malformed);
             continue;
         }
-        const bool keepalive = size == 1 && data[0] == 0xff;
-        const bool marker = size >= 4 && !data[0] && !data[1] && !data[2] && !data[3];
-        if (keepalive || marker) {
-            // Only while the reuseport group is incomplete; the IKE thread decides.
-            c.bump(keepalive ? PathStat::keepalives : PathStat::ike_forwarded);
-            if (config_.on_ike) {
-                IkeDatagram d;
-                d.remote = recv_.from(i);
-                d.local = udp_[socket].bound;
-                if (auto l = recv_.local(i)) d.local.address = *l;
-                d.data = ByteView(data, size);
-                config_.on_ike(d);
-            }
-            continue;
+        // With UDP_GRO a buffer may hold a train of datagrams of one flow (the last may be
+        // shorter); without it, or for a lone datagram, the splitter yields the whole buffer.
+        UdpGroSplitter split(ByteView(data, recv_.size(i)), recv_.gro_segment_size(i));
+        if (const std::size_t k = split.count(); k > 1) {
+            c.bump(PathStat::gro_buffers);
+            c.bump(PathStat::gro_datagrams, k);
         }
-        if (size < kEspHeaderSize) {
-            c.bump(PathStat::malformed);
-            continue;
-        }
-        c.bump(PathStat::esp_received);
-        PacketBuffer buf{MutableByteView(data, recv_slot_), 0, size};
-        path_->inbound_in_place(buf, recv_.from(i), true);
+        for (ByteView d; split.next(d);)
+            receive_udp_datagram(socket, i, MutableByteView(data + (d.data() - data), d.size()));
     }
+    // The coalesced run refers to recv_storage_, which the next recvmmsg overwrites.
+    tun_writer_.flush();
     return static_cast<std::size_t>(n);
+}
+
+void DataPlaneWorker::receive_udp_datagram(std::size_t socket, std::size_t message,
+                                           MutableByteView d) {
+    PathCounters& c = path_->counters();
+    const std::size_t size = d.size();
+    const std::uint8_t* data = d.data();
+    const bool keepalive = size == 1 && data[0] == 0xff;
+    const bool marker = size >= 4 && !data[0] && !data[1] && !data[2] && !data[3];
+    if (keepalive || marker) {
+        // Only while the reuseport group is incomplete; the IKE thread decides.
+        c.bump(keepalive ? PathStat::keepalives : PathStat::ike_forwarded);
+        if (config_.on_ike) {
+            IkeDatagram ike;
+            ike.remote = recv_.from(message);
+            ike.local = udp_[socket].bound;
+            if (auto l = recv_.local(message)) ike.local.address = *l;
+            ike.data = d;
+            config_.on_ike(ike);
+        }
+        return;
+    }
+    if (size < kEspHeaderSize) {
+        c.bump(PathStat::malformed);
+        return;
+    }
+    c.bump(PathStat::esp_received);
+    PacketBuffer buf{d, 0, size};
+    path_->inbound_in_place(buf, recv_.from(message), true);
 }
 
 std::size_t DataPlaneWorker::receive_raw(std::size_t socket) {
@@ -320,6 +409,7 @@ std::size_t DataPlaneWorker::receive_raw(std::size_t socket) {
         PacketBuffer buf{MutableByteView(data, recv_slot_), offset, size - offset};
         path_->inbound_in_place(buf, recv_.from(i), false);
     }
+    tun_writer_.flush();
     return static_cast<std::size_t>(n);
 }
 
@@ -361,6 +451,11 @@ bool DataPlaneWorker::send_esp(ByteView esp_packet, const Endpoint& src, const E
 
 void DataPlaneWorker::flush_one(int fd, SendBatch& batch) {
     const auto r = batch.flush(fd);
+    if (r.gso_sends) path_->counters().bump(PathStat::udp_gso_sends, r.gso_sends);
+    if (r.gso_refused) {
+        error_once(kErrGso, "UDP_SEGMENT send refused (" + errno_text(r.gso_error) +
+                                "); ESP-in-UDP goes one datagram per message on this socket");
+    }
     if (!r.failed) return;
     path_->counters().bump(PathStat::send_errors, r.failed);
     error_once(kErrUdpSend, "sendmmsg: " + errno_text(r.first_error));

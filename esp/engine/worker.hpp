@@ -25,6 +25,18 @@
 // - Waiting: level-triggered epoll; each ready descriptor gets a few batches before the worker
 //   polls again, so no descriptor starves the others. An idle worker wakes once a second to
 //   drop its reference to SA table snapshots that changed.
+// - Offloads (WorkerConfig::offloads, each used only where the kernel grants it; the plain
+//   paths always work):
+//     TUN read   on a queue with a virtio-net header, GSO super-packets are segmented and each
+//                segment encrypted (packet_path.hpp);
+//     UDP send   consecutive ESP-in-UDP packets of one SA of equal size go out as one
+//                UDP_SEGMENT train (batch_io.hpp);
+//     UDP recv   UDP_GRO on the worker's sockets: one buffer may hold a train of ESP datagrams,
+//                split with UdpGroSplitter;
+//     TUN write  decrypted TCP segments of one flow are merged by a TcpCoalescer (gso.hpp) and
+//                written as one GSO super-packet (vnet_hdr queues only); the run is flushed at
+//                the end of every receive batch and before any packet that cannot join it, so
+//                no packet waits for the next batch.
 // - IKE datagrams and keepalives that reach a worker anyway (only while a reuseport group is
 //   incomplete) go to WorkerConfig::on_ike, which must be thread-safe (posternd posts them to
 //   the IKE thread).
@@ -41,6 +53,7 @@
 
 #include "esp/engine/batch_io.hpp"
 #include "esp/engine/esp_socket.hpp"
+#include "esp/engine/gso.hpp"
 #include "esp/engine/packet_path.hpp"
 #include "esp/engine/tun_device.hpp"
 #include "esp/engine/userspace_dataplane.hpp"
@@ -49,6 +62,9 @@ namespace postern::esp {
 
 // How many workers to run: POSTERN_WORKERS when set (1..256), else the number of CPUs.
 unsigned default_worker_count();
+// Whether to use the TUN and UDP offloads: yes unless POSTERN_OFFLOADS=0 (for comparisons and
+// as a way out should a kernel mishandle them).
+bool default_offloads();
 
 // A UDP datagram with the non-ESP marker (or a keepalive) that reached a worker.
 struct IkeDatagram {
@@ -68,8 +84,41 @@ struct WorkerConfig {
     std::vector<NattBinding> natt;      // one UDP socket per binding
     bool udp_steering = true;           // own reuseport sockets (false: send on duplicates)
     bool plain_esp = true;              // raw ESP sockets for the families of `natt`
+    // UDP_SEGMENT sends, UDP_GRO receives and TCP coalescing on TUN writes, where the kernel
+    // has them. GSO packets read from a vnet_hdr TUN queue are segmented either way: whether
+    // they come is the TUN device's setting (TunOptions::vnet_hdr).
+    bool offloads = true;
     std::function<void(const IkeDatagram&)> on_ike;  // thread-safe; may be empty
     std::function<void(const std::string&)> on_error;  // thread-safe; rare (first of a kind)
+};
+
+// What a worker uses (after create()).
+struct WorkerOffloads {
+    bool udp_gso = false;       // every UDP socket sends UDP_SEGMENT trains
+    bool udp_gro = false;       // every receiving UDP socket has UDP_GRO on
+    bool tun_coalesce = false;  // TCP segments are coalesced on TUN writes
+};
+
+// The worker's TunWriter. With coalescing on (a vnet_hdr queue), decrypted TCP segments are
+// fed to a TcpCoalescer and written as one super-packet with its virtio-net header at flush();
+// packets passed to write_packet() must then stay valid until flush(). Without it, one write
+// per packet (with an all-zero header on a vnet_hdr queue).
+class CoalescingTunWriter final : public TunWriter {
+  public:
+    CoalescingTunWriter(TunQueue queue, bool coalesce);
+    void set_counters(PathCounters* counters) { counters_ = counters; }
+    bool coalescing() const { return coalescer_ != nullptr; }
+
+    bool write_packet(ByteView ip_packet) override;
+    // Writes the pending run, if any.
+    void flush();
+
+  private:
+    bool write_plain(ByteView ip_packet);
+
+    TunQueue queue_;
+    std::unique_ptr<TcpCoalescer> coalescer_;
+    PathCounters* counters_ = nullptr;
 };
 
 class DataPlaneWorker final : private EspSender {
@@ -92,12 +141,16 @@ class DataPlaneWorker final : private EspSender {
     // The worker's UDP sockets, in the order of WorkerConfig::natt (tests).
     const std::vector<EspUdpSocket>& udp_sockets() const { return udp_; }
     bool has_raw(int family) const;
+    const WorkerOffloads& offloads() const { return offloads_; }
 
   private:
     DataPlaneWorker(UserspaceDataPlane& dp, WorkerConfig config);
     tl::expected<void, std::string> open();
     void run();
     std::size_t receive_udp(std::size_t socket);
+    // One datagram of message `message` of the last receive (a whole one, or one of a GRO
+    // train), in place in recv_storage_.
+    void receive_udp_datagram(std::size_t socket, std::size_t message, MutableByteView d);
     std::size_t receive_raw(std::size_t socket);
     void error_once(std::uint32_t kind, const std::string& text);
 
@@ -109,7 +162,8 @@ class DataPlaneWorker final : private EspSender {
 
     UserspaceDataPlane& dp_;
     WorkerConfig config_;
-    TunQueueWriter tun_writer_;
+    CoalescingTunWriter tun_writer_;
+    WorkerOffloads offloads_;
     std::unique_ptr<PacketPath> path_;
     std::vector<EspUdpSocket> udp_;
     std::vector<bool> udp_receives_;
