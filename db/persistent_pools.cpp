@@ -1,0 +1,79 @@
+#include "db/persistent_pools.hpp"
+
+namespace postern::db {
+
+namespace {
+
+// a + 1, or nullopt when it wraps past the family's last address.
+std::optional<IpAddress> successor(IpAddress a) {
+    for (std::size_t i = a.size(); i-- > 0;) {
+        if (++a.data()[i] != 0) return a;
+    }
+    return std::nullopt;
+}
+
+bool in_prefix(const IpAddress& a, const ike::policy::Cidr& cidr) {
+    if (a.family() != cidr.network.family()) return false;
+    const auto x = a.bytes(), n = cidr.network.bytes();
+    unsigned bits = cidr.prefix;
+    for (std::size_t i = 0; bits > 0; ++i, bits = bits >= 8 ? bits - 8 : 0) {
+        const std::uint8_t mask = bits >= 8 ? 0xff : static_cast<std::uint8_t>(0xff << (8 - bits));
+        if ((x[i] & mask) != (n[i] & mask)) return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+AddressRange range_of(const ike::policy::AddressPool& pool) {
+    AddressRange r;
+    r.family = pool.cidr().network.family();
+    r.contains = [&pool](const IpAddress& a) { return pool.contains(a); };
+    r.next = [&pool](const std::optional<IpAddress>& after) -> std::optional<IpAddress> {
+        // Walk the prefix from the network address, skipping what the pool never hands out
+        // (network, broadcast, reserved): at most a few steps past each of those.
+        std::optional<IpAddress> a = after ? successor(*after) : pool.cidr().network;
+        for (; a && in_prefix(*a, pool.cidr()); a = successor(*a))
+            if (pool.contains(*a)) return a;
+        return std::nullopt;
+    };
+    return r;
+}
+
+Result<PersistentPools> PersistentPools::create(Database& db, const std::vector<PoolSpec>& pools,
+                                                bool release_stale, ErrorSink on_error) {
+    PersistentPools out(db, std::move(on_error));
+    for (const auto& spec : pools) {
+        auto pool = ike::policy::AddressPool::create(spec.cidr, spec.reserve);
+        if (!pool) return fail(ErrorKind::invalid_argument, "pool " + spec.name + ": " + pool.error());
+        out.pools_[spec.name].push_back(std::move(*pool));
+    }
+    if (release_stale) {
+        if (auto r = out.leases_.release_all(); !r) return tl::unexpected(r.error());
+    }
+    return out;
+}
+
+std::optional<IpAddress> PersistentPools::acquire(const std::string& pool,
+                                                  const std::string& identity,
+                                                  IpAddress::Family family,
+                                                  std::optional<IpAddress> requested) {
+    auto it = pools_.find(pool);
+    if (it == pools_.end()) return std::nullopt;
+    for (const auto& p : it->second) {
+        if (p.cidr().network.family() != family) continue;
+        auto a = leases_.acquire(pool, identity, range_of(p), requested);
+        if (!a) {
+            report(a.error());
+            return std::nullopt;
+        }
+        return *a;
+    }
+    return std::nullopt;
+}
+
+void PersistentPools::release(const std::string& pool, const IpAddress& address) {
+    if (auto r = leases_.release(pool, address); !r) report(r.error());
+}
+
+}  // namespace postern::db

@@ -1,0 +1,62 @@
+// ike::AddressPools backed by the lease store: the engine's virtual IP pools with leases that
+// survive a restart. The prefix arithmetic (which addresses a pool may hand out: no network,
+// broadcast or reserved gateway address) is ike::policy::AddressPool's; which address goes to
+// whom is the database's (db/lease_store.hpp), so a returning identity gets its old address
+// after a restart too.
+//
+// The engine's interface has no room for errors, so a database failure makes acquire() answer
+// "no address" (the client gets no virtual IP, as with an exhausted pool) and is reported to
+// the error sink for the log.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "db/database.hpp"
+#include "db/lease_store.hpp"
+#include "ike/engine.hpp"
+#include "ike/policy/address_pool.hpp"
+
+namespace postern::db {
+
+struct PoolSpec {
+    std::string name;
+    std::string cidr;                  // "10.10.0.0/24", "fd00:10::/64"
+    std::vector<IpAddress> reserve;    // never handed out (the gateway's own address)
+};
+
+// The addresses `pool` may hand out, in order, for LeaseStore::acquire. `pool` must outlive
+// the range.
+AddressRange range_of(const ike::policy::AddressPool& pool);
+
+class PersistentPools : public ike::AddressPools {
+  public:
+    using ErrorSink = std::function<void(const Error&)>;
+
+    // One AddressPool per spec (a name may have one IPv4 and one IPv6 spec). With
+    // `release_stale`, every lease left active by the previous run is released first: no SA
+    // survives a restart, and released leases stay sticky.
+    static Result<PersistentPools> create(Database& db, const std::vector<PoolSpec>& pools,
+                                          bool release_stale = true, ErrorSink on_error = {});
+
+    std::optional<IpAddress> acquire(const std::string& pool, const std::string& identity,
+                                     IpAddress::Family family,
+                                     std::optional<IpAddress> requested) override;
+    void release(const std::string& pool, const IpAddress& address) override;
+
+  private:
+    PersistentPools(Database& db, ErrorSink on_error)
+        : leases_(db), on_error_(std::move(on_error)) {}
+    void report(const Error& e) const {
+        if (on_error_) on_error_(e);
+    }
+
+    LeaseStore leases_;
+    ErrorSink on_error_;
+    std::map<std::string, std::vector<ike::policy::AddressPool>> pools_;
+};
+
+}  // namespace postern::db
