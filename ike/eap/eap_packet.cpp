@@ -12,13 +12,20 @@ using std::to_string;
 
 std::string to_string(EapType t) {
     switch (t) {
-        case EapType::IDENTITY: return "Identity";
-        case EapType::NOTIFICATION: return "Notification";
-        case EapType::NAK: return "Nak";
-        case EapType::MD5_CHALLENGE: return "MD5-Challenge";
-        case EapType::TLS: return "TLS";
-        case EapType::MSCHAPV2: return "MSCHAPv2";
-        case EapType::EXPANDED: return "Expanded";
+        case EapType::IDENTITY:
+            return "Identity";
+        case EapType::NOTIFICATION:
+            return "Notification";
+        case EapType::NAK:
+            return "Nak";
+        case EapType::MD5_CHALLENGE:
+            return "MD5-Challenge";
+        case EapType::TLS:
+            return "TLS";
+        case EapType::MSCHAPV2:
+            return "MSCHAPv2";
+        case EapType::EXPANDED:
+            return "Expanded";
     }
     return "Type(" + to_string(static_cast<unsigned>(t)) + ")";
 }
@@ -58,8 +65,10 @@ wire::Parsed<EapPacket> parse_eap_packet(ByteView message) {
         if (p.type_data.empty()) return wire::syntax_error(what + ": Nak without desired types", 5);
     }
     if (*p.type == EapType::EXPANDED && p.type_data.size() < 7) {
-        return wire::syntax_error(what + ": Expanded type needs 7 octets of Vendor-Id and "
-                                         "Vendor-Type, have " + to_string(p.type_data.size()),
+        return wire::syntax_error(what +
+                                      ": Expanded type needs 7 octets of Vendor-Id and "
+                                      "Vendor-Type, have " +
+                                      to_string(p.type_data.size()),
                                   5);
     }
     return p;

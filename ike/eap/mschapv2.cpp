@@ -207,8 +207,8 @@ Result<NtResponse> challenge_response(ByteView challenge_hash8, ByteView nt_hash
 }
 
 Result<NtResponse> generate_nt_response(const Challenge& authenticator_challenge,
-                                        const Challenge& peer_challenge,
-                                        std::string_view user_name, ByteView nt_hash) {
+                                        const Challenge& peer_challenge, std::string_view user_name,
+                                        ByteView nt_hash) {
     auto ch = challenge_hash(peer_challenge, authenticator_challenge, user_name);
     return challenge_response(ch, nt_hash);
 }
@@ -224,8 +224,7 @@ Result<AuthenticatorDigest> authenticator_digest(ByteView nt_hash, const NtRespo
     return sha1({digest, ch, text(kAuthMagic2)});
 }
 
-Result<std::string> generate_authenticator_response(ByteView nt_hash,
-                                                    const NtResponse& nt_response,
+Result<std::string> generate_authenticator_response(ByteView nt_hash, const NtResponse& nt_response,
                                                     const Challenge& peer_challenge,
                                                     const Challenge& authenticator_challenge,
                                                     std::string_view user_name) {

@@ -26,7 +26,8 @@ inline constexpr std::size_t kChallengeSize = 16;   // authenticator and peer ch
 inline constexpr std::size_t kNtHashSize = 16;      // NtPasswordHash
 inline constexpr std::size_t kNtResponseSize = 24;  // NT-Response
 inline constexpr std::size_t kMskSize = 64;         // see msk()
-inline constexpr std::size_t kMaxPasswordChars = 256;  // RFC 2759 §8.1: "0-to-256-unicode-char Password"
+inline constexpr std::size_t kMaxPasswordChars =
+    256;  // RFC 2759 §8.1: "0-to-256-unicode-char Password"
 
 using Challenge = std::array<std::uint8_t, kChallengeSize>;
 using NtResponse = std::array<std::uint8_t, kNtResponseSize>;
@@ -63,8 +64,8 @@ Result<NtResponse> challenge_response(ByteView challenge_hash8, ByteView nt_hash
 
 // RFC 2759 §8.1 GenerateNTResponse, from the NT hash (the server never sees the password).
 Result<NtResponse> generate_nt_response(const Challenge& authenticator_challenge,
-                                        const Challenge& peer_challenge,
-                                        std::string_view user_name, ByteView nt_hash);
+                                        const Challenge& peer_challenge, std::string_view user_name,
+                                        ByteView nt_hash);
 
 // RFC 2759 §8.7 GenerateAuthenticatorResponse: the 20-octet digest and its text form
 // "S=" + 40 upper-case hex digits.
@@ -72,8 +73,7 @@ Result<AuthenticatorDigest> authenticator_digest(ByteView nt_hash, const NtRespo
                                                  const Challenge& peer_challenge,
                                                  const Challenge& authenticator_challenge,
                                                  std::string_view user_name);
-Result<std::string> generate_authenticator_response(ByteView nt_hash,
-                                                    const NtResponse& nt_response,
+Result<std::string> generate_authenticator_response(ByteView nt_hash, const NtResponse& nt_response,
                                                     const Challenge& peer_challenge,
                                                     const Challenge& authenticator_challenge,
                                                     std::string_view user_name);

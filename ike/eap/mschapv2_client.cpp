@@ -52,11 +52,13 @@ EapStep MsChapV2Client::process(ByteView message) {
             status_ = EapStatus::succeeded;
             return {{}, status_};
         case EapCode::FAILURE:
-            return fail(server_error_ ? "EAP-Failure after MSCHAPv2 error " +
-                                            to_string(*server_error_)
-                                      : std::string("EAP-Failure"));
-        case EapCode::RESPONSE: return fail("EAP Response sent to the peer");
-        case EapCode::REQUEST: break;
+            return fail(server_error_
+                            ? "EAP-Failure after MSCHAPv2 error " + to_string(*server_error_)
+                            : std::string("EAP-Failure"));
+        case EapCode::RESPONSE:
+            return fail("EAP Response sent to the peer");
+        case EapCode::REQUEST:
+            break;
     }
     // RFC 3748 §4.1: a new Request has a new identifier; over IKE there are no retransmissions
     // for EAP to absorb, so a repeated one is a protocol error.
@@ -72,7 +74,8 @@ EapStep MsChapV2Client::process(ByteView message) {
             Bytes id(config_.identity.begin(), config_.identity.end());
             return {build_eap_packet(eap_response(p.identifier, EapType::IDENTITY, id)), status_};
         }
-        case EapType::MSCHAPV2: return on_mschapv2(p);
+        case EapType::MSCHAPV2:
+            return on_mschapv2(p);
         default:
             // Offer MSCHAPv2 instead (RFC 3748 §5.3.1) and stop: this peer does nothing else.
             fail("server proposed EAP " + to_string(*p.type));
@@ -128,7 +131,8 @@ EapStep MsChapV2Client::on_mschapv2(const EapPacket& p) {
             state_ = State::wait_eap_failure;
             return {build_opcode_response(p.identifier, MsChapOpCode::FAILURE), status_};
         }
-        default: break;
+        default:
+            break;
     }
     return fail("unexpected MSCHAPv2 " + to_string(ms->opcode));
 }

@@ -43,8 +43,14 @@ class MsChapV2Client {
     const crypto::Secret& msk() const;
 
   private:
-    enum class State { wait_identity, wait_challenge, wait_success, wait_eap_success,
-                       wait_eap_failure, done };
+    enum class State {
+        wait_identity,
+        wait_challenge,
+        wait_success,
+        wait_eap_success,
+        wait_eap_failure,
+        done
+    };
 
     MsChapV2Client(Config config, crypto::Secret nt_hash, Random random);
     EapStep fail(std::string detail);

@@ -12,11 +12,16 @@ using std::to_string;
 
 std::string to_string(MsChapOpCode op) {
     switch (op) {
-        case MsChapOpCode::CHALLENGE: return "Challenge";
-        case MsChapOpCode::RESPONSE: return "Response";
-        case MsChapOpCode::SUCCESS: return "Success";
-        case MsChapOpCode::FAILURE: return "Failure";
-        case MsChapOpCode::CHANGE_PASSWORD: return "Change-Password";
+        case MsChapOpCode::CHALLENGE:
+            return "Challenge";
+        case MsChapOpCode::RESPONSE:
+            return "Response";
+        case MsChapOpCode::SUCCESS:
+            return "Success";
+        case MsChapOpCode::FAILURE:
+            return "Failure";
+        case MsChapOpCode::CHANGE_PASSWORD:
+            return "Change-Password";
     }
     return "OpCode(" + to_string(static_cast<unsigned>(op)) + ")";
 }
@@ -52,8 +57,7 @@ bool parse_unsigned(std::string_view s, unsigned& out) {
     return ec == std::errc() && p == s.data() + s.size() && !s.empty();
 }
 
-Bytes build(std::uint8_t eap_id, EapCode code, MsChapOpCode op, std::uint8_t ms_id,
-            ByteView data) {
+Bytes build(std::uint8_t eap_id, EapCode code, MsChapOpCode op, std::uint8_t ms_id, ByteView data) {
     Bytes td;
     wire::Writer w(td);
     w.u8(static_cast<std::uint8_t>(op));
@@ -76,12 +80,10 @@ wire::Parsed<MsChapPacket> parse_mschapv2(EapCode code, ByteView type_data) {
     if (!r.ok()) return wire::reader_error(r, "MSCHAPv2");
     p.opcode = static_cast<MsChapOpCode>(op);
     const bool request = code == EapCode::REQUEST;
-    const bool known =
-        request ? (op == 1 || op == 3 || op == 4) : (op == 2 || op == 3 || op == 4);
+    const bool known = request ? (op == 1 || op == 3 || op == 4) : (op == 2 || op == 3 || op == 4);
     if (!known) {
-        return wire::syntax_error("MSCHAPv2 " + ike::to_string(code) + ": unexpected OpCode " +
-                                      to_string(p.opcode),
-                                  0);
+        return wire::syntax_error(
+            "MSCHAPv2 " + ike::to_string(code) + ": unexpected OpCode " + to_string(p.opcode), 0);
     }
     if (!request && op != 2) {
         // Success/Failure Responses are one octet (draft-kamath-pppext-eap-mschapv2 §2.3/2.4).
@@ -97,8 +99,7 @@ wire::Parsed<MsChapPacket> parse_mschapv2(EapCode code, ByteView type_data) {
     if (!r.ok()) return wire::reader_error(r, "MSCHAPv2 " + to_string(p.opcode));
     if (ms_length != type_data.size()) {
         return wire::syntax_error("MSCHAPv2 " + to_string(p.opcode) + ": MS-Length " +
-                                      to_string(ms_length) + " != " +
-                                      to_string(type_data.size()),
+                                      to_string(ms_length) + " != " + to_string(type_data.size()),
                                   2);
     }
     auto rest = r.rest();
@@ -111,7 +112,8 @@ wire::Parsed<MsChapChallenge> parse_challenge_data(ByteView data) {
     MsChapChallenge c;
     const std::uint8_t size = r.u8("Value-Size");
     if (r.ok() && size != kChallengeSize)
-        return wire::syntax_error("MSCHAPv2 Challenge: Value-Size " + to_string(size) + " != 16", 0);
+        return wire::syntax_error("MSCHAPv2 Challenge: Value-Size " + to_string(size) + " != 16",
+                                  0);
     auto ch = r.bytes(kChallengeSize, "Challenge");
     auto name = r.rest();
     if (!r.ok()) return wire::reader_error(r, "MSCHAPv2 Challenge");
@@ -193,9 +195,8 @@ wire::Parsed<MsChapFailureText> parse_failure_text(ByteView data) {
             if (!parse_unsigned(val, n))
                 return wire::syntax_error("MSCHAPv2 Failure: bad V= value", pos);
         } else {
-            return wire::syntax_error("MSCHAPv2 Failure: unknown field \"" +
-                                          std::string(tok.substr(0, 2)) + "\"",
-                                      pos);
+            return wire::syntax_error(
+                "MSCHAPv2 Failure: unknown field \"" + std::string(tok.substr(0, 2)) + "\"", pos);
         }
         pos = end;
     }
@@ -232,7 +233,8 @@ Bytes build_failure_request(std::uint8_t eap_id, std::uint8_t ms_id, std::string
 }
 
 Bytes build_opcode_response(std::uint8_t eap_id, MsChapOpCode op) {
-    return build_eap_packet(eap_response(eap_id, EapType::MSCHAPV2, {static_cast<std::uint8_t>(op)}));
+    return build_eap_packet(
+        eap_response(eap_id, EapType::MSCHAPV2, {static_cast<std::uint8_t>(op)}));
 }
 
 std::string upper_hex(ByteView b) {

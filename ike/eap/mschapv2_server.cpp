@@ -22,11 +22,16 @@ bool has_nul(std::string_view s) {
 
 std::string_view to_string(EapFailureReason r) {
     switch (r) {
-        case EapFailureReason::unknown_user: return "unknown_user";
-        case EapFailureReason::disabled: return "disabled";
-        case EapFailureReason::bad_password: return "bad_password";
-        case EapFailureReason::protocol_error: return "protocol_error";
-        case EapFailureReason::internal_error: return "internal_error";
+        case EapFailureReason::unknown_user:
+            return "unknown_user";
+        case EapFailureReason::disabled:
+            return "disabled";
+        case EapFailureReason::bad_password:
+            return "bad_password";
+        case EapFailureReason::protocol_error:
+            return "protocol_error";
+        case EapFailureReason::internal_error:
+            return "internal_error";
     }
     return "unknown";
 }
@@ -73,29 +78,33 @@ EapStep MsChapV2Server::process(ByteView message) {
                     "expected an EAP Response, got " + ike::to_string(p.code));
     }
     if (p.identifier != identifier_) {
-        return fail(EapFailureReason::protocol_error, "EAP Response identifier " +
-                                                          to_string(p.identifier) + " != " +
-                                                          to_string(identifier_));
+        return fail(
+            EapFailureReason::protocol_error,
+            "EAP Response identifier " + to_string(p.identifier) + " != " + to_string(identifier_));
     }
     if (*p.type == EapType::NAK) {
         std::string wanted;
         for (auto t : p.type_data)
             wanted += (wanted.empty() ? "" : ",") + to_string(static_cast<EapType>(t));
-        return fail(EapFailureReason::protocol_error, "peer refused the method: Nak (" + wanted +
-                                                          ")");
+        return fail(EapFailureReason::protocol_error,
+                    "peer refused the method: Nak (" + wanted + ")");
     }
-    const EapType expected =
-        state_ == State::identity_sent ? EapType::IDENTITY : EapType::MSCHAPV2;
+    const EapType expected = state_ == State::identity_sent ? EapType::IDENTITY : EapType::MSCHAPV2;
     if (*p.type != expected) {
         return fail(EapFailureReason::protocol_error,
                     "expected " + to_string(expected) + ", got " + to_string(*p.type));
     }
     switch (state_) {
-        case State::identity_sent: return on_identity(p);
-        case State::challenge_sent: return on_response(p);
-        case State::success_sent: return on_success_response(p);
-        case State::failure_sent: return on_failure_response(p);
-        default: break;
+        case State::identity_sent:
+            return on_identity(p);
+        case State::challenge_sent:
+            return on_response(p);
+        case State::success_sent:
+            return on_success_response(p);
+        case State::failure_sent:
+            return on_failure_response(p);
+        default:
+            break;
     }
     return fail(EapFailureReason::protocol_error, "unexpected state");
 }
@@ -107,21 +116,20 @@ EapStep MsChapV2Server::on_identity(const EapPacket& p) {
     if (identity_.empty())
         return fail(EapFailureReason::protocol_error, "empty EAP identity and no IKE identity");
     if (identity_.size() > kMaxIdentity || has_nul(identity_)) {
-        std::string what = has_nul(identity_) ? "a NUL octet" : to_string(identity_.size()) + " octets";
+        std::string what =
+            has_nul(identity_) ? "a NUL octet" : to_string(identity_.size()) + " octets";
         identity_.clear();
         return fail(EapFailureReason::protocol_error, "EAP identity has " + what);
     }
     user_ = lookup_(identity_);
     if (user_.status == UserRecord::Status::ok && user_.nt_hash.size() != kNtHashSize) {
         return fail(EapFailureReason::internal_error,
-                    "user store gave an NT hash of " + to_string(user_.nt_hash.size()) +
-                        " octets");
+                    "user store gave an NT hash of " + to_string(user_.nt_hash.size()) + " octets");
     }
     random_(challenge_);
     ms_id_ = next_identifier();  // strongSwan and Windows start MS-CHAPv2-ID at the EAP id
     state_ = State::challenge_sent;
-    return {build_challenge_request(identifier_, ms_id_, challenge_, config_.server_name),
-            status_};
+    return {build_challenge_request(identifier_, ms_id_, challenge_, config_.server_name), status_};
 }
 
 EapStep MsChapV2Server::on_response(const EapPacket& p) {
@@ -132,8 +140,8 @@ EapStep MsChapV2Server::on_response(const EapPacket& p) {
                     "expected an MSCHAPv2 Response, got " + to_string(ms->opcode));
     }
     if (ms->ms_id != ms_id_) {
-        return fail(EapFailureReason::protocol_error, "MS-CHAPv2-ID " + to_string(*ms->ms_id) +
-                                                          " != " + to_string(ms_id_));
+        return fail(EapFailureReason::protocol_error,
+                    "MS-CHAPv2-ID " + to_string(*ms->ms_id) + " != " + to_string(ms_id_));
     }
     auto r = parse_response_data(ms->data);
     if (!r) return fail(EapFailureReason::protocol_error, r.error().reason);
@@ -181,8 +189,8 @@ EapStep MsChapV2Server::send_failure_request(EapFailureReason reason, std::strin
     // format requires, V=3 as Windows sends.
     Challenge c{};
     random_(c);
-    const std::string text = "E=691 R=0 C=" + upper_hex(c) + " V=3 M=" +
-                             std::string(kFailureMessage);
+    const std::string text =
+        "E=691 R=0 C=" + upper_hex(c) + " V=3 M=" + std::string(kFailureMessage);
     next_identifier();
     state_ = State::failure_sent;
     return {build_failure_request(identifier_, ms_id_, text), status_};
@@ -207,8 +215,8 @@ EapStep MsChapV2Server::on_failure_response(const EapPacket& p) {
     // Response with the right identifier ends the conversation the same way.
     auto ms = parse_mschapv2(EapCode::RESPONSE, p.type_data);
     if (!ms || ms->opcode != MsChapOpCode::FAILURE)
-        detail_ += "; then " + (ms ? "an MSCHAPv2 " + to_string(ms->opcode) + " Response"
-                                    : ms.error().reason);
+        detail_ += "; then " +
+                   (ms ? "an MSCHAPv2 " + to_string(ms->opcode) + " Response" : ms.error().reason);
     return fail(*reason_, {});
 }
 

@@ -27,13 +27,13 @@ std::string reason(ByteView b) {
 BOOST_AUTO_TEST_SUITE(eap_packet)
 
 BOOST_AUTO_TEST_CASE(round_trips) {
-    for (const EapPacket& p : {eap_request(7, EapType::IDENTITY),
-                               eap_response(7, EapType::IDENTITY, Bytes{'b', 'o', 'b'}),
-                               eap_response(9, EapType::NAK, Bytes{26, 13}),
-                               eap_request(1, EapType::TLS, Bytes{0x20}),
-                               eap_request(2, EapType::NOTIFICATION, Bytes{'h', 'i'}),
-                               eap_request(3, static_cast<EapType>(99), Bytes{1, 2, 3}),
-                               eap_success(255), eap_failure(0)}) {
+    for (const EapPacket& p :
+         {eap_request(7, EapType::IDENTITY),
+          eap_response(7, EapType::IDENTITY, Bytes{'b', 'o', 'b'}),
+          eap_response(9, EapType::NAK, Bytes{26, 13}), eap_request(1, EapType::TLS, Bytes{0x20}),
+          eap_request(2, EapType::NOTIFICATION, Bytes{'h', 'i'}),
+          eap_request(3, static_cast<EapType>(99), Bytes{1, 2, 3}), eap_success(255),
+          eap_failure(0)}) {
         Bytes wire = build_eap_packet(p);
         auto back = parse_eap_packet(wire);
         BOOST_REQUIRE_MESSAGE(back, back.error().reason);
@@ -56,8 +56,8 @@ BOOST_AUTO_TEST_CASE(every_prefix_is_rejected) {
             if (n < 4)
                 BOOST_TEST(p.error().reason.find("need") != std::string::npos);
             else
-                BOOST_TEST(p.error().reason == "EAP RESPONSE: Length 8 != buffer " +
-                                                   std::to_string(n));
+                BOOST_TEST(p.error().reason ==
+                           "EAP RESPONSE: Length 8 != buffer " + std::to_string(n));
         }
     }
     // One octet too many is rejected as well (no padding inside an IKE EAP payload).
@@ -101,7 +101,13 @@ BOOST_AUTO_TEST_CASE(challenge_layout) {
     c.fill(0xab);
     Bytes m = build_challenge_request(0x10, 0x10, c, "srv");
     // EAP header, Type 26, OpCode 1, MS-CHAPv2-ID, MS-Length = EAP Length - 5, Value-Size 16.
-    BOOST_TEST(to_hex(ByteView(m).first(10)) == "0110001d" "1a" "01" "10" "0018" "10");
+    BOOST_TEST(to_hex(ByteView(m).first(10)) ==
+               "0110001d"
+               "1a"
+               "01"
+               "10"
+               "0018"
+               "10");
     auto p = parse_eap_packet(m);
     BOOST_REQUIRE(p);
     auto ms = parse_mschapv2(EapCode::REQUEST, p->type_data);
@@ -140,12 +146,13 @@ BOOST_AUTO_TEST_CASE(response_round_trip_and_every_truncation) {
     // Every truncation of the Type-Data: header too short, or MS-Length disagrees.
     for (std::size_t n = 0; n < p->type_data.size(); ++n) {
         auto t = parse_mschapv2(EapCode::RESPONSE, ByteView(p->type_data).first(n));
-        BOOST_TEST_CONTEXT("type-data prefix " << n) { BOOST_TEST(!t); }
+        BOOST_TEST_CONTEXT("type-data prefix " << n) {
+            BOOST_TEST(!t);
+        }
     }
     Bytes bad = ms->data;
     bad[0] = 48;
-    BOOST_TEST(parse_response_data(bad).error().reason ==
-               "MSCHAPv2 Response: Value-Size 48 != 49");
+    BOOST_TEST(parse_response_data(bad).error().reason == "MSCHAPv2 Response: Value-Size 48 != 49");
 }
 
 BOOST_AUTO_TEST_CASE(header_checks) {
@@ -155,9 +162,11 @@ BOOST_AUTO_TEST_CASE(header_checks) {
         auto p = parse_mschapv2(code, b);
         return p ? std::string("ok") : p.error().reason;
     };
-    BOOST_TEST(r(EapCode::REQUEST, "") == "MSCHAPv2: MSCHAPv2 OpCode: need 1 bytes at offset 0, have 0");
+    BOOST_TEST(r(EapCode::REQUEST, "") ==
+               "MSCHAPv2: MSCHAPv2 OpCode: need 1 bytes at offset 0, have 0");
     BOOST_TEST(r(EapCode::REQUEST, "02010004") == "MSCHAPv2 REQUEST: unexpected OpCode Response");
-    BOOST_TEST(r(EapCode::RESPONSE, "01010004") == "MSCHAPv2 RESPONSE: unexpected OpCode Challenge");
+    BOOST_TEST(r(EapCode::RESPONSE, "01010004") ==
+               "MSCHAPv2 RESPONSE: unexpected OpCode Challenge");
     BOOST_TEST(r(EapCode::RESPONSE, "07010004") ==
                "MSCHAPv2 RESPONSE: unexpected OpCode Change-Password");
     BOOST_TEST(r(EapCode::REQUEST, "030100050000") == "MSCHAPv2 Success: MS-Length 5 != 6");
@@ -171,7 +180,8 @@ BOOST_AUTO_TEST_CASE(header_checks) {
 
 BOOST_AUTO_TEST_CASE(success_text) {
     auto parse = [](std::string_view s) {
-        return parse_success_text(ByteView(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()));
+        return parse_success_text(
+            ByteView(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()));
     };
     // strongSwan's Success Request ends with a NUL octet.
     using namespace std::string_view_literals;
@@ -188,7 +198,8 @@ BOOST_AUTO_TEST_CASE(success_text) {
 
 BOOST_AUTO_TEST_CASE(failure_text) {
     auto parse = [](std::string_view s) {
-        return parse_failure_text(ByteView(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()));
+        return parse_failure_text(
+            ByteView(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()));
     };
     auto t = parse("E=691 R=1 C=00112233445566778899AABBCCDDEEFF V=3 M=bad password here");
     BOOST_REQUIRE_MESSAGE(t, t.error().reason);

@@ -311,17 +311,30 @@ BOOST_AUTO_TEST_CASE(server_fails_on_unexpected_packets) {
         const char* detail;
     };
     for (const Case& k : {
-             Case{"nak", [](std::uint8_t id) { return build_eap_packet(eap_response(id, EapType::NAK, {13})); },
+             Case{"nak",
+                  [](std::uint8_t id) {
+                      return build_eap_packet(eap_response(id, EapType::NAK, {13}));
+                  },
                   "peer refused the method: Nak (TLS)"},
-             Case{"request", [](std::uint8_t id) { return build_eap_packet(eap_request(id, EapType::MSCHAPV2, {2})); },
+             Case{"request",
+                  [](std::uint8_t id) {
+                      return build_eap_packet(eap_request(id, EapType::MSCHAPV2, {2}));
+                  },
                   "expected an EAP Response, got REQUEST"},
              Case{"success", [](std::uint8_t id) { return build_eap_packet(eap_success(id)); },
                   "expected an EAP Response, got SUCCESS"},
-             Case{"identity again", [](std::uint8_t id) { return build_eap_packet(eap_response(id, EapType::IDENTITY)); },
+             Case{"identity again",
+                  [](std::uint8_t id) {
+                      return build_eap_packet(eap_response(id, EapType::IDENTITY));
+                  },
                   "expected MSCHAPv2, got Identity"},
-             Case{"early success response", [](std::uint8_t id) { return build_opcode_response(id, MsChapOpCode::SUCCESS); },
+             Case{"early success response",
+                  [](std::uint8_t id) { return build_opcode_response(id, MsChapOpCode::SUCCESS); },
                   "expected an MSCHAPv2 Response, got Success"},
-             Case{"garbage", [](std::uint8_t) { return Bytes{1, 2, 3}; },
+             Case{"garbage",
+                  [](std::uint8_t) {
+                      return Bytes{1, 2, 3};
+                  },
                   "EAP: EAP Length: need 2 bytes at offset 2, have 1"},
          }) {
         BOOST_TEST_CONTEXT(k.what) {
@@ -345,15 +358,17 @@ BOOST_AUTO_TEST_CASE(peer_rejecting_our_success_fails) {
     auto c = client("alice", "alice", "correct horse");
     Bytes challenge = f.server.process(c.process(f.server.start()).reply).reply;
     Bytes success = f.server.process(c.process(challenge).reply).reply;
-    EapStep s = f.server.process(build_opcode_response(parse(success).identifier,
-                                                       MsChapOpCode::FAILURE));
+    EapStep s =
+        f.server.process(build_opcode_response(parse(success).identifier, MsChapOpCode::FAILURE));
     BOOST_TEST((s.status == EapStatus::failed));
     BOOST_TEST(f.server.msk().empty());
 }
 
 BOOST_AUTO_TEST_CASE(store_with_a_bad_hash_is_an_internal_error) {
-    MsChapV2Server s({"srv", ""}, [](std::string_view) { return UserRecord::found(crypto::Secret(Bytes(3, 1))); },
-                     counter(1));
+    MsChapV2Server s(
+        {"srv", ""},
+        [](std::string_view) { return UserRecord::found(crypto::Secret(Bytes(3, 1))); },
+        counter(1));
     auto c = client("x", "x", "y");
     run(s, c);
     BOOST_TEST((s.failure_reason() == EapFailureReason::internal_error));

@@ -47,8 +47,8 @@ BOOST_AUTO_TEST_CASE(rfc2759_section_9_2) {
     auto nt = generate_nt_response(kAuthChallenge, kPeerChallenge, "User", h->view());
     BOOST_REQUIRE(nt);
     BOOST_TEST(to_hex(*nt) == kNtResponse);
-    auto ar = generate_authenticator_response(h->view(), *nt, kPeerChallenge, kAuthChallenge,
-                                              "User");
+    auto ar =
+        generate_authenticator_response(h->view(), *nt, kPeerChallenge, kAuthChallenge, "User");
     BOOST_REQUIRE(ar);
     BOOST_TEST(*ar == "S=407A5589115FD0D6209F510FE9C04566932CDA56");
 }
@@ -89,9 +89,10 @@ BOOST_AUTO_TEST_CASE(msk_is_receive_send_and_32_zeros) {
     auto k = msk(hex(kNtHash), arr<24>(kNtResponse));
     BOOST_REQUIRE(k);
     BOOST_TEST(k->size() == kMskSize);
-    BOOST_TEST(to_hex(k->view()) == "d5f0e9521e3ea9589645e86051c82226"
-                                    "8b7cdc149b993a1ba118cb153f56dccb" +
-                                        std::string(64, '0'));
+    BOOST_TEST(to_hex(k->view()) ==
+               "d5f0e9521e3ea9589645e86051c82226"
+               "8b7cdc149b993a1ba118cb153f56dccb" +
+                   std::string(64, '0'));
 }
 
 BOOST_AUTO_TEST_CASE(passwords_as_utf8) {
@@ -102,8 +103,8 @@ BOOST_AUTO_TEST_CASE(passwords_as_utf8) {
     BOOST_TEST(to_hex(utf8_to_utf16le("\xf0\x9f\x98\x80")->view()) == "3dd800de");
     BOOST_TEST(to_hex(utf8_to_utf16le("\xe2\x82\xac")->view()) == "ac20");
     // Invalid UTF-8: lone continuation, overlong, surrogate, truncated, beyond U+10FFFF.
-    for (std::string_view bad : {"\x80", "\xc0\xaf", "\xed\xa0\x80", "\xe2\x82", "\xf4\x90\x80\x80",
-                                 "\xff"}) {
+    for (std::string_view bad :
+         {"\x80", "\xc0\xaf", "\xed\xa0\x80", "\xe2\x82", "\xf4\x90\x80\x80", "\xff"}) {
         auto r = nt_password_hash(bad);
         BOOST_TEST(!r);
     }
