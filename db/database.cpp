@@ -101,8 +101,9 @@ Statement& Statement::bind(int index, std::int64_t value) {
 }
 
 Statement& Statement::bind(int index, std::string_view text) {
-    check_bind(sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT,
-                                   SQLITE_UTF8),
+    // An empty string_view may have a null data pointer, which SQLite would bind as NULL.
+    const char* data = text.data() ? text.data() : "";
+    check_bind(sqlite3_bind_text64(stmt_, index, data, text.size(), SQLITE_TRANSIENT, SQLITE_UTF8),
                index);
     return *this;
 }

@@ -41,6 +41,17 @@ enum class ErrorKind {
     sqlite,            // anything SQLite reports (I/O, corruption, lock timeout)
 };
 
+constexpr std::string_view to_string(ErrorKind k) {
+    switch (k) {
+        case ErrorKind::not_found: return "not found";
+        case ErrorKind::already_exists: return "already exists";
+        case ErrorKind::invalid_argument: return "invalid argument";
+        case ErrorKind::schema_too_new: return "schema too new";
+        case ErrorKind::sqlite: return "sqlite";
+    }
+    return "unknown";
+}
+
 struct Error {
     ErrorKind kind = ErrorKind::sqlite;
     int sqlite_code = SQLITE_OK;  // extended result code for ErrorKind::sqlite
