@@ -9,6 +9,8 @@
 
 #include <boost/asio/ip/v6_only.hpp>
 
+#include "postern/sockaddr.hpp"
+
 namespace postern::daemon {
 
 namespace asio = boost::asio;
@@ -18,42 +20,6 @@ namespace {
 std::string errno_text(int e) {
     return std::strerror(e);
 }
-
-Endpoint from_sockaddr(const sockaddr_storage& ss) {
-    Endpoint e;
-    if (ss.ss_family == AF_INET) {
-        const auto& s4 = reinterpret_cast<const sockaddr_in&>(ss);
-        e.address = *IpAddress::from_bytes(
-            ByteView(reinterpret_cast<const std::uint8_t*>(&s4.sin_addr), 4));
-        e.port = ntohs(s4.sin_port);
-    } else if (ss.ss_family == AF_INET6) {
-        const auto& s6 = reinterpret_cast<const sockaddr_in6&>(ss);
-        e.address = *IpAddress::from_bytes(
-            ByteView(reinterpret_cast<const std::uint8_t*>(&s6.sin6_addr), 16));
-        e.port = ntohs(s6.sin6_port);
-    }
-    return e;
-}
-
-socklen_t to_sockaddr(const Endpoint& e, sockaddr_storage& ss) {
-    std::memset(&ss, 0, sizeof ss);
-    if (e.address.is_v4()) {
-        auto& s4 = reinterpret_cast<sockaddr_in&>(ss);
-        s4.sin_family = AF_INET;
-        s4.sin_port = htons(e.port);
-        std::memcpy(&s4.sin_addr, e.address.bytes().data(), 4);
-        return sizeof s4;
-    }
-    auto& s6 = reinterpret_cast<sockaddr_in6&>(ss);
-    s6.sin6_family = AF_INET6;
-    s6.sin6_port = htons(e.port);
-    std::memcpy(&s6.sin6_addr, e.address.bytes().data(), 16);
-    return sizeof s6;
-}
-
-}  // namespace
-
-namespace {
 
 std::string bind_error(const std::string& where, int e, std::uint16_t port) {
     std::string hint;

@@ -25,6 +25,7 @@
 #include <tl/expected.hpp>
 
 #include "postern/net.hpp"
+#include "postern/sockaddr.hpp"
 
 namespace postern::esp {
 
@@ -51,11 +52,6 @@ class Fd {
   private:
     int fd_ = -1;
 };
-
-// sockaddr conversions shared by the worker's sockets.
-socklen_t to_sockaddr(const Endpoint& e, sockaddr_storage& ss);
-Endpoint from_sockaddr(const sockaddr_storage& ss);
-int address_family(const IpAddress& a);
 
 struct EspUdpSocket {
     Fd fd;

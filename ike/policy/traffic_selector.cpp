@@ -264,29 +264,25 @@ IpAddress step(IpAddress a, int delta) {
     return a;
 }
 
-bool less(const IpAddress& a, const IpAddress& b) {
-    return std::lexicographical_compare(a.bytes().begin(), a.bytes().end(), b.bytes().begin(),
-                                        b.bytes().end());
-}
-
 }  // namespace
 
 std::vector<TrafficSelector> subtract(std::span<const TrafficSelector> from,
                                       const TrafficSelector& removed) {
     std::vector<TrafficSelector> out;
     for (const auto& ts : from) {
-        const bool disjoint = ts.type != removed.type || less(ts.end, removed.start) ||
-                              less(removed.end, ts.start);
+        // Same type, so same family: IpAddress's ordering compares the octets.
+        const bool disjoint =
+            ts.type != removed.type || ts.end < removed.start || removed.end < ts.start;
         if (disjoint) {
             out.push_back(ts);
             continue;
         }
-        if (less(ts.start, removed.start)) {  // the part below the hole
+        if (ts.start < removed.start) {  // the part below the hole
             TrafficSelector low = ts;
             low.end = step(removed.start, -1);
             out.push_back(low);
         }
-        if (less(removed.end, ts.end)) {  // the part above it
+        if (removed.end < ts.end) {  // the part above it
             TrafficSelector high = ts;
             high.start = step(removed.end, +1);
             out.push_back(high);

@@ -27,6 +27,7 @@
 #include <string>
 
 #include "ike/engine.hpp"
+#include "postern/sockaddr.hpp"
 
 using namespace postern;
 using Clock = std::chrono::steady_clock;
@@ -36,35 +37,6 @@ namespace {
 int fail(const std::string& why) {
     std::fprintf(stderr, "ike_client: FAIL: %s\n", why.c_str());
     return 1;
-}
-
-socklen_t to_sockaddr(const Endpoint& e, sockaddr_storage& ss) {
-    ss = {};
-    if (e.address.is_v4()) {
-        auto& s = reinterpret_cast<sockaddr_in&>(ss);
-        s.sin_family = AF_INET;
-        s.sin_port = htons(e.port);
-        std::memcpy(&s.sin_addr, e.address.bytes().data(), 4);
-        return sizeof s;
-    }
-    auto& s = reinterpret_cast<sockaddr_in6&>(ss);
-    s.sin6_family = AF_INET6;
-    s.sin6_port = htons(e.port);
-    std::memcpy(&s.sin6_addr, e.address.bytes().data(), 16);
-    return sizeof s;
-}
-
-Endpoint from_sockaddr(const sockaddr_storage& ss) {
-    if (ss.ss_family == AF_INET) {
-        const auto& s = reinterpret_cast<const sockaddr_in&>(ss);
-        return {
-            *IpAddress::from_bytes(ByteView(reinterpret_cast<const std::uint8_t*>(&s.sin_addr), 4)),
-            ntohs(s.sin_port)};
-    }
-    const auto& s = reinterpret_cast<const sockaddr_in6&>(ss);
-    return {
-        *IpAddress::from_bytes(ByteView(reinterpret_cast<const std::uint8_t*>(&s.sin6_addr), 16)),
-        ntohs(s.sin6_port)};
 }
 
 }  // namespace
