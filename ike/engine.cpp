@@ -453,14 +453,70 @@ std::vector<IkeSaInfo> Engine::list() const {
                     std::nullopt,
                     sa->children.size(),
                     sa->nat_local,
-                    sa->nat_remote};
-        if (!sa->virtual_ips.empty())
-            i.virtual_ip = sa->virtual_ips.front().address;
-        else if (!sa->assigned.empty())
-            i.virtual_ip = sa->assigned.front();
+                    sa->nat_remote,
+                    sa->established() ? sa->user : "",
+                    {},
+                    sa->created,
+                    sa->established_at,
+                    {}};
+        for (const auto& v : sa->virtual_ips)
+            i.virtual_ips.push_back(v.address);
+        for (const auto& a : sa->assigned)
+            i.virtual_ips.push_back(a);
+        if (!i.virtual_ips.empty()) i.virtual_ip = i.virtual_ips.front();
+        for (const auto& c : sa->children) {
+            ChildSaInfo ci{c.reqid, c.spi_in, c.spi_out,  c.algorithms.to_string(),
+                           {},      {},       c.installed};
+            for (const auto& ts : c.local_ts)
+                ci.local_ts.push_back(ts.to_string());
+            for (const auto& ts : c.remote_ts)
+                ci.remote_ts.push_back(ts.to_string());
+            i.child_sas.push_back(std::move(ci));
+        }
         out.push_back(std::move(i));
     }
     return out;
+}
+
+std::vector<std::uint64_t> Engine::sas_of_user(std::string_view user) const {
+    std::vector<std::uint64_t> out;
+    for (const auto& [spi, sa] : impl_->by_spi)
+        if (sa->established() && sa->user == user) out.push_back(sa->id);
+    return out;
+}
+
+std::size_t Engine::reload(EngineConfig config, TimePoint now, Actions& out) {
+    Impl& impl = *impl_;
+    Ctx ctx = impl.ctx(*this, now, out);
+    auto find = [&](const std::string& name) -> const ConnectionConfig* {
+        for (const auto& c : config.connections)
+            if (c.name == name) return &c;
+        return nullptr;
+    };
+    // SAs whose connection is gone: a Delete goes out (when one can) under the old
+    // configuration, and the SA is forgotten at once; its answer will find no SA.
+    std::vector<std::uint64_t> orphans;
+    for (auto& [spi, sa] : impl.by_spi)
+        if (sa->connection && !find(sa->connection->name)) orphans.push_back(spi);
+    for (auto spi : orphans) {
+        IkeSa& sa = *impl.by_spi.at(spi);
+        if (sa.established() && !sa.tasks.busy()) exchange::start_delete(ctx, sa);
+        destroy(impl, ctx, sa, "connection removed by reload");
+    }
+    // The rest move to their connection's new definition, by name.
+    std::map<std::uint64_t, std::string> names;
+    for (auto& [spi, sa] : impl.by_spi)
+        if (sa->connection) names[spi] = sa->connection->name;
+    config_ = std::move(config);
+    for (auto& [spi, name] : names)
+        for (const auto& c : config_.connections)
+            if (c.name == name) impl.by_spi.at(spi)->connection = &c;
+    impl.validator = std::make_unique<crypto::CertificateValidator>(config_.trust_anchors);
+    impl.certreq.reset();
+    if (!config_.trust_anchors.empty())
+        impl.certreq = wire::Payload{PayloadType::CERTREQ, false,
+                                     crypto::certreq_payload(config_.trust_anchors)};
+    return orphans.size();
 }
 
 }  // namespace postern::ike

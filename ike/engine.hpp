@@ -17,6 +17,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <tl/expected.hpp>
@@ -103,6 +104,15 @@ struct EngineStats {
     std::uint64_t auth_failed = 0, established = 0, deleted = 0, half_open_expired = 0;
 };
 
+// A read-only view of one CHILD_SA, for the control socket.
+struct ChildSaInfo {
+    std::uint32_t reqid;
+    EspSpi spi_in, spi_out;  // ours (inbound) and the peer's (outbound)
+    std::string algorithms;  // "AES_GCM_16_256/NO_EXT_SEQ"
+    std::vector<std::string> local_ts, remote_ts;
+    bool installed;
+};
+
 // A read-only view of one IKE SA, for the control socket and tests.
 struct IkeSaInfo {
     std::uint64_t id;
@@ -116,6 +126,13 @@ struct IkeSaInfo {
     std::optional<IpAddress> virtual_ip;
     std::size_t children;
     bool nat_local, nat_remote;
+    // The account the peer logged in as: the EAP identity with EAP, else the IKE identity
+    // (empty until authenticated).
+    std::string user;
+    std::vector<IpAddress> virtual_ips;  // every address assigned (v4 and v6)
+    TimePoint created{};                 // IKE_SA_INIT
+    std::optional<TimePoint> established_at;
+    std::vector<ChildSaInfo> child_sas;
 };
 
 class Engine {
@@ -155,6 +172,14 @@ class Engine {
     bool expire_child(EspSpi spi, bool inbound, bool hard, TimePoint now, Actions& out);
 
     std::vector<IkeSaInfo> list() const;
+    // The IKE SAs whose user (IkeSaInfo::user) is `user`, compared exactly.
+    std::vector<std::uint64_t> sas_of_user(std::string_view user) const;
+
+    // Replaces the configuration (postern reload). SAs whose connection still exists by name
+    // carry on under the new definition (their negotiated algorithms, keys and virtual IPs stay
+    // as they are); SAs whose connection is gone are deleted as by terminate(). New SAs use
+    // the new configuration. Returns how many SAs were deleted.
+    std::size_t reload(EngineConfig config, TimePoint now, Actions& out);
     const EngineStats& stats() const { return stats_; }
     const EngineConfig& config() const { return config_; }
 

@@ -145,6 +145,8 @@ tl::expected<void, std::string> verify_peer(const Ctx& ctx, const sa::IkeSa& sa,
 void mark_established(const Ctx& ctx, sa::IkeSa& sa, const policy::Identity& peer,
                       const std::vector<wire::Payload>& in) {
     sa.set_state(sa::IkeSaState::Established);
+    sa.established_at = ctx.now;
+    if (sa.user.empty()) sa.user = policy::to_string(peer);
     ++ctx.stats.established;
     const auto* auth = wire::find_payload(in, PayloadType::AUTH)->get<wire::AuthPayload>();
     ctx.event(EventKind::IkeEstablished, &sa,

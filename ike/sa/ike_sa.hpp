@@ -94,6 +94,8 @@ class IkeSa {
 
     // IKE_AUTH results.
     policy::Identity remote_identity;
+    // The account the peer logged in as (EAP identity, or IDi as text without EAP).
+    std::string user;
     std::vector<VirtualIp> virtual_ips;  // responder: assigned to the peer (v4 and/or v6)
     std::vector<IpAddress> assigned;     // initiator: what the peer gave us
     std::uint32_t next_child_reqid = 0;
@@ -101,6 +103,7 @@ class IkeSa {
 
     TaskManager tasks;
     TimePoint created{}, last_heard{}, last_keepalive{};
+    std::optional<TimePoint> established_at;
 
   private:
     IkeSaState state_ = IkeSaState::Created;
