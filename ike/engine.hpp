@@ -18,6 +18,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <tl/expected.hpp>
@@ -64,9 +65,19 @@ enum class EventKind {
 };
 
 struct Event {
+    Event(EventKind k, std::uint64_t sa, std::string t) : kind(k), ike_sa(sa), text(std::move(t)) {}
+
     EventKind kind;
     std::uint64_t ike_sa = 0;  // 0 when no SA is involved
     std::string text;
+    // IkeEstablished, IkeDeleted and AuthFailed, for the audit log: the peer's address, the
+    // identity it presented (EAP identity, else IDi), the account that identity names (set
+    // once known to exist: after a successful login, or a failed one of a known user) and why
+    // a login failed ("bad_password", "unknown_user", "disabled", "bad AUTH", ...).
+    std::optional<Endpoint> peer;
+    std::string identity;
+    std::string user;
+    std::string reason;
 };
 
 struct Actions {

@@ -13,13 +13,17 @@
 #include "ike/crypto/secret.hpp"
 #include "ike/crypto/signature.hpp"
 #include "ike/crypto/x509.hpp"
+#include "ike/eap/mschapv2_server.hpp"
 #include "ike/policy/identity.hpp"
 #include "ike/policy/traffic_selector.hpp"
 #include "postern/net.hpp"
 
 namespace postern::ike {
 
-enum class AuthClass : std::uint8_t { Psk, PublicKey };
+// How one side authenticates. Eap: EAP-MSCHAPv2 (RFC 7296 §2.16) — as responder against
+// EngineConfig::eap_users, as initiator with ConnectionConfig::eap_identity/eap_password;
+// the other side authenticates with its certificate (or, RFC 5998, with EAP alone).
+enum class AuthClass : std::uint8_t { Psk, PublicKey, Eap };
 
 struct ConnectionConfig {
     std::string name;
@@ -35,6 +39,16 @@ struct ConnectionConfig {
     // Our certificate chain (end entity first) and key, for AuthClass::PublicKey.
     std::vector<crypto::Certificate> local_chain;
     std::shared_ptr<const crypto::PrivateKey> local_key;
+
+    // Initiator with local_auth = Eap: the EAP identity (empty behaves like Android: the
+    // responder falls back to IDi) and password.
+    std::string eap_identity;
+    crypto::Secret eap_password;
+    // RFC 5998 EAP-only authentication. Responder: when the peer sent
+    // EAP_ONLY_AUTHENTICATION, skip our certificate AUTH and rely on the EAP method's mutual
+    // authentication and the MSK-bound AUTH; without that notify we always sign. Initiator:
+    // send EAP_ONLY_AUTHENTICATION (and accept a responder that does not sign).
+    bool eap_only = false;
 
     // Traffic selectors from our point of view; empty local = 0.0.0.0/0 and ::/0,
     // empty remote = whatever the peer proposes (narrowed to its virtual IP if it got one).
@@ -70,6 +84,14 @@ struct EngineConfig {
     crypto::AlgorithmPolicy algorithms;
     // Trusted CAs for peer certificates.
     std::vector<crypto::Certificate> trust_anchors;
+    // Responder, remote_auth = Eap: who may log in (the daemon's SQLite users; tests' maps).
+    // Called once per EAP conversation, on the IKE thread. Unset: every EAP login fails.
+    eap::UserLookup eap_users;
+    // The Name in our MSCHAPv2 Challenge.
+    std::string eap_server_name = "postern";
+    // Responder: EAP round trips allowed before the peer must have finished (a bound on work
+    // done for an unauthenticated peer; MSCHAPv2 needs 4).
+    unsigned eap_max_rounds = 8;
 
     // RFC 7296 §2.6: demand cookies once this many IKE SAs are half-open.
     std::size_t cookie_threshold = 64;

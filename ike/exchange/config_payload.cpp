@@ -53,7 +53,8 @@ bool respond_config(const Ctx& ctx, sa::IkeSa& sa, const std::vector<wire::Paylo
     if (req6 && req6->is_unspecified()) req6.reset();
 
     wire::CpPayload out{CfgType::CFG_REPLY, {}};
-    const std::string who = policy::to_string(sa.remote_identity);
+    // Leases are sticky per account: the EAP identity with EAP, else the IKE identity.
+    const std::string who = sa.user.empty() ? policy::to_string(sa.remote_identity) : sa.user;
     auto assign = [&](IpAddress::Family fam, std::optional<IpAddress> requested) -> bool {
         if (!ctx.pools) return false;
         for (const auto& pool : c.pools) {

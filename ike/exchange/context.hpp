@@ -2,6 +2,7 @@
 // the exchanges' entry points. Each exchange lives in its own file:
 //   ike_init.cpp       IKE_SA_INIT, both roles (proposals, KE, nonces, NAT-D, cookies)
 //   ike_auth.cpp       IKE_AUTH, both roles (identities, PSK and signature AUTH)
+//   eap_auth.cpp       IKE_AUTH with EAP-MSCHAPv2 (RFC 7296 §2.16, RFC 5998), both roles
 //   child.cpp          the CHILD_SA carried in IKE_AUTH (ESP proposal, TS narrowing, keys)
 //   config_payload.cpp the CP payload (virtual IPs, DNS, split include)
 //   informational.cpp  INFORMATIONAL (Delete, liveness checks), and refusing what we don't do
@@ -79,6 +80,42 @@ bool respond_ike_auth(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
 void start_ike_auth(const Ctx& ctx, sa::IkeSa& sa);
 bool handle_ike_auth_response(const Ctx& ctx, sa::IkeSa& sa,
                               const std::vector<wire::Payload>& inner);
+// Shared with eap_auth.cpp:
+wire::IdPayload id_payload(const policy::Identity& id);
+// IDType | RESERVED | data: what prf(SK_p, ...) covers.
+Bytes id_body(const policy::Identity& id);
+// Our AUTH payload (and certificates) for `octets`, as the connection's local_auth says
+// (PSK or signature).
+tl::expected<std::vector<wire::Payload>, std::string> build_auth(const Ctx& ctx,
+                                                                 const sa::IkeSa& sa,
+                                                                 ByteView octets);
+// Checks the peer's AUTH (and certificates) against connection `c` (PSK or signature).
+tl::expected<void, std::string> verify_peer(const Ctx& ctx, const sa::IkeSa& sa,
+                                            const ConnectionConfig& c,
+                                            const std::vector<wire::Payload>& in,
+                                            const policy::Identity& peer, ByteView octets);
+// Both roles end IKE_AUTH here: state, counters, and the event that names the peer, the
+// algorithms and `how` the peer authenticated.
+void mark_established(const Ctx& ctx, sa::IkeSa& sa, const policy::Identity& peer,
+                      const std::string& how);
+// For the AuthFailed event (the audit log): what the peer presented, the account if known to
+// exist, and a short reason (empty: the `why` text).
+struct AuthFailure {
+    std::string identity, user, reason;
+};
+void fail_auth(const Ctx& ctx, sa::IkeSa& sa, const std::string& why, AuthFailure detail);
+
+// ---- eap_auth.cpp -------------------------------------------------------------------------
+// Responder: the first IKE_AUTH request had no AUTH and `sa.connection` (chosen) wants EAP:
+// answers IDr, CERT+AUTH (unless EAP-only), EAP-Request/Identity.
+bool start_eap(const Ctx& ctx, sa::IkeSa& sa, MessageId id, const std::vector<wire::Payload>& in,
+               const policy::Identity& peer);
+// Responder: every later IKE_AUTH request of the conversation (EAP responses, then AUTH).
+bool continue_eap(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
+                  const std::vector<wire::Payload>& in);
+// Initiator with local_auth = Eap.
+void start_eap_initiator(const Ctx& ctx, sa::IkeSa& sa);
+bool handle_eap_response(const Ctx& ctx, sa::IkeSa& sa, const std::vector<wire::Payload>& in);
 
 // ---- child.cpp ----------------------------------------------------------------------------
 // Responder: negotiates the CHILD_SA of an IKE_AUTH request. On success appends SA, TSi, TSr to

@@ -1,4 +1,4 @@
-// IKE_AUTH (RFC 7296 §1.2, §2.15), PSK and certificates:
+// IKE_AUTH (RFC 7296 §1.2, §2.15), PSK and certificates (EAP: eap_auth.cpp):
 //
 //   HDR, SK { IDi, [CERT+], [CERTREQ], [IDr], AUTH, [CP(CFG_REQUEST)], SAi2, TSi, TSr } -->
 //                       <-- HDR, SK { IDr, [CERT+], AUTH, [CP(CFG_REPLY)], SAr2, TSi, TSr }
@@ -14,19 +14,18 @@
 
 namespace postern::ike::exchange {
 
-namespace {
-
 wire::IdPayload id_payload(const policy::Identity& id) {
     return wire::IdPayload{id.type, id.data};
 }
 
-// IDType | RESERVED | data: what prf(SK_p, ...) covers.
 Bytes id_body(const policy::Identity& id) {
     Bytes b;
     wire::Writer w(b);
     wire::serialize_body(w, wire::PayloadBody(id_payload(id)));
     return b;
 }
+
+namespace {
 
 std::optional<crypto::SignatureScheme> pick_scheme(const sa::IkeSa& sa, crypto::KeyType key,
                                                    AuthMethod& method) {
@@ -78,7 +77,8 @@ std::optional<crypto::SignatureScheme> pick_scheme(const sa::IkeSa& sa, crypto::
     }
 }
 
-// Our AUTH payload (and certificates) for `octets`.
+}  // namespace
+
 tl::expected<std::vector<wire::Payload>, std::string> build_auth(const Ctx& ctx,
                                                                  const sa::IkeSa& sa,
                                                                  ByteView octets) {
@@ -108,7 +108,6 @@ tl::expected<std::vector<wire::Payload>, std::string> build_auth(const Ctx& ctx,
     return out;
 }
 
-// Checks the peer's AUTH (and certificates) against connection `c`.
 tl::expected<void, std::string> verify_peer(const Ctx& ctx, const sa::IkeSa& sa,
                                             const ConnectionConfig& c,
                                             const std::vector<wire::Payload>& in,
@@ -140,43 +139,57 @@ tl::expected<void, std::string> verify_peer(const Ctx& ctx, const sa::IkeSa& sa,
     return {};
 }
 
-// Both roles end IKE_AUTH here: state, counters, and the event that names the peer, the
-// algorithms and how the peer authenticated.
 void mark_established(const Ctx& ctx, sa::IkeSa& sa, const policy::Identity& peer,
-                      const std::vector<wire::Payload>& in) {
+                      const std::string& how) {
     sa.set_state(sa::IkeSaState::Established);
     sa.established_at = ctx.now;
     if (sa.user.empty()) sa.user = policy::to_string(peer);
     ++ctx.stats.established;
-    const auto* auth = wire::find_payload(in, PayloadType::AUTH)->get<wire::AuthPayload>();
-    ctx.event(EventKind::IkeEstablished, &sa,
-              sa.name() + ": IKE SA established with " + policy::to_string(peer) + " (" +
-                  sa.algorithms.to_string() + "), peer authenticated with " +
-                  to_string(auth->method));
+    Event e{EventKind::IkeEstablished, sa.id,
+            sa.name() + ": IKE SA established with " + policy::to_string(peer) + " (" +
+                sa.algorithms.to_string() + "), peer authenticated with " + how};
+    e.peer = sa.remote;
+    e.identity = sa.user;
+    e.user = sa.user;
+    ctx.out.events.push_back(std::move(e));
 }
 
-void fail_auth(const Ctx& ctx, sa::IkeSa& sa, const std::string& why) {
+void fail_auth(const Ctx& ctx, sa::IkeSa& sa, const std::string& why, AuthFailure detail) {
     ++ctx.stats.auth_failed;
-    ctx.event(EventKind::AuthFailed, &sa, sa.name() + ": authentication failed: " + why);
+    Event e{EventKind::AuthFailed, sa.id, sa.name() + ": authentication failed: " + why};
+    e.peer = sa.remote;
+    e.identity = std::move(detail.identity);
+    e.user = std::move(detail.user);
+    e.reason = detail.reason.empty() ? why : std::move(detail.reason);
+    ctx.out.events.push_back(std::move(e));
+}
+
+namespace {
+
+std::string auth_method_text(const std::vector<wire::Payload>& in) {
+    const auto* auth = wire::find_payload(in, PayloadType::AUTH)->get<wire::AuthPayload>();
+    return to_string(auth->method);
 }
 
 }  // namespace
 
 bool respond_ike_auth(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
                       const std::vector<wire::Payload>& in) {
+    if (sa.eap) return continue_eap(ctx, sa, id, in);
+    std::string presented;  // IDi as text, once parsed, for the audit log
     auto refuse = [&](NotifyType n, const std::string& why) {
-        fail_auth(ctx, sa, why);
+        fail_auth(ctx, sa, why, {presented, "", ""});
         send_response(ctx, sa, ExchangeType::IKE_AUTH, id, {wire::make_notify(n)});
         sa.set_state(sa::IkeSaState::Dead);
         return false;
     };
     const auto* idi_p = wire::find_payload(in, PayloadType::IDi);
+    // Without AUTH the initiator wants EAP (RFC 7296 §2.16).
     const auto* auth_p = wire::find_payload(in, PayloadType::AUTH);
     if (!idi_p) return refuse(NotifyType::INVALID_SYNTAX, "no IDi");
-    // Without AUTH the initiator wants EAP (RFC 7296 §2.16), which arrives with issue 5.
-    if (!auth_p) return refuse(NotifyType::AUTHENTICATION_FAILED, "peer wants EAP, not offered");
     const auto* idi = idi_p->get<wire::IdPayload>();
     policy::Identity peer{idi->type, idi->data};
+    presented = policy::to_string(peer);
     if (auto ok = policy::check_received_identity(peer); !ok)
         return refuse(NotifyType::AUTHENTICATION_FAILED, "bad IDi: " + ok.error());
     std::optional<policy::Identity> wanted;
@@ -187,12 +200,14 @@ bool respond_ike_auth(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
             return refuse(NotifyType::AUTHENTICATION_FAILED, "bad IDr: " + ok.error());
     }
 
-    // The most specific connection whose remote identity matches IDi and, if the peer named
-    // us with IDr, whose local identity is that one.
+    // The most specific connection whose remote identity matches IDi, that authenticates the
+    // peer the way it asks for (EAP when it sent no AUTH) and, if the peer named us with IDr,
+    // whose local identity is that one.
     const ConnectionConfig* best = nullptr;
     int best_score = -1;
     for (const auto& c : ctx.config.connections) {
         if (!c.remote_id.matches(peer)) continue;
+        if ((c.remote_auth == AuthClass::Eap) != (auth_p == nullptr)) continue;
         if (wanted && !policy::same_identity(c.local_id, *wanted)) continue;
         int score = c.remote_id.specificity();
         if (score > best_score) {
@@ -203,8 +218,10 @@ bool respond_ike_auth(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
     if (!best)
         return refuse(NotifyType::AUTHENTICATION_FAILED,
                       "no connection for " + policy::to_string(peer) +
-                          (wanted ? " -> " + policy::to_string(*wanted) : ""));
+                          (wanted ? " -> " + policy::to_string(*wanted) : "") +
+                          (auth_p ? "" : " with EAP"));
     sa.connection = best;
+    if (!auth_p) return start_eap(ctx, sa, id, in, peer);
 
     auto octets = crypto::signed_octets(*sa.algorithms.prf, sa.init_request, sa.nonce_r,
                                         sa.keys.sk_pi, id_body(peer));
@@ -232,13 +249,14 @@ bool respond_ike_auth(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
         respond_child(ctx, sa, in, reply);
     }
     send_response(ctx, sa, ExchangeType::IKE_AUTH, id, reply);
-    mark_established(ctx, sa, peer, in);
+    mark_established(ctx, sa, peer, auth_method_text(in));
     install_children(ctx, sa);
     return true;
 }
 
 void start_ike_auth(const Ctx& ctx, sa::IkeSa& sa) {
     const ConnectionConfig& c = *sa.connection;
+    if (c.local_auth == AuthClass::Eap) return start_eap_initiator(ctx, sa);
     std::vector<wire::Payload> req;
     req.push_back({PayloadType::IDi, false, id_payload(c.local_id)});
     if (auto exact = c.remote_id.exact())
@@ -272,6 +290,7 @@ void start_ike_auth(const Ctx& ctx, sa::IkeSa& sa) {
 }
 
 bool handle_ike_auth_response(const Ctx& ctx, sa::IkeSa& sa, const std::vector<wire::Payload>& in) {
+    if (sa.eap) return handle_eap_response(ctx, sa, in);
     const auto* idr_p = wire::find_payload(in, PayloadType::IDr);
     const auto* auth_p = wire::find_payload(in, PayloadType::AUTH);
     if (!idr_p || !auth_p) {
@@ -279,18 +298,18 @@ bool handle_ike_auth_response(const Ctx& ctx, sa::IkeSa& sa, const std::vector<w
         for (const auto& p : in)
             if (const auto* n = p.get<wire::NotifyPayload>(); n && is_error(n->type))
                 why = "peer answered " + to_string(n->type);
-        fail_auth(ctx, sa, why);
+        fail_auth(ctx, sa, why, {});
         return false;
     }
     const auto* idr = idr_p->get<wire::IdPayload>();
     policy::Identity peer{idr->type, idr->data};
     if (auto ok = policy::check_received_identity(peer); !ok) {
-        fail_auth(ctx, sa, "bad IDr: " + ok.error());
+        fail_auth(ctx, sa, "bad IDr: " + ok.error(), {});
         return false;
     }
     const ConnectionConfig& c = *sa.connection;
     if (!c.remote_id.matches(peer)) {
-        fail_auth(ctx, sa, "responder is " + policy::to_string(peer) + ", not what we expect");
+        fail_auth(ctx, sa, "responder is " + policy::to_string(peer) + ", not what we expect", {});
         return false;
     }
     auto octets = crypto::signed_octets(*sa.algorithms.prf, sa.init_response, sa.nonce_i,
@@ -298,11 +317,11 @@ bool handle_ike_auth_response(const Ctx& ctx, sa::IkeSa& sa, const std::vector<w
     if (!octets) return false;
     auto verified = verify_peer(ctx, sa, c, in, peer, *octets);
     if (!verified) {
-        fail_auth(ctx, sa, verified.error());
+        fail_auth(ctx, sa, verified.error(), {});
         return false;
     }
     sa.remote_identity = peer;
-    mark_established(ctx, sa, peer, in);
+    mark_established(ctx, sa, peer, auth_method_text(in));
     handle_config_reply(ctx, sa, in);
     if (handle_child_response(ctx, sa, in)) install_children(ctx, sa);
     return true;

@@ -26,6 +26,9 @@
 namespace postern::ike {
 struct ConnectionConfig;
 }
+namespace postern::ike::exchange {
+struct EapSession;  // ike/exchange/eap_session.hpp
+}
 
 namespace postern::ike::sa {
 
@@ -96,6 +99,8 @@ class IkeSa {
     policy::Identity remote_identity;
     // The account the peer logged in as (EAP identity, or IDi as text without EAP).
     std::string user;
+    // While IKE_AUTH runs EAP (RFC 7296 §2.16), either role; reset once established.
+    std::shared_ptr<exchange::EapSession> eap;
     std::vector<VirtualIp> virtual_ips;  // responder: assigned to the peer (v4 and/or v6)
     std::vector<IpAddress> assigned;     // initiator: what the peer gave us
     std::uint32_t next_child_reqid = 0;

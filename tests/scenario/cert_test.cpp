@@ -8,9 +8,6 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include <fstream>
-#include <sstream>
-
 #include "configs.hpp"
 #include "ike/wire/message.hpp"
 
@@ -19,26 +16,6 @@ using namespace postern::scenario;
 using ike::EventKind;
 
 namespace {
-
-std::string slurp(const std::string& name) {
-    std::ifstream in(std::string(POSTERN_TEST_DATA_DIR) + "/pki/" + name);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (ss.str().empty()) throw std::runtime_error("missing " + name);
-    return ss.str();
-}
-
-ike::crypto::Certificate cert(const std::string& name) {
-    auto c = ike::crypto::Certificate::from_pem(slurp(name));
-    if (!c) throw std::runtime_error(c.error());
-    return *c;
-}
-
-std::shared_ptr<const ike::crypto::PrivateKey> key(const std::string& name) {
-    auto k = ike::crypto::PrivateKey::from_pem(slurp(name));
-    if (!k) throw std::runtime_error(k.error());
-    return std::make_shared<const ike::crypto::PrivateKey>(std::move(*k));
-}
 
 struct Setup {
     std::string server_cert = "server-rsa.pem", server_key = "server-rsa.key";

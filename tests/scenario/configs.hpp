@@ -1,9 +1,32 @@
 // Engine configurations the scenarios share: a road-warrior initiator and a gateway responder.
 #pragma once
 
+#include <fstream>
+#include <memory>
+#include <sstream>
+
 #include "harness.hpp"
 
 namespace postern::scenario {
+
+// Test certificates and keys from tests/data/pki.
+inline std::string pki_file(const std::string& name) {
+    std::ifstream in(std::string(POSTERN_TEST_DATA_DIR) + "/pki/" + name);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (ss.str().empty()) throw std::runtime_error("missing " + name);
+    return ss.str();
+}
+inline ike::crypto::Certificate cert(const std::string& name) {
+    auto c = ike::crypto::Certificate::from_pem(pki_file(name));
+    if (!c) throw std::runtime_error(c.error());
+    return *c;
+}
+inline std::shared_ptr<const ike::crypto::PrivateKey> key(const std::string& name) {
+    auto k = ike::crypto::PrivateKey::from_pem(pki_file(name));
+    if (!k) throw std::runtime_error(k.error());
+    return std::make_shared<const ike::crypto::PrivateKey>(std::move(*k));
+}
 
 inline ike::crypto::Secret secret(const std::string& s) {
     return ike::crypto::Secret(as_bytes(s));

@@ -1,0 +1,324 @@
+// IKE_AUTH with EAP (RFC 7296 §2.16): the initiator leaves AUTH out of its first IKE_AUTH
+// request, the responder authenticates itself (certificate) and runs EAP-MSCHAPv2 over as many
+// IKE_AUTH round trips as the method needs, and both sides finish with an AUTH computed like a
+// PSK one but keyed with the EAP method's MSK:
+//
+//   HDR, SK { IDi, [CERTREQ], [IDr], [N(EAP_ONLY)], [CP], SAi2, TSi, TSr }      -->
+//                 <-- HDR, SK { IDr, [CERT, AUTH], EAP(Request/Identity) }
+//   HDR, SK { EAP(Response/Identity) }                                         -->
+//                 <-- HDR, SK { EAP(Request/MSCHAPv2 Challenge) }
+//   HDR, SK { EAP(Response) }                                                  -->
+//                 <-- HDR, SK { EAP(Request/MSCHAPv2 Success) }
+//   HDR, SK { EAP(Response) }                                                  -->
+//                 <-- HDR, SK { EAP(Success) }
+//   HDR, SK { AUTH = prf(prf(MSK, "Key Pad for IKEv2"), InitiatorSignedOctets) } -->
+//                 <-- HDR, SK { AUTH (MSK, ResponderSignedOctets), [CP], SAr2, TSi, TSr }
+//
+// The responder's [CERT, AUTH] is left out only under RFC 5998 (the peer sent
+// EAP_ONLY_AUTHENTICATION and the connection allows it); then the MSK-bound AUTH alone shows
+// who the responder is. A failed EAP method ends with EAP-Failure and AUTHENTICATION_FAILED in
+// the same response. The conversation runs while the SA is half-open, so the half-open timeout
+// and EngineConfig::eap_max_rounds bound the work an unauthenticated peer can cause.
+
+#include <openssl/crypto.h>
+
+#include "ike/crypto/auth.hpp"
+#include "ike/exchange/context.hpp"
+#include "ike/exchange/eap_session.hpp"
+#include "ike/wire/eap.hpp"
+
+namespace postern::ike::exchange {
+
+namespace {
+
+Bytes eap_bytes(const wire::EapPayload& p) {
+    Bytes b;
+    wire::Writer w(b);
+    wire::serialize_body(w, p);
+    return b;
+}
+
+// An EAP message our own EAP code built, as a payload.
+std::optional<wire::Payload> eap_payload(ByteView message) {
+    wire::Reader r(message);
+    auto p = wire::parse_eap(r);
+    if (!p) return std::nullopt;
+    return wire::Payload{PayloadType::EAP, false, std::move(*p)};
+}
+
+// prf(prf(MSK, "Key Pad for IKEv2"), octets) as an AUTH payload.
+tl::expected<wire::Payload, std::string> msk_auth(const sa::IkeSa& sa, const crypto::Secret& msk,
+                                                   ByteView octets) {
+    auto mac = crypto::psk_auth(*sa.algorithms.prf, msk.view(), octets);
+    if (!mac) return tl::unexpected(mac.error());
+    return wire::Payload{
+        PayloadType::AUTH, false,
+        wire::AuthPayload{AuthMethod::SHARED_KEY_MIC, Bytes(mac->data(), mac->data() + mac->size())}};
+}
+
+tl::expected<void, std::string> verify_msk_auth(const sa::IkeSa& sa, const crypto::Secret& msk,
+                                                const std::vector<wire::Payload>& in,
+                                                ByteView octets) {
+    const auto* p = wire::find_payload(in, PayloadType::AUTH);
+    if (!p) return tl::unexpected(std::string("no AUTH after EAP-Success"));
+    const auto* auth = p->get<wire::AuthPayload>();
+    if (auth->method != AuthMethod::SHARED_KEY_MIC)
+        return tl::unexpected("AUTH method " + to_string(auth->method) +
+                              " after EAP, expected the shared key MIC");
+    auto ok = crypto::verify_psk_auth(*sa.algorithms.prf, msk.view(), octets, auth->data);
+    if (!ok) return tl::unexpected("AUTH with the EAP MSK: " + ok.error());
+    return {};
+}
+
+tl::expected<Bytes, std::string> initiator_octets(const sa::IkeSa& sa,
+                                                  const policy::Identity& idi) {
+    return crypto::signed_octets(*sa.algorithms.prf, sa.init_request, sa.nonce_r, sa.keys.sk_pi,
+                                 id_body(idi));
+}
+
+tl::expected<Bytes, std::string> responder_octets(const sa::IkeSa& sa,
+                                                  const policy::Identity& idr) {
+    return crypto::signed_octets(*sa.algorithms.prf, sa.init_response, sa.nonce_i, sa.keys.sk_pr,
+                                 id_body(idr));
+}
+
+std::string first_error_notify(const std::vector<wire::Payload>& in) {
+    for (const auto& p : in)
+        if (const auto* n = p.get<wire::NotifyPayload>(); n && is_error(n->type))
+            return to_string(n->type);
+    return {};
+}
+
+}  // namespace
+
+// ---- responder ---------------------------------------------------------------------------
+
+bool start_eap(const Ctx& ctx, sa::IkeSa& sa, MessageId id, const std::vector<wire::Payload>& in,
+               const policy::Identity& peer) {
+    const ConnectionConfig& c = *sa.connection;
+    auto s = std::make_shared<EapSession>();
+    s->peer = peer;
+    s->first_request = in;
+    s->eap_only = c.eap_only && wire::find_notify(in, NotifyType::EAP_ONLY_AUTHENTICATION);
+    eap::UserLookup lookup = ctx.config.eap_users
+                                 ? ctx.config.eap_users
+                                 : eap::UserLookup([](std::string_view) {
+                                       return eap::UserRecord::unknown_user();
+                                   });
+    s->server.emplace(eap::MsChapV2Server::Config{ctx.config.eap_server_name,
+                                                  policy::to_string(peer)},
+                      std::move(lookup), eap::Random(ctx.random));
+
+    std::vector<wire::Payload> reply;
+    reply.push_back({PayloadType::IDr, false, id_payload(c.local_id)});
+    if (!s->eap_only) {
+        auto octets = responder_octets(sa, c.local_id);
+        auto auth = octets ? build_auth(ctx, sa, *octets)
+                           : tl::expected<std::vector<wire::Payload>, std::string>(
+                                 tl::unexpected(octets.error()));
+        if (!auth) {
+            fail_auth(ctx, sa, "cannot authenticate ourselves: " + auth.error(),
+                      {policy::to_string(peer), "", "server_error"});
+            send_response(ctx, sa, ExchangeType::IKE_AUTH, id,
+                          {wire::make_notify(NotifyType::AUTHENTICATION_FAILED)});
+            sa.set_state(sa::IkeSaState::Dead);
+            return false;
+        }
+        reply.insert(reply.end(), auth->begin(), auth->end());
+    }
+    auto request = eap_payload(s->server->start());
+    reply.push_back(*request);
+    send_response(ctx, sa, ExchangeType::IKE_AUTH, id, reply);
+    ctx.log(&sa, std::string("EAP-MSCHAPv2 with ") + policy::to_string(peer) +
+                     (s->eap_only ? " (EAP-only, RFC 5998: we do not sign)" : ""));
+    sa.eap = std::move(s);
+    return true;
+}
+
+bool continue_eap(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
+                  const std::vector<wire::Payload>& in) {
+    EapSession& s = *sa.eap;
+    const ConnectionConfig& c = *sa.connection;
+    const std::string presented = s.server->identity().empty() ? policy::to_string(s.peer)
+                                                               : s.server->identity();
+    auto refuse = [&](const std::string& reason, const std::string& why) {
+        fail_auth(ctx, sa, why, {presented, "", reason});
+        send_response(ctx, sa, ExchangeType::IKE_AUTH, id,
+                      {wire::make_notify(NotifyType::AUTHENTICATION_FAILED)});
+        sa.set_state(sa::IkeSaState::Dead);
+        sa.eap.reset();
+        return false;
+    };
+    if (++s.rounds > ctx.config.eap_max_rounds)
+        return refuse("protocol_error", "EAP: more than " +
+                                            std::to_string(ctx.config.eap_max_rounds) +
+                                            " round trips");
+
+    if (!s.succeeded) {
+        const auto* p = wire::find_payload(in, PayloadType::EAP);
+        if (!p) return refuse("protocol_error", "EAP: IKE_AUTH request without an EAP payload");
+        auto step = s.server->process(eap_bytes(*p->get<wire::EapPayload>()));
+        auto out = eap_payload(step.reply);
+        if (!out) return refuse("server_error", "EAP: could not build our reply");
+        std::vector<wire::Payload> reply{*out};
+        switch (step.status) {
+            case eap::EapStatus::in_progress:
+                send_response(ctx, sa, ExchangeType::IKE_AUTH, id, reply);
+                return true;
+            case eap::EapStatus::succeeded:
+                s.succeeded = true;
+                s.msk = s.server->msk();
+                sa.user = s.server->identity();
+                send_response(ctx, sa, ExchangeType::IKE_AUTH, id, reply);
+                ctx.log(&sa, "EAP-MSCHAPv2 succeeded for " + sa.user);
+                return true;
+            case eap::EapStatus::failed: {
+                const auto r = s.server->failure_reason().value_or(
+                    eap::EapFailureReason::protocol_error);
+                const std::string reason(eap::to_string(r));
+                // The account exists when the failure is about its password or its state.
+                const bool known = r == eap::EapFailureReason::bad_password ||
+                                   r == eap::EapFailureReason::disabled;
+                fail_auth(ctx, sa,
+                          "EAP-MSCHAPv2 failed for '" + s.server->identity() + "': " + reason +
+                              (s.server->failure_detail().empty()
+                                   ? ""
+                                   : " (" + s.server->failure_detail() + ")"),
+                          {presented, known ? s.server->identity() : "", reason});
+                reply.push_back(wire::make_notify(NotifyType::AUTHENTICATION_FAILED));
+                send_response(ctx, sa, ExchangeType::IKE_AUTH, id, reply);
+                sa.set_state(sa::IkeSaState::Dead);
+                sa.eap.reset();
+                return false;
+            }
+        }
+        return refuse("server_error", "EAP: unknown status");
+    }
+
+    // EAP done: the peer's AUTH with the MSK, then ours, the CP and the CHILD_SA.
+    auto octets = initiator_octets(sa, s.peer);
+    if (!octets) return refuse("server_error", octets.error());
+    if (auto ok = verify_msk_auth(sa, s.msk, in, *octets); !ok)
+        return refuse("bad_auth", ok.error());
+    sa.remote_identity = s.peer;
+    auto my_octets = responder_octets(sa, c.local_id);
+    if (!my_octets) return refuse("server_error", my_octets.error());
+    auto auth = msk_auth(sa, s.msk, *my_octets);
+    if (!auth) return refuse("server_error", auth.error());
+    std::vector<wire::Payload> reply{*auth};
+    if (!respond_config(ctx, sa, s.first_request, reply)) {
+        // §3.15.4: the peer needs an address and we have none: no CHILD_SA, IKE SA stays.
+        reply.push_back(wire::make_notify(NotifyType::INTERNAL_ADDRESS_FAILURE));
+    } else {
+        respond_child(ctx, sa, s.first_request, reply);
+    }
+    send_response(ctx, sa, ExchangeType::IKE_AUTH, id, reply);
+    const std::string how = std::string("EAP-MSCHAPv2 as ") + sa.user +
+                            (s.eap_only ? " (EAP-only)" : "");
+    sa.eap.reset();
+    mark_established(ctx, sa, sa.remote_identity, how);
+    install_children(ctx, sa);
+    return true;
+}
+
+// ---- initiator ---------------------------------------------------------------------------
+
+void start_eap_initiator(const Ctx& ctx, sa::IkeSa& sa) {
+    const ConnectionConfig& c = *sa.connection;
+    std::string password(reinterpret_cast<const char*>(c.eap_password.view().data()),
+                         c.eap_password.size());
+    auto client = eap::MsChapV2Client::create(
+        {c.eap_identity, c.eap_identity.empty() ? policy::to_string(c.local_id) : c.eap_identity,
+         password},
+        eap::Random(ctx.random));
+    OPENSSL_cleanse(password.data(), password.size());
+    if (!client) {
+        ctx.log(&sa, "cannot start EAP-MSCHAPv2: " + client.error());
+        sa.set_state(sa::IkeSaState::Dead);
+        return;
+    }
+    auto s = std::make_shared<EapSession>();
+    s->client.emplace(std::move(*client));
+    s->eap_only = c.eap_only;
+
+    std::vector<wire::Payload> req;
+    req.push_back({PayloadType::IDi, false, id_payload(c.local_id)});
+    if (c.remote_auth == AuthClass::PublicKey && ctx.certreq) req.push_back(*ctx.certreq);
+    if (auto exact = c.remote_id.exact())
+        req.push_back({PayloadType::IDr, false, id_payload(*exact)});
+    if (c.eap_only) req.push_back(wire::make_notify(NotifyType::EAP_ONLY_AUTHENTICATION));
+    request_config(ctx, sa, req);
+    request_child(ctx, sa, req);
+    sa.eap = std::move(s);
+    sa.set_state(sa::IkeSaState::AuthSent);
+    send_request(ctx, sa, ExchangeType::IKE_AUTH, req);
+}
+
+bool handle_eap_response(const Ctx& ctx, sa::IkeSa& sa, const std::vector<wire::Payload>& in) {
+    EapSession& s = *sa.eap;
+    const ConnectionConfig& c = *sa.connection;
+    auto fail = [&](const std::string& why) {
+        fail_auth(ctx, sa, why, {});
+        sa.eap.reset();
+        return false;
+    };
+    if (auto n = first_error_notify(in); !n.empty()) return fail("peer answered " + n);
+
+    if (!s.responder_checked) {
+        const auto* idr_p = wire::find_payload(in, PayloadType::IDr);
+        if (!idr_p) return fail("no IDr in the first IKE_AUTH response");
+        const auto* idr = idr_p->get<wire::IdPayload>();
+        policy::Identity peer{idr->type, idr->data};
+        if (auto ok = policy::check_received_identity(peer); !ok)
+            return fail("bad IDr: " + ok.error());
+        if (!c.remote_id.matches(peer))
+            return fail("responder is " + policy::to_string(peer) + ", not what we expect");
+        if (wire::find_payload(in, PayloadType::AUTH)) {
+            auto octets = responder_octets(sa, peer);
+            if (!octets) return fail(octets.error());
+            if (auto ok = verify_peer(ctx, sa, c, in, peer, *octets); !ok) return fail(ok.error());
+            s.eap_only = false;
+        } else if (!c.eap_only) {
+            return fail("responder did not authenticate and we did not ask for EAP-only");
+        }
+        s.peer = peer;
+        s.responder_checked = true;
+    }
+
+    if (!s.succeeded) {
+        const auto* p = wire::find_payload(in, PayloadType::EAP);
+        if (!p) return fail("IKE_AUTH response without EAP or AUTH");
+        auto step = s.client->process(eap_bytes(*p->get<wire::EapPayload>()));
+        if (step.status == eap::EapStatus::failed || s.client->status() == eap::EapStatus::failed)
+            return fail("EAP-MSCHAPv2 failed: " + s.client->failure_detail());
+        if (step.status == eap::EapStatus::succeeded) {
+            s.succeeded = true;
+            s.msk = s.client->msk();
+            auto octets = initiator_octets(sa, c.local_id);
+            if (!octets) return fail(octets.error());
+            auto auth = msk_auth(sa, s.msk, *octets);
+            if (!auth) return fail(auth.error());
+            send_request(ctx, sa, ExchangeType::IKE_AUTH, {*auth});
+            return true;
+        }
+        auto out = eap_payload(step.reply);
+        if (!out) return fail("EAP: nothing to answer");
+        send_request(ctx, sa, ExchangeType::IKE_AUTH, {*out});
+        return true;
+    }
+
+    // The responder's AUTH with the MSK, then the CP and the CHILD_SA.
+    auto octets = responder_octets(sa, s.peer);
+    if (!octets) return fail(octets.error());
+    if (auto ok = verify_msk_auth(sa, s.msk, in, *octets); !ok) return fail(ok.error());
+    sa.remote_identity = s.peer;
+    const std::string how =
+        std::string(s.eap_only ? "EAP-only (MSK)" : "its certificate") + ", we with EAP-MSCHAPv2";
+    sa.eap.reset();
+    mark_established(ctx, sa, sa.remote_identity, how);
+    handle_config_reply(ctx, sa, in);
+    if (handle_child_response(ctx, sa, in)) install_children(ctx, sa);
+    return true;
+}
+
+}  // namespace postern::ike::exchange
