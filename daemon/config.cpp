@@ -156,6 +156,9 @@ void read_connection(TableReader& r, Config& c, Connection& conn) {
         r.fail(n, r.key_path("psk"), "empty");
     r.path("cert", conn.cert, c.dir);
     r.path("key", conn.key_file, c.dir);
+    r.str("eap_id", conn.eap_id);
+    r.str("eap_password", conn.eap_password);
+    r.boolean("eap_only", conn.eap_only);
 
     r.strings("ike_proposals", conn.ike_proposals);
     r.strings("esp_proposals", conn.esp_proposals);

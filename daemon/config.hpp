@@ -49,6 +49,12 @@ struct Connection {
     std::string psk_file;  // absolute (resolved against the config file's folder)
     std::string cert;      // PEM: end entity, then intermediates; absolute
     std::string key_file;  // PEM private key (config key `key`); absolute
+    // local_auth = eap-mschapv2 (posternd as an EAP client): identity and password.
+    std::string eap_id;
+    std::string eap_password;
+    // RFC 5998: with remote_auth = eap-*, skip our certificate AUTH when the client sends
+    // EAP_ONLY_AUTHENTICATION; with local_auth = eap-*, send it.
+    bool eap_only = false;
     std::vector<std::string> ike_proposals;
     std::vector<std::string> esp_proposals;
     std::vector<std::string> pools;

@@ -169,9 +169,22 @@ struct Builder {
                                                                 bool have_cas) const {
         for (auto [key, kind] :
              {std::pair{"local_auth", conn.local_auth}, std::pair{"remote_auth", conn.remote_auth}})
-            if (kind == AuthKind::EapMschapv2 || kind == AuthKind::EapTls)
-                return tl::unexpected(
-                    at(conn, key, to_string(kind) + " is not supported yet (issue 5)"));
+            if (kind == AuthKind::EapTls)
+                return tl::unexpected(at(conn, key, "eap-tls is not supported yet"));
+        const bool local_eap = conn.local_auth == AuthKind::EapMschapv2;
+        const bool remote_eap = conn.remote_auth == AuthKind::EapMschapv2;
+        if (local_eap && remote_eap)
+            return tl::unexpected(at(conn, "remote_auth",
+                                     "EAP authenticates one side only: the other side needs "
+                                     "pubkey (or psk)"));
+        if (remote_eap && conn.local_auth != AuthKind::Pubkey && conn.local_auth != AuthKind::Psk)
+            return tl::unexpected(at(conn, "local_auth", "must be pubkey (or psk) with EAP"));
+        if (local_eap && conn.eap_password.empty())
+            return tl::unexpected(
+                at(conn, "eap_password", "local_auth = eap-mschapv2 needs eap_password"));
+        if (!local_eap && (!conn.eap_id.empty() || !conn.eap_password.empty()))
+            warn(conn, conn.eap_id.empty() ? "eap_password" : "eap_id",
+                 "ignored: local_auth is not eap-mschapv2");
         ike::ConnectionConfig e;
         e.name = conn.name;
         auto ike_p = proposals(conn, "ike_proposals", conn.ike_proposals, ike::ProtocolId::IKE);
@@ -181,17 +194,24 @@ struct Builder {
         if (!esp_p) return tl::unexpected(esp_p.error());
         e.esp_proposals = std::move(*esp_p);
 
-        e.local_auth =
-            conn.local_auth == AuthKind::Psk ? ike::AuthClass::Psk : ike::AuthClass::PublicKey;
-        e.remote_auth =
-            conn.remote_auth == AuthKind::Psk ? ike::AuthClass::Psk : ike::AuthClass::PublicKey;
+        auto auth_class = [](AuthKind k) {
+            return k == AuthKind::Psk           ? ike::AuthClass::Psk
+                   : k == AuthKind::EapMschapv2 ? ike::AuthClass::Eap
+                                                : ike::AuthClass::PublicKey;
+        };
+        e.local_auth = auth_class(conn.local_auth);
+        e.remote_auth = auth_class(conn.remote_auth);
+        e.eap_identity = conn.eap_id;
+        e.eap_password = ike::crypto::Secret(as_bytes(conn.eap_password));
+        e.eap_only = conn.eap_only;
         if (!conn.local_id.empty()) {
             auto id = ike::policy::parse_identity(conn.local_id);
             if (!id) return tl::unexpected(at(conn, "local_id", id.error()));
             e.local_id = std::move(*id);
-        } else if (conn.local_auth == AuthKind::Psk) {
-            return tl::unexpected(at(
-                conn, "local_id", "required with local_auth = psk (e.g. the server's DNS name)"));
+        } else if (conn.local_auth == AuthKind::Psk || local_eap) {
+            return tl::unexpected(at(conn, "local_id",
+                                     "required with local_auth = " + to_string(conn.local_auth) +
+                                         " (e.g. the server's DNS name)"));
         }
         auto pattern = ike::policy::IdentityPattern::parse(conn.remote_id);
         if (!pattern) return tl::unexpected(at(conn, "remote_id", pattern.error()));

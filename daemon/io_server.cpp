@@ -36,10 +36,11 @@ std::string fmt_offloads(unsigned index, bool ike_thread, const esp::DataPlaneSt
 
 }  // namespace
 
-Server::Server(const Config& config, ike::EngineConfig engine, MemoryPools pools, DataPlane& dp)
+Server::Server(const Config& config, ike::EngineConfig engine,
+               std::unique_ptr<ike::AddressPools> pools, DataPlane& dp)
     : config_(config),
       pools_(std::move(pools)),
-      engine_(std::move(engine), &pools_),
+      engine_(std::move(engine), pools_.get()),
       dp_(dp),
       timer_(io_),
       shutdown_timer_(io_),
@@ -243,10 +244,16 @@ void Server::stop(std::chrono::milliseconds grace) {
 void Server::on_shutdown_tick() {
     const auto now = ike::Clock::now();
     if (engine_.list().empty() || now >= shutdown_deadline_) {
-        if (auto left = engine_.list().size())
+        if (auto left = engine_.list().size()) {
             logger(Subsystem::Ike)
                 .info("{} IKE SA{} did not confirm the delete; stopping anyway", left,
                       left == 1 ? "" : "s");
+            // Forget them the same way (data plane, leases, audit rows), without the answer.
+            ike::Actions out;
+            engine_.abandon_all(now, out);
+            out.send.clear();
+            apply(out);
+        }
         logger(Subsystem::Net).info("posternd stopped");
         io_.stop();
         return;
@@ -387,6 +394,10 @@ void Server::apply(ike::Actions& out) {
                 log.debug("{}", e.text);
                 break;
         }
+        if (event_sink_ &&
+            (e.kind == ike::EventKind::IkeEstablished || e.kind == ike::EventKind::IkeDeleted ||
+             e.kind == ike::EventKind::AuthFailed))
+            event_sink_(e);
     }
     out.clear();
     arm_timer();

@@ -43,8 +43,15 @@ struct ServerStats {
 
 class Server {
   public:
-    Server(const Config& config, ike::EngineConfig engine, MemoryPools pools, DataPlane& dp);
+    // `pools` hands out virtual IPs (the SQLite-backed PersistentPools, or MemoryPools).
+    Server(const Config& config, ike::EngineConfig engine, std::unique_ptr<ike::AddressPools> pools,
+           DataPlane& dp);
     ~Server();
+
+    // Called on this thread with every login, failed login and IKE SA deletion the engine
+    // reports (for the audit log), after it is logged.
+    using EventSink = std::function<void(const ike::Event&)>;
+    void set_event_sink(EventSink sink) { event_sink_ = std::move(sink); }
 
     // Binds every socket; the error is the first bind failure, ready to print.
     tl::expected<void, std::string> open();
@@ -106,7 +113,8 @@ class Server {
 
     const Config& config_;
     boost::asio::io_context io_;
-    MemoryPools pools_;
+    std::unique_ptr<ike::AddressPools> pools_;
+    EventSink event_sink_;
     ike::Engine engine_;
     DataPlane& dp_;
     std::vector<Sock> sockets_;

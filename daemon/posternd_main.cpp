@@ -13,6 +13,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -26,6 +27,7 @@
 #include "daemon/logging.hpp"
 #include "daemon/summary.hpp"
 #include "daemon/tun_setup.hpp"
+#include "daemon/user_db.hpp"
 #include "esp/engine/steering.hpp"
 #include "esp/engine/userspace_dataplane.hpp"
 #include "esp/engine/worker.hpp"
@@ -114,7 +116,36 @@ int main(int argc, char** argv) {
     }
     postern::DataPlane& dataplane = logged ? static_cast<postern::DataPlane&>(*logged) : recording;
 
-    Server server(*cfg, std::move(loaded->engine), std::move(loaded->pools), dataplane);
+    // Users, address leases and the audit log in SQLite (daemon/user_db.hpp) when a connection
+    // logs users in with EAP or server.user_db is set; otherwise virtual IPs come from memory.
+    std::unique_ptr<UserDb> users;
+    std::unique_ptr<postern::ike::AddressPools> pools;
+    const bool eap_users =
+        std::any_of(cfg->connections.begin(), cfg->connections.end(),
+                    [](const Connection& c) { return c.remote_auth == AuthKind::EapMschapv2; });
+    if (eap_users || !cfg->user_db.empty()) {
+        auto opened = UserDb::open(*cfg);
+        if (!opened) {
+            std::fprintf(stderr, "posternd: %s\n", opened.error().c_str());
+            return 1;
+        }
+        users = std::move(*opened);
+        auto persistent = users->pools(*cfg);
+        if (!persistent) {
+            std::fprintf(stderr, "posternd: %s\n", persistent.error().c_str());
+            return 1;
+        }
+        pools = std::move(*persistent);
+        loaded->engine.eap_users = [db = users.get()](std::string_view name) {
+            return db->lookup(name);
+        };
+        logger(Subsystem::Cfg).info("users, leases and audit log: {}", users->path());
+    } else {
+        pools = std::make_unique<MemoryPools>(std::move(loaded->pools));
+    }
+
+    Server server(*cfg, std::move(loaded->engine), std::move(pools), dataplane);
+    if (users) server.set_event_sink([db = users.get()](const postern::ike::Event& e) { db->on_event(e); });
     server.set_natt_reuseport(userspace && steered);
     if (auto ok = server.open(); !ok) {
         std::fprintf(stderr, "posternd: %s\n", ok.error().c_str());

@@ -99,7 +99,13 @@ static void destroy(Engine::Impl& impl, const Ctx& ctx, IkeSa& sa, const std::st
     exchange::remove_children(ctx, sa);
     exchange::release_virtual_ip(ctx, sa);
     ++ctx.stats.deleted;
-    ctx.event(EventKind::IkeDeleted, &sa, sa.name() + ": IKE SA deleted (" + why + ")");
+    Event e{EventKind::IkeDeleted, sa.id, sa.name() + ": IKE SA deleted (" + why + ")"};
+    if (sa.established_at) {  // a logged-in peer leaves: the audit log's disconnect
+        e.peer = sa.remote;
+        e.identity = e.user = sa.user;
+        e.reason = why;
+    }
+    ctx.out.events.push_back(std::move(e));
     const std::uint64_t spi = sa.local_spi().value();
     if (auto it = impl.scheduled.find(spi); it != impl.scheduled.end()) {
         impl.timers.erase({it->second, spi});
@@ -405,6 +411,13 @@ bool Engine::terminate(std::uint64_t id, TimePoint now, Actions& out) {
         return true;
     }
     return false;
+}
+
+void Engine::abandon_all(TimePoint now, Actions& out) {
+    Impl& impl = *impl_;
+    Ctx ctx = impl.ctx(*this, now, out);
+    while (!impl.by_spi.empty())
+        destroy(impl, ctx, *impl.by_spi.begin()->second, "abandoned at shutdown");
 }
 
 bool Engine::expire_child(EspSpi spi, bool inbound, bool hard, TimePoint now, Actions& out) {

@@ -170,6 +170,9 @@ class Engine {
                                                       Actions& out);
     // Sends a Delete for the IKE SA (and so its CHILD_SAs).
     bool terminate(std::uint64_t ike_sa, TimePoint now, Actions& out);
+    // Forgets every IKE SA at once, sending nothing (shutdown after the Deletes went
+    // unanswered): CHILD_SAs removed, virtual IPs released, IkeDeleted reported for each.
+    void abandon_all(TimePoint now, Actions& out);
 
     // The data plane reports a lifetime event of one direction of a CHILD_SA (by its SPI:
     // ours for inbound, the peer's for outbound).

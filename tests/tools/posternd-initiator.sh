@@ -19,6 +19,7 @@ launch() {
 listen = ["127.0.0.1"]
 port = $port
 natt_port = $((port + 1))
+control_socket = "$dir/$name.sock"
 [log]
 ike = "debug"
 [pools.clients]

@@ -17,6 +17,7 @@ start() {
 listen = [$listen]
 port = $port
 natt_port = $natt
+control_socket = "$dir/control.sock"
 log_level = "info"
 [log]
 ike = "debug"

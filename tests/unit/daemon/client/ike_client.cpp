@@ -1,9 +1,13 @@
 // ike_client: a tiny IKEv2 initiator for the posternd smoke test. It runs ike::Engine over a
-// UDP socket on the loopback, authenticates with a PSK, asks for a virtual IP, and reports:
+// UDP socket on the loopback, authenticates with a PSK (or EAP-MSCHAPv2 against a server
+// certificate), asks for a virtual IP, and reports:
 //
 //   ike_client --server 127.0.0.1 --port 15500 --psk-file f --local-id alice@postern.test
 //              --remote-id vpn.postern.test [--timeout-ms 5000] [--term-pid PID]
 //              [--wait-delete 1] [--natt 1]
+//   ike_client ... --eap-id alice --eap-password-file f --ca root.pem   (instead of --psk-file)
+//
+// Exit 3 when authentication failed (the reason on stderr), 1 for any other failure.
 //
 // --natt talks to the given port as a NAT-T port from the start (RFC 7296 §2.23 allows
 // initiating there): four zero octets in front of every IKE message, both ways.
@@ -23,6 +27,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
 
@@ -48,12 +53,15 @@ int main(int argc, char** argv) {
                                            {"--remote-id", "vpn.postern.test"}};
     for (int i = 1; i + 1 < argc; i += 2)
         opt[argv[i]] = argv[i + 1];
-    if (!opt.count("--port") || !opt.count("--psk-file"))
-        return fail("usage: ike_client --port N --psk-file F [--server A] [--term-pid P]");
-    std::ifstream pf(opt["--psk-file"]);
+    const bool eap = opt.count("--eap-password-file") > 0;
+    if (!opt.count("--port") || (!opt.count("--psk-file") && !eap))
+        return fail(
+            "usage: ike_client --port N (--psk-file F | --eap-id U --eap-password-file F --ca C) "
+            "[--server A] [--term-pid P]");
+    std::ifstream pf(opt[eap ? "--eap-password-file" : "--psk-file"]);
     std::string psk;
     std::getline(pf, psk);
-    if (psk.empty()) return fail("no PSK in " + opt["--psk-file"]);
+    if (psk.empty()) return fail("no secret in " + opt[eap ? "--eap-password-file" : "--psk-file"]);
 
     auto server = IpAddress::parse(opt["--server"]);
     if (!server) return fail("--server must be an IP address");
@@ -69,11 +77,23 @@ int main(int argc, char** argv) {
     if (!local_id || !remote_id) return fail("bad identity");
     c.local_id = *local_id;
     c.remote_id = *remote_id;
-    c.local_auth = c.remote_auth = ike::AuthClass::Psk;
-    c.psk = ike::crypto::Secret(as_bytes(psk));
+    ike::EngineConfig ec;
+    if (eap) {
+        c.local_auth = ike::AuthClass::Eap;
+        c.remote_auth = ike::AuthClass::PublicKey;
+        c.eap_identity = opt["--eap-id"];
+        c.eap_password = ike::crypto::Secret(as_bytes(psk));
+        std::ifstream cf(opt["--ca"]);
+        std::string pem((std::istreambuf_iterator<char>(cf)), std::istreambuf_iterator<char>());
+        auto ca = ike::crypto::Certificate::from_pem(pem);
+        if (!ca) return fail("--ca: " + ca.error());
+        ec.trust_anchors.push_back(std::move(*ca));
+    } else {
+        c.local_auth = c.remote_auth = ike::AuthClass::Psk;
+        c.psk = ike::crypto::Secret(as_bytes(psk));
+    }
     c.remote_endpoint = remote;
     c.request_virtual_ip = true;
-    ike::EngineConfig ec;
     ec.connections.push_back(std::move(c));
     ec.retransmit_timeout = std::chrono::milliseconds(500);
     ike::Engine engine(std::move(ec));
@@ -90,6 +110,7 @@ int main(int argc, char** argv) {
     const Endpoint local = from_sockaddr(bind_to);
 
     bool established = false, child = false, deleted = false;
+    std::string auth_failed;
     std::optional<Clock::time_point> term_sent;
     const bool natt = opt.count("--natt") > 0;
     auto apply = [&](ike::Actions& out) {
@@ -109,7 +130,10 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "ike_client: %s\n", e.text.c_str());
             established |= e.kind == ike::EventKind::IkeEstablished;
             deleted |= e.kind == ike::EventKind::IkeDeleted;
-            if (e.kind == ike::EventKind::AuthFailed) deleted = true;
+            if (e.kind == ike::EventKind::AuthFailed) {
+                deleted = true;
+                auth_failed = e.text;
+            }
         }
         out.clear();
     };
@@ -166,6 +190,10 @@ int main(int argc, char** argv) {
             engine.on_timer(Clock::now(), out);
             apply(out);
         }
+    }
+    if (!auth_failed.empty()) {
+        std::printf("AUTH_FAILED %s\n", auth_failed.c_str());
+        return 3;
     }
     if (!established || !child) return fail("not established before the timeout");
     if (!term_sent) return fail("IKE SA deleted before the checks");
