@@ -78,8 +78,9 @@ Result<Profile> generate_strongswan(const ProfileInput& in) {
     s += "# made by `postern profile " + in.user + " --for strongswan`.\n#\n";
     s += "# Save as /etc/swanctl/conf.d/postern.conf";
     if (!in.ca_der.empty())
-        s += ", the CA (below, or " + (in.ca_file.empty() ? "the server's CA" : in.ca_file) +
-             ")\n# as /etc/swanctl/x509ca/" + ca_file;
+        s += ", the CA (with --out FILE: FILE-ca.pem, else the\n# commented block at the end) as "
+             "/etc/swanctl/x509ca/" +
+             ca_file;
     s += ",\n# put the password into the secrets section, then:\n";
     s += "#   swanctl --load-all && swanctl --initiate --child " + name + "\n";
     s += "# (Debian: apt install strongswan-swanctl charon-systemd libcharon-extra-plugins "
