@@ -157,7 +157,9 @@ void run_profile(GlobalOptions& opts, const ProfileOptions& o) {
                 continue;
             }
             if (!f.on_stdout) continue;
-            if (!first) std::cout << "\n----- " << f.kind << " (" << f.suffix << ") -----\n\n";
+            if (!first)
+                std::cout << "\n----- " << f.kind << " (with --out FILE: FILE" << f.suffix
+                          << ") -----\n\n";
             std::cout << f.content;
             first = false;
         }
