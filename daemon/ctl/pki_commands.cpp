@@ -11,6 +11,7 @@
 #include "daemon/ctl/init_command.hpp"
 #include "daemon/ctl/pki.hpp"
 #include "daemon/ctl/user_password.hpp"
+#include "postern/net.hpp"
 
 namespace postern::ctl {
 
@@ -34,6 +35,13 @@ void add_pki_init(CLI::App* pki_app, GlobalOptions& opts) {
     sub->add_flag("--force", req->force, "overwrite existing files");
     sub->callback([req, out, &opts] {
         req->out = *out;
+        for (const auto& n : req->names)
+            if (!pki::is_dns_name(n))
+                return fail(opts, kUsage, "pki init: --name \"" + n + "\" is not a DNS name");
+        for (const auto& addr : req->addresses)
+            if (!IpAddress::parse(addr))
+                return fail(opts, kUsage,
+                            "pki init: --address \"" + addr + "\" is not an IP address");
         auto r = pki::init(*req);
         if (!r) return fail(opts, kFailure, "pki init: " + r.error());
         if (opts.json)
