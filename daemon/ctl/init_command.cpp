@@ -18,6 +18,7 @@
 #include "daemon/ctl/pki.hpp"
 #include "daemon/ctl/user_password.hpp"
 #include "db/user_store.hpp"
+#include "postern/net.hpp"
 
 namespace postern::ctl {
 
@@ -154,6 +155,14 @@ void run_init(const InitArgs& a, GlobalOptions& opts) {
         if (addresses.empty())
             if (auto ip = host_first_ipv4(); !ip.empty()) addresses.push_back(ip);
     }
+
+    // Refuse bad names before anything is written.
+    for (const auto& n : names)
+        if (!pki::is_dns_name(n))
+            return fail(opts, kUsage, "init: --name \"" + n + "\" is not a DNS name");
+    for (const auto& addr : addresses)
+        if (!IpAddress::parse(addr))
+            return fail(opts, kUsage, "init: --address \"" + addr + "\" is not an IP address");
 
     fs::create_directories(etc, ec);
     if (ec)

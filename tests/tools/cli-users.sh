@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# cli-users.sh POSTERN: the real `postern` binary as an administrator's script uses it: exit
+# codes from main() (CLI11 errors are 2), a password from a pipe, a generated password when
+# stdin is not a terminal, --json before or after the subcommand, `postern init` then
+# `check-config` on what it wrote. Runs in a temporary folder; needs no root and no daemon.
+set -u
+postern="$1"
+tmp="$(mktemp -d /tmp/postern-cli-XXXXXX)"
+trap 'rm -rf "$tmp"' EXIT
+db=(--db "$tmp/p.db" --socket "$tmp/none.sock")
+fails=0
+check() {  # check DESCRIPTION WANT_RC GOT_RC [OUTPUT REGEX]
+  if [ "$2" -ne "$3" ]; then echo "FAIL: $1: exit $3, expected $2"; fails=$((fails + 1)); return; fi
+  if [ $# -ge 5 ] && ! grep -Eq -- "$5" <<<"$4"; then
+    echo "FAIL: $1: output does not match /$5/:"; printf '%s\n' "$4"; fails=$((fails + 1)); return
+  fi
+  echo "ok: $1"
+}
+
+out="$(printf 'clientPass\n' | "$postern" "${db[@]}" user add alice --password-stdin 2>&1)"
+check "add from a pipe" 0 $? "$out" "^Added user alice$"
+grep -q clientPass <<<"$out" && { echo "FAIL: password echoed"; fails=$((fails + 1)); }
+
+out="$("$postern" "${db[@]}" user add bob </dev/null 2>&1)"
+check "stdin not a terminal: generated" 0 $? "$out" "not stored\): [a-zA-Z2-9]{5}-"
+
+out="$("$postern" "${db[@]}" user list --json 2>&1)"
+check "--json after the subcommand" 0 $? "$out" '"name": "alice"'
+
+out="$("$postern" "${db[@]}" --json user show alice 2>&1)"
+check "--json before the subcommand" 0 $? "$out" '"has_password": true'
+
+out="$("$postern" "${db[@]}" user add alice --generate 2>&1)"
+check "duplicate" 4 $? "$out" '^postern: user "alice" already exists$'
+
+out="$("$postern" "${db[@]}" user del nobody 2>&1)"
+check "unknown user" 3 $? "$out" '^postern: no user "nobody"$'
+
+out="$("$postern" "${db[@]}" user set alice --ipv4 999.1.1.1 2>&1)"
+check "bad address" 2 $? "$out" 'is not an IP address'
+
+out="$("$postern" "${db[@]}" user add 2>&1)"
+check "CLI11: missing argument" 2 $? "$out" 'name is required'
+
+out="$("$postern" --no-such-flag 2>&1)"
+check "CLI11: unknown flag" 2 $? "$out"
+
+out="$("$postern" --version 2>&1)"
+check "--version" 0 $? "$out" '^postern [0-9]'
+
+out="$("$postern" "${db[@]}" init --etc "$tmp/etc" --name vpn.test.example --address 192.0.2.7 2>&1)"
+check "init" 0 $? "$out" "Get a client profile: postern profile vpnuser --for"
+out="$("$postern" check-config -c "$tmp/etc/postern.toml" 2>&1)"
+rc=$?
+# posternd refuses eap-mschapv2 until the EAP server lands (issue 5); the file itself must parse.
+if grep -q "eap-mschapv2 is not supported yet" <<<"$out"; then
+  echo "ok: init's postern.toml parses (EAP not supported by this build yet)"
+else
+  check "check-config on init's postern.toml" 0 $rc "$out" "OK \(1 connection, 1 pool\)"
+fi
+out="$("$postern" "${db[@]}" init --etc "$tmp/etc" --name vpn.test.example 2>&1)"
+check "init again" 0 $? "$out" "^Nothing to do"
+
+[ "$fails" -eq 0 ] && echo PASS || { echo "FAILED: $fails"; exit 1; }
