@@ -21,6 +21,38 @@ out="$(printf 'clientPass\n' | "$postern" "${db[@]}" user add alice --password-s
 check "add from a pipe" 0 $? "$out" "^Added user alice$"
 grep -q clientPass <<<"$out" && { echo "FAIL: password echoed"; fails=$((fails + 1)); }
 
+# On a terminal: asked twice without echo; two different answers are refused.
+if command -v python3 >/dev/null; then
+  prompt() {  # prompt NAME ANSWER1 ANSWER2: runs user add NAME on a pty, prints what it showed
+    python3 - "$postern" "$tmp/p.db" "$1" "$2" "$3" <<'PY'
+import os, pty, sys, time
+postern, db, name, a1, a2 = sys.argv[1:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(postern, [postern, "--db", db, "user", "add", name])
+shown = b""
+def read():
+    global shown
+    time.sleep(0.3)
+    try:
+        shown += os.read(fd, 4096)
+    except OSError:
+        pass
+read(); os.write(fd, a1.encode() + b"\n"); read(); os.write(fd, a2.encode() + b"\n"); read()
+_, st = os.waitpid(pid, 0)
+sys.stdout.write(shown.decode(errors="replace"))
+sys.exit(os.WEXITSTATUS(st))
+PY
+  }
+  out="$(prompt carol s3cret-Pass s3cret-Pass)"
+  rc=$?
+  check "prompt on a terminal" 0 $rc "$(tr '\r\n' '  ' <<<"$out")" \
+    "Password for carol: +Again: +Added user carol"
+  grep -q s3cret <<<"$out" && { echo "FAIL: prompt echoed the password"; fails=$((fails + 1)); }
+  out="$(prompt dave one two)"
+  check "prompt: answers differ" 2 $? "$out" "the passwords differ"
+fi
+
 out="$("$postern" "${db[@]}" user add bob </dev/null 2>&1)"
 check "stdin not a terminal: generated" 0 $? "$out" "not stored\): [a-zA-Z2-9]{5}-"
 
