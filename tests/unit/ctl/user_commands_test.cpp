@@ -1,5 +1,12 @@
 // postern user ...: every command's success and error paths against a temporary database.
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <regex>
+#include <set>
+#include <thread>
 
 #include <boost/test/unit_test.hpp>
 
@@ -352,6 +359,58 @@ BOOST_AUTO_TEST_CASE(cli11_parse_errors_exit_2) {
     auto help = cli({"user", "--help"});
     BOOST_TEST(help.code == 0);
     BOOST_TEST(help.out.find("passwd") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(cli_user_end_sas)
+
+// A "daemon" that answers anything with garbage: del/disable still succeed (exit 0, the
+// database changed) and say on stderr that the SAs could not be ended.
+BOOST_AUTO_TEST_CASE(del_and_disable_warn_when_the_daemon_cannot_end_the_sas) {
+    Cli cli;
+    BOOST_TEST(cli({"user", "add", "alice", "--generate"}).code == 0);
+    BOOST_TEST(cli({"user", "add", "bob", "--generate"}).code == 0);
+    const int ls = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    BOOST_TEST_REQUIRE(ls >= 0);
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", cli.socket.c_str());
+    BOOST_TEST_REQUIRE(::bind(ls, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+    BOOST_TEST_REQUIRE(::listen(ls, 4) == 0);
+    std::thread server([ls] {
+        for (int i = 0; i < 2; ++i) {
+            const int c = ::accept(ls, nullptr, nullptr);
+            if (c < 0) return;
+            char buf[4096];
+            (void)::read(c, buf, sizeof buf);
+            const char reply[] = "not json\n";
+            (void)::write(c, reply, sizeof reply - 1);
+            ::close(c);
+        }
+    });
+    auto d = cli({"user", "disable", "alice"});
+    auto r = cli({"--json", "user", "del", "bob"});
+    server.join();
+    ::close(ls);
+    BOOST_TEST(d.code == 0);
+    BOOST_TEST(d.err.find("postern: warning: ") == 0u, d.err);
+    BOOST_TEST(d.err.find("alice") != std::string::npos, d.err);
+    BOOST_TEST(r.code == 0);
+    BOOST_TEST(r.json()["sas_ended"] == false);
+    BOOST_TEST(r.err.find("postern: warning: ") == 0u, r.err);
+    BOOST_TEST(!user_exists(cli, "bob"));
+    auto db = cli.open();
+    BOOST_TEST(!db::UserStore(db).get("alice")->enabled);
+}
+
+BOOST_AUTO_TEST_CASE(no_daemon_no_warning) {
+    Cli cli;
+    BOOST_TEST(cli({"user", "add", "alice", "--generate"}).code == 0);
+    auto r = cli({"--json", "user", "del", "alice"});
+    BOOST_TEST(r.code == 0);
+    BOOST_TEST(r.err.empty(), r.err);
+    BOOST_TEST(r.json()["sas_ended"] == true);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
