@@ -133,6 +133,7 @@ void Server::run() {
     });
     arm_timer();
     io_.run();
+    if (control_) control_->close();  // the socket file goes with the loop that served it
     for (auto& s : sockets_)
         s.socket->close();
 }
@@ -416,6 +417,37 @@ void Server::arm_timer() {
         engine_.on_timer(ike::Clock::now(), out);
         apply(out);
     });
+}
+
+// --- control socket (daemon/control_server.hpp) ---
+
+tl::expected<void, std::string> Server::open_control(
+    const std::string& path, std::function<void(ike::EngineConfig&)> prepare) {
+    control::ControlTarget t;
+    t.engine = &engine_;
+    t.dataplane = &dp_;
+    t.apply = [this](ike::Actions& out) { apply(out); };
+    t.prepare_engine = std::move(prepare);
+    t.server_stats = [this] {
+        const ServerStats& s = stats_;
+        return nlohmann::json{{"esp_dropped", s.esp_dropped},
+                              {"esp_received", s.esp_received},
+                              {"esp_misrouted", s.esp_misrouted},
+                              {"from_workers", s.from_workers},
+                              {"lifetime_events", s.lifetime_events},
+                              {"keepalives", s.keepalives},
+                              {"malformed", s.malformed},
+                              {"send_errors", s.send_errors},
+                              {"dataplane_errors", s.dataplane_errors}};
+    };
+    control_service_ = std::make_unique<control::ControlService>(std::move(t), config_);
+    auto server = control::ControlServer::open(io_, path, *control_service_);
+    if (!server) {
+        control_service_.reset();
+        return tl::unexpected(server.error());
+    }
+    control_ = std::move(*server);
+    return {};
 }
 
 }  // namespace postern::daemon

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,6 +21,7 @@
 
 #include "daemon/address_pools.hpp"
 #include "daemon/config.hpp"
+#include "daemon/control_server.hpp"
 #include "daemon/io_socket.hpp"
 #include "esp/engine/packet_path.hpp"
 #include "esp/engine/userspace_dataplane.hpp"
@@ -92,6 +94,14 @@ class Server {
     const ike::Engine& engine() const { return engine_; }
     const ServerStats& stats() const { return stats_; }
 
+    // --- control socket (daemon/control_server.hpp) ---
+    // Creates the control socket at `path` and serves `postern` on this thread's loop; the
+    // error is ready to print (another posternd serves it, the folder cannot be made, ...).
+    // `prepare` is what start-up did to the EngineConfig beyond the file, done again to the one
+    // a reload builds. The socket file is removed when run() returns.
+    tl::expected<void, std::string> open_control(
+        const std::string& path, std::function<void(ike::EngineConfig&)> prepare = {});
+
   private:
     struct Sock {
         std::unique_ptr<UdpSocket> socket;
@@ -129,6 +139,9 @@ class Server {
     bool stopping_ = false;
     ike::TimePoint shutdown_deadline_{};
     ServerStats stats_;
+    // Last, so they go first: the control server's sessions refer to the service and engine.
+    std::unique_ptr<control::ControlService> control_service_;
+    std::unique_ptr<control::ControlServer> control_;
 };
 
 }  // namespace postern::daemon

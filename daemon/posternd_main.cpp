@@ -147,6 +147,11 @@ int main(int argc, char** argv) {
     Server server(*cfg, std::move(loaded->engine), std::move(pools), dataplane);
     if (users) server.set_event_sink([db = users.get()](const postern::ike::Event& e) { db->on_event(e); });
     server.set_natt_reuseport(userspace && steered);
+    // --- control socket: before the UDP sockets, so a second posternd says who is in the way ---
+    if (auto ok = server.open_control(postern::daemon::control::socket_path(*cfg)); !ok) {
+        std::fprintf(stderr, "posternd: %s\n", ok.error().c_str());
+        return 1;
+    }
     if (auto ok = server.open(); !ok) {
         std::fprintf(stderr, "posternd: %s\n", ok.error().c_str());
         return 1;
