@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -70,9 +71,12 @@ struct LineReader {
             buf.append(tmp, static_cast<std::size_t>(n));
         }
     }
+    // The server closed: EOF, or a reset when it left part of our data unread.
     bool closed() {
         char c;
-        return ::recv(fd, &c, 1, 0) == 0;
+        errno = 0;
+        const ssize_t n = ::recv(fd, &c, 1, 0);
+        return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
     }
 };
 
