@@ -14,6 +14,7 @@ POSTERN_BUILD_PACKAGES=(
 POSTERN_TEST_PACKAGES=(
   clang libclang-rt-14-dev
   strongswan-swanctl strongswan-charon libcharon-extra-plugins libstrongswan-extra-plugins
+  libstrongswan-standard-plugins libcharon-extauth-plugins
   iproute2 iputils-ping iperf3 tcpdump python3 nftables openssl
 )
 
