@@ -142,7 +142,10 @@ bool continue_eap(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
     const std::string presented = s.server->identity().empty() ? policy::to_string(s.peer)
                                                                : s.server->identity();
     auto refuse = [&](const std::string& reason, const std::string& why) {
-        fail_auth(ctx, sa, why, {presented, "", reason});
+        if (s.failure_reported)
+            ctx.log(&sa, why);  // the login failure itself is reported already
+        else
+            fail_auth(ctx, sa, why, {presented, "", reason});
         send_response(ctx, sa, ExchangeType::IKE_AUTH, id,
                       {wire::make_notify(NotifyType::AUTHENTICATION_FAILED)});
         sa.set_state(sa::IkeSaState::Dead);
@@ -161,8 +164,28 @@ bool continue_eap(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
         auto out = eap_payload(step.reply);
         if (!out) return refuse("server_error", "EAP: could not build our reply");
         std::vector<wire::Payload> reply{*out};
+        // The outcome is known with the MSCHAPv2 Failure Request, before EAP-Failure: report
+        // it now, since a peer that gives up there (strongSwan sends INFORMATIONAL
+        // AUTHENTICATION_FAILED instead of the Failure Response) never lets us say it later.
+        auto report_failure = [&] {
+            if (s.failure_reported) return;
+            s.failure_reported = true;
+            const auto r =
+                s.server->failure_reason().value_or(eap::EapFailureReason::protocol_error);
+            const std::string reason(eap::to_string(r));
+            // The account exists when the failure is about its password or its state.
+            const bool known =
+                r == eap::EapFailureReason::bad_password || r == eap::EapFailureReason::disabled;
+            fail_auth(
+                ctx, sa,
+                "EAP-MSCHAPv2 failed for '" + s.server->identity() + "': " + reason +
+                    (s.server->failure_detail().empty() ? ""
+                                                        : " (" + s.server->failure_detail() + ")"),
+                {presented, known ? s.server->identity() : "", reason});
+        };
         switch (step.status) {
             case eap::EapStatus::in_progress:
+                if (s.server->failure_reason()) report_failure();
                 send_response(ctx, sa, ExchangeType::IKE_AUTH, id, reply);
                 return true;
             case eap::EapStatus::succeeded:
@@ -173,18 +196,7 @@ bool continue_eap(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
                 ctx.log(&sa, "EAP-MSCHAPv2 succeeded for " + sa.user);
                 return true;
             case eap::EapStatus::failed: {
-                const auto r = s.server->failure_reason().value_or(
-                    eap::EapFailureReason::protocol_error);
-                const std::string reason(eap::to_string(r));
-                // The account exists when the failure is about its password or its state.
-                const bool known = r == eap::EapFailureReason::bad_password ||
-                                   r == eap::EapFailureReason::disabled;
-                fail_auth(ctx, sa,
-                          "EAP-MSCHAPv2 failed for '" + s.server->identity() + "': " + reason +
-                              (s.server->failure_detail().empty()
-                                   ? ""
-                                   : " (" + s.server->failure_detail() + ")"),
-                          {presented, known ? s.server->identity() : "", reason});
+                report_failure();
                 reply.push_back(wire::make_notify(NotifyType::AUTHENTICATION_FAILED));
                 send_response(ctx, sa, ExchangeType::IKE_AUTH, id, reply);
                 sa.set_state(sa::IkeSaState::Dead);

@@ -31,6 +31,9 @@ struct EapSession {
     bool succeeded = false;
     crypto::Secret msk;
     unsigned rounds = 0;  // responder: IKE_AUTH requests in the conversation
+    // Responder: the failure was reported (AuthFailed) when the MSCHAPv2 Failure Request went
+    // out; the peer may never answer it (strongSwan aborts with an INFORMATIONAL instead).
+    bool failure_reported = false;
 };
 
 }  // namespace postern::ike::exchange
