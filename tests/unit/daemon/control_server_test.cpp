@@ -6,9 +6,11 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <grp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -289,6 +291,45 @@ BOOST_AUTO_TEST_CASE(close_leaves_a_replaced_file_alone) {
     std::ofstream(rig.path) << "x";
     server->close();
     BOOST_TEST(fs::exists(rig.path));
+}
+
+// SO_PEERCRED in use: with the file mode widened by hand, a stranger still gets denied.
+BOOST_AUTO_TEST_CASE(a_stranger_is_denied) {
+    if (::geteuid() != 0) {
+        BOOST_TEST_MESSAGE("skipped: needs root to become someone else");
+        return;
+    }
+    Rig rig;
+    rig.open();
+    ::chmod((rig.dir / "run").c_str(), 0755);
+    ::chmod((rig.dir / "run" / "postern").c_str(), 0755);
+    ::chmod(rig.dir.c_str(), 0755);
+    ::chmod(rig.path.c_str(), 0666);
+    // Forked before the loop's thread starts; the child waits for the go on a pipe.
+    int go[2];
+    BOOST_REQUIRE(::pipe(go) == 0);
+    const pid_t child = ::fork();
+    if (child == 0) {
+        char c;
+        ::close(go[1]);
+        if (::read(go[0], &c, 1) != 1) ::_exit(9);
+        // nobody:nogroup, in no group of the socket's.
+        if (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0)
+            ::_exit(10);
+        const int fd = connect_to(rig.path);
+        if (fd < 0) ::_exit(11);
+        send_all(fd, "{\"cmd\":\"sa.kill\",\"user\":\"alice\"}\n");
+        LineReader in{fd, {}};
+        ::_exit(error_code_of(in.next()) == "denied" && in.closed() ? 0 : 12);
+    }
+    ::close(go[0]);
+    rig.run();
+    BOOST_REQUIRE(::write(go[1], "g", 1) == 1);
+    ::close(go[1]);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    BOOST_TEST(WIFEXITED(status));
+    BOOST_TEST(WEXITSTATUS(status) == 0);
 }
 
 BOOST_AUTO_TEST_CASE(peer_permissions) {
