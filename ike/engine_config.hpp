@@ -16,6 +16,7 @@
 #include "ike/eap/mschapv2_server.hpp"
 #include "ike/policy/identity.hpp"
 #include "ike/policy/traffic_selector.hpp"
+#include "ike/wire/constants.hpp"
 #include "postern/net.hpp"
 
 namespace postern::ike {
@@ -72,6 +73,21 @@ struct ConnectionConfig {
     // Force ESP-in-UDP even without a NAT (strongSwan's `encap = yes`): our NAT-D source hash
     // is faked so the peer encapsulates too (RFC 7296 §2.23 allows either side to do this).
     bool force_encap = false;
+    // Emulation of other clients, for tests and the load generator: what an initiator adds to
+    // its requests beyond what this engine sends by itself, to reproduce a native client's
+    // messages (docs: native-clients.md §1). Default-off: every member empty.
+    struct InitiatorExtras {
+        std::vector<Bytes> vendor_ids;             // IKE_SA_INIT: Vendor ID payloads
+        std::vector<NotifyType> init_notifies;     // IKE_SA_INIT: extra (empty) status notifies
+        std::vector<NotifyType> auth_notifies;     // first IKE_AUTH request: the same
+        std::vector<std::uint16_t> cp_attributes;  // CFG_REQUEST attribute types (empty values),
+                                                   // instead of ADDR + DNS; needs
+                                                   // request_virtual_ip
+        Bytes certreq_extra;  // appended to our CERTREQ's CA hashes (CAs the peer never heard of)
+        bool send_certreq = true;  // false: no CERTREQ in IKE_AUTH (Apple, Android native)
+    };
+    InitiatorExtras emulate;
+
     // Destinations a peer of this connection may not reach through the tunnel, taken out of
     // the local selectors of every inbound SA the data plane checks (not of what is
     // negotiated): with client_to_client off, the pools minus the gateway's own address, so

@@ -111,6 +111,11 @@ void request_config(const Ctx& ctx, const sa::IkeSa& sa, std::vector<wire::Paylo
     wire::CpPayload cp{CfgType::CFG_REQUEST,
                        {wire::CfgAttributeValue{CfgAttribute::INTERNAL_IP4_ADDRESS, {}},
                         wire::CfgAttributeValue{CfgAttribute::INTERNAL_IP4_DNS, {}}}};
+    if (const auto& emulated = sa.connection->emulate.cp_attributes; !emulated.empty()) {
+        cp.attributes.clear();
+        for (auto t : emulated)
+            cp.attributes.push_back({static_cast<CfgAttribute>(t), {}});
+    }
     request.push_back({PayloadType::CP, false, std::move(cp)});
 }
 
@@ -127,6 +132,9 @@ void handle_config_reply(const Ctx& ctx, sa::IkeSa& sa,
             sa.assigned.push_back(*addr);
             ctx.log(&sa, "peer assigned us " + addr->to_string());
         }
+        if ((a.type == CfgAttribute::INTERNAL_IP4_DNS && a.value.size() == 4) ||
+            (a.type == CfgAttribute::INTERNAL_IP6_DNS && a.value.size() == 16))
+            ctx.log(&sa, "peer's DNS server " + IpAddress::from_bytes(a.value)->to_string());
     }
     // Our side of the CHILD_SA is the assigned address, not 0.0.0.0/0.
     if (!sa.assigned.empty() && !sa.children.empty()) {

@@ -104,6 +104,8 @@ struct AuthFailure {
     std::string identity, user, reason;
 };
 void fail_auth(const Ctx& ctx, sa::IkeSa& sa, const std::string& why, AuthFailure detail);
+// Initiator: our CERTREQ with ConnectionConfig::emulate.certreq_extra appended to its CA data.
+wire::Payload with_certreq_extra(const wire::Payload& certreq, const Bytes& extra);
 
 // ---- eap_auth.cpp -------------------------------------------------------------------------
 // Responder: the first IKE_AUTH request had no AUTH and `sa.connection` (chosen) wants EAP:

@@ -255,9 +255,12 @@ void start_eap_initiator(const Ctx& ctx, sa::IkeSa& sa) {
 
     std::vector<wire::Payload> req;
     req.push_back({PayloadType::IDi, false, id_payload(c.local_id)});
-    if (c.remote_auth == AuthClass::PublicKey && ctx.certreq) req.push_back(*ctx.certreq);
+    if (c.remote_auth == AuthClass::PublicKey && ctx.certreq && c.emulate.send_certreq)
+        req.push_back(with_certreq_extra(*ctx.certreq, c.emulate.certreq_extra));
     if (auto exact = c.remote_id.exact())
         req.push_back({PayloadType::IDr, false, id_payload(*exact)});
+    for (auto n : c.emulate.auth_notifies)
+        req.push_back(wire::make_notify(n));
     if (c.eap_only) req.push_back(wire::make_notify(NotifyType::EAP_ONLY_AUTHENTICATION));
     request_config(ctx, sa, req);
     request_child(ctx, sa, req);

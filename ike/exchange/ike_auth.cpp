@@ -164,6 +164,13 @@ void fail_auth(const Ctx& ctx, sa::IkeSa& sa, const std::string& why, AuthFailur
     ctx.out.events.push_back(std::move(e));
 }
 
+wire::Payload with_certreq_extra(const wire::Payload& certreq, const Bytes& extra) {
+    wire::Payload p = certreq;
+    if (auto* cr = p.get<wire::CertReqPayload>())
+        cr->data.insert(cr->data.end(), extra.begin(), extra.end());
+    return p;
+}
+
 namespace {
 
 std::string auth_method_text(const std::vector<wire::Payload>& in) {
@@ -277,11 +284,14 @@ void start_ike_auth(const Ctx& ctx, sa::IkeSa& sa) {
     std::vector<wire::Payload> ordered{req.front()};
     for (const auto& p : *auth)
         if (p.type == PayloadType::CERT) ordered.push_back(p);
-    if (c.remote_auth == AuthClass::PublicKey && ctx.certreq) ordered.push_back(*ctx.certreq);
+    if (c.remote_auth == AuthClass::PublicKey && ctx.certreq && c.emulate.send_certreq)
+        ordered.push_back(with_certreq_extra(*ctx.certreq, c.emulate.certreq_extra));
     for (std::size_t i = 1; i < req.size(); ++i)
         ordered.push_back(req[i]);  // IDr
     for (const auto& p : *auth)
         if (p.type == PayloadType::AUTH) ordered.push_back(p);
+    for (auto n : c.emulate.auth_notifies)
+        ordered.push_back(wire::make_notify(n));
     req = std::move(ordered);
     request_config(ctx, sa, req);
     request_child(ctx, sa, req);

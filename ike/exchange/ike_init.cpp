@@ -172,6 +172,10 @@ std::vector<wire::Payload> build_init_request(const Ctx& ctx, sa::IkeSa& sa) {
                                                     sa.ke->public_value().end())}});
     p.push_back({PayloadType::NONCE, false, wire::NoncePayload{sa.nonce_i}});
     append_init_notifies(ctx, sa, p, sa.connection->fragmentation);
+    for (auto n : sa.connection->emulate.init_notifies)
+        p.push_back(wire::make_notify(n));
+    for (const auto& v : sa.connection->emulate.vendor_ids)
+        p.push_back({PayloadType::V, false, wire::VendorIdPayload{v}});
     return p;
 }
 
