@@ -21,6 +21,9 @@
 #   strongswan_app   the strongSwan Android app with the .sswan of `postern profile --for
 #                    android`: its ike-proposal, esp-proposal, remote.id, eap_id; CERTREQ, MOBIKE,
 #                    RFC 7427
+#   strongswan       the swanctl.conf snippet of `postern profile --for strongswan` itself, loaded
+#                    as generated (its CA file, the password filled in, remote_addrs pointed at
+#                    posternd's address: the name does not resolve in the test's namespaces)
 #
 #   netns b: charon "b" (kernel-libipsec: ESP in userspace, always UDP-encapsulated), the client
 #   netns a: posternd, userspace data plane, server PKI from `postern pki init`, connection
@@ -40,8 +43,8 @@ set -euo pipefail
 CLIENT=${1:-}
 [ $# -gt 0 ] && shift
 case $CLIENT in
-    ios | macos | windows_legacy | windows_hardened | android | strongswan_app) ;;
-    *) echo "usage: $0 ios|macos|windows_legacy|windows_hardened|android|strongswan_app POSTERND" >&2; exit 1 ;;
+    ios | macos | windows_legacy | windows_hardened | android | strongswan_app | strongswan) ;;
+    *) echo "usage: $0 ios|macos|windows_legacy|windows_hardened|android|strongswan_app|strongswan POSTERND" >&2; exit 1 ;;
 esac
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/native_lib.sh"
@@ -150,7 +153,15 @@ PY
         NC_LOCAL_ID=$NC_USER NC_CERTREQ=yes NC_MOBIKE=yes
         EXPECT_SIG="RSA_EMSA_PKCS1_SHA2_(256|384|512)"
         ;;
+    strongswan)
+        # the snippet sets no local.id: charon's IDi is its address (as Windows')
+        NC_LOCAL_ID=$IP_B NC_CERTREQ=yes NC_MOBIKE=yes
+        EXPECT_IKE="AES_GCM_16 256 - PRF_HMAC_SHA2_256 ECP_256"
+        EXPECT_ESP="AES_GCM_16 256 -"
+        EXPECT_SIG="RSA_EMSA_PKCS1_SHA2_(256|384|512)"
+        ;;
 esac
+CONN=native CHILD=net
 
 posternd_start "$NS_A" "$WORK/postern.toml"
 wait_for 5 "postern0 in $NS_A" ip -n "$NS_A" link show postern0
@@ -171,9 +182,31 @@ if [ "$WRONG_PASSWORD" = 1 ]; then
     NC_SECRET=$NC_PASSWORD
 fi
 
-nc_client_conf
+if [ "$CLIENT" = strongswan ]; then
+    nc_postern profile "$NC_USER" --for strongswan -c "$WORK/postern.toml" --db "$WORK/postern.db" \
+        --out "$WORK/profile" 2>"$WORK/profile-strongswan.err" \
+        || { cat "$WORK/profile-strongswan.err" >&2; fail "postern profile --for strongswan failed"; }
+    SNIPPET=$WORK/profile CAFILE=$WORK/profile-ca.pem
+    PI_LOGS+=("$SNIPPET" "$WORK/b/swanctl/swanctl.conf")
+    [ -s "$SNIPPET" ] && [ -s "$CAFILE" ] || fail "postern profile --for strongswan --out wrote no snippet / CA file"
+    # the CA under the name the snippet's cacerts uses
+    CANAME=$(sed -nE 's/^ *cacerts = *(.*)$/\1/p' "$SNIPPET")
+    [ -n "$CANAME" ] || fail "the swanctl snippet names no cacerts"
+    cp "$CAFILE" "$WORK/b/swanctl/x509ca/$CANAME"
+    CONN=$(awk '/^connections *\{/ { getline; sub(/^ */, ""); sub(/ *\{.*/, ""); print; exit }' "$SNIPPET")
+    CHILD=$(awk '/children *\{/ { getline; sub(/^ */, ""); sub(/ *\{.*/, ""); print; exit }' "$SNIPPET")
+    NC_REMOTE_ID=$(sed -nE '/remote *\{/,/\}/ s/^ *id = *(.*)$/\1/p' "$SNIPPET")
+    sed -e "s|^\( *remote_addrs = \).*|\1$IP_A|" \
+        -e "s|\"<password>\"|\"$NC_PASSWORD\"|" \
+        -e "s|^\( *start_action = none\)|\1\n                updown = $(updown_script b)|" \
+        "$SNIPPET" >"$WORK/b/swanctl/swanctl.conf"
+    grep -q "$NC_PASSWORD" "$WORK/b/swanctl/swanctl.conf" || fail "no <password> placeholder in the snippet's secrets"
+    pi_log "profile: swanctl snippet, connection $CONN, child $CHILD, remote.id $NC_REMOTE_ID, CA $CANAME"
+else
+    nc_client_conf
+fi
 charon_load b
-charon_initiate b net
+charon_initiate b "$CHILD"
 show_sas b
 sa_snapshot b
 
