@@ -110,9 +110,9 @@ bool start_eap(const Ctx& ctx, sa::IkeSa& sa, MessageId id, const std::vector<wi
                       std::move(lookup), eap::Random(ctx.random));
 
     std::vector<wire::Payload> reply;
-    reply.push_back({PayloadType::IDr, false, id_payload(c.local_id)});
+    reply.push_back({PayloadType::IDr, false, id_payload(sa.local_identity)});
     if (!s->eap_only) {
-        auto octets = responder_octets(sa, c.local_id);
+        auto octets = responder_octets(sa, sa.local_identity);
         auto auth = octets ? build_auth(ctx, sa, *octets)
                            : tl::expected<std::vector<wire::Payload>, std::string>(
                                  tl::unexpected(octets.error()));
@@ -138,7 +138,6 @@ bool start_eap(const Ctx& ctx, sa::IkeSa& sa, MessageId id, const std::vector<wi
 bool continue_eap(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
                   const std::vector<wire::Payload>& in) {
     EapSession& s = *sa.eap;
-    const ConnectionConfig& c = *sa.connection;
     const std::string presented = s.server->identity().empty() ? policy::to_string(s.peer)
                                                                : s.server->identity();
     auto refuse = [&](const std::string& reason, const std::string& why) {
@@ -213,7 +212,7 @@ bool continue_eap(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
     if (auto ok = verify_msk_auth(sa, s.msk, in, *octets); !ok)
         return refuse("bad_auth", ok.error());
     sa.remote_identity = s.peer;
-    auto my_octets = responder_octets(sa, c.local_id);
+    auto my_octets = responder_octets(sa, sa.local_identity);
     if (!my_octets) return refuse("server_error", my_octets.error());
     auto auth = msk_auth(sa, s.msk, *my_octets);
     if (!auth) return refuse("server_error", auth.error());

@@ -173,6 +173,13 @@ wire::Payload with_certreq_extra(const wire::Payload& certreq, const Bytes& extr
 
 namespace {
 
+// Whether the peer may name us `wanted` (its IDr) on connection `c` although our local_id is
+// another identity: our certificate holds it (a dNSName or iPAddress subjectAltName, ...).
+bool holds_identity(const ConnectionConfig& c, const policy::Identity& wanted) {
+    return c.local_auth == AuthClass::PublicKey && !c.local_chain.empty() &&
+           policy::certificate_matches_identity(c.local_chain.front(), wanted);
+}
+
 std::string auth_method_text(const std::vector<wire::Payload>& in) {
     const auto* auth = wire::find_payload(in, PayloadType::AUTH)->get<wire::AuthPayload>();
     return to_string(auth->method);
@@ -215,7 +222,8 @@ bool respond_ike_auth(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
     for (const auto& c : ctx.config.connections) {
         if (!c.remote_id.matches(peer)) continue;
         if ((c.remote_auth == AuthClass::Eap) != (auth_p == nullptr)) continue;
-        if (wanted && !policy::same_identity(c.local_id, *wanted)) continue;
+        if (wanted && !policy::same_identity(c.local_id, *wanted) && !holds_identity(c, *wanted))
+            continue;
         int score = c.remote_id.specificity();
         if (score > best_score) {
             best = &c;
@@ -228,6 +236,8 @@ bool respond_ike_auth(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
                           (wanted ? " -> " + policy::to_string(*wanted) : "") +
                           (auth_p ? "" : " with EAP"));
     sa.connection = best;
+    sa.local_identity =
+        wanted && !policy::same_identity(best->local_id, *wanted) ? *wanted : best->local_id;
     if (!auth_p) return start_eap(ctx, sa, id, in, peer);
 
     auto octets = crypto::signed_octets(*sa.algorithms.prf, sa.init_request, sa.nonce_r,
@@ -239,9 +249,9 @@ bool respond_ike_auth(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
 
     // Our side.
     std::vector<wire::Payload> reply;
-    reply.push_back({PayloadType::IDr, false, id_payload(best->local_id)});
+    reply.push_back({PayloadType::IDr, false, id_payload(sa.local_identity)});
     auto my_octets = crypto::signed_octets(*sa.algorithms.prf, sa.init_response, sa.nonce_i,
-                                           sa.keys.sk_pr, id_body(best->local_id));
+                                           sa.keys.sk_pr, id_body(sa.local_identity));
     if (!my_octets) return refuse(NotifyType::AUTHENTICATION_FAILED, my_octets.error());
     auto auth = build_auth(ctx, sa, *my_octets);
     if (!auth)

@@ -97,6 +97,10 @@ class IkeSa {
 
     // IKE_AUTH results.
     policy::Identity remote_identity;
+    // Responder: who we are in this SA (IDr we send and sign): the connection's local_id, or
+    // the identity the peer asked for with its IDr when our certificate holds it
+    // (native-clients.md §2 item 11: Android names the server as typed, maybe its address).
+    policy::Identity local_identity;
     // The account the peer logged in as (EAP identity, or IDi as text without EAP).
     std::string user;
     // While IKE_AUTH runs EAP (RFC 7296 §2.16), either role; reset once established.

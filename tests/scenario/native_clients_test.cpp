@@ -294,6 +294,36 @@ BOOST_AUTO_TEST_CASE(android_modp4096_guess_empty_eap_identity_and_its_cp_reques
     BOOST_TEST(ok->user == "alice");
 }
 
+BOOST_AUTO_TEST_CASE(server_named_by_an_identity_of_its_certificate_answers_with_it) {
+    // Android sends IDr = the server address as the user typed it, and accepts only that
+    // identity back (checklist item 11). The certificate (tests/data/pki/server-rsa.pem) holds
+    // DNS:vpn.postern.test and IP:192.0.2.1; local_id is vpn.postern.test. Naming the server
+    // by its address works, and the responder answers and signs as that address; a name the
+    // certificate does not hold is refused.
+    for (const std::string idr : {"192.0.2.1", "vpn.postern.test", "other.postern.test"}) {
+        BOOST_TEST_CONTEXT("IDr " << idr) {
+            Network net;
+            auto ci = eap_initiator(net, {"aes256gcm16-prfsha256-x25519"}, {"aes256gcm16"});
+            ci.connections[0].local_id = identity("alice");
+            ci.connections[0].remote_id = pattern(idr);
+            ci.connections[0].emulate.cp_attributes = {ADDR, ADDR6, DNS, DNS6};
+            net.start(std::move(ci), posternd_eap_responder(net));
+            net.initiate("home");
+            net.run();
+            BOOST_TEST_INFO(net.a.log() + net.b.log());
+            if (idr == "other.postern.test") {
+                BOOST_TEST(net.b.count(EventKind::IkeEstablished) == 0u);
+                BOOST_TEST(logged(net.b, "no connection for alice -> other.postern.test"));
+                continue;
+            }
+            expect_logged_in(net);
+            // the initiator checked IDr against exactly what it asked for, and the signature
+            BOOST_TEST(net.sas(net.a)[0].remote_identity == idr);
+            BOOST_TEST(logged(net.a, "its certificate"));
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(client_that_abandons_after_the_mschapv2_failure_request_is_audited) {
     // strongSwan does not answer the MSCHAPv2 Failure Request (it sends INFORMATIONAL
     // AUTHENTICATION_FAILED); a client may also just go away. The responder reports the failed
