@@ -7,7 +7,9 @@
 #                    aes128-sha1-modp1024, 3des-sha1-modp1024 (first KE MODP-2048: posternd
 #                    prefers ECP-256 and answers INVALID_KE_PAYLOAD); IDi = the user name (FQDN),
 #                    IDr = server name, no CERTREQ, MOBIKE, no RFC 7427; plus a wrong password
-#   macos            macOS 14: AES-GCM-256/ECP-256 first, otherwise as iOS
+#   macos            macOS with the .mobileconfig of `postern profile --for macos`: its one IKE and
+#                    one Child SA parameter set, LocalIdentifier/RemoteIdentifier/AuthName, and its
+#                    certificate names checked against `postern pki init`'s; otherwise as iOS
 #   windows_legacy   Windows 10/11 defaults: 18 single-combination MODP-1024 proposals, ESP
 #                    aes256/aes128/3des with SHA-1 only (posternd needs allow_legacy_crypto);
 #                    IDi = its IP address, no IDr, CERTREQ for 60 roots (the IKE_AUTH request is
@@ -84,9 +86,44 @@ case $CLIENT in
         EXPECT_SIG="RSA signature"
         ;;
     macos)
-        NC_IKE="aes256gcm16-prfsha256-ecp256, aes256gcm16-prfsha256-modp2048, aes256-sha256-ecp256, aes256-sha256-modp2048"
-        NC_ESP="aes256gcm16"
-        NC_LOCAL_ID=$NC_USER NC_REMOTE_ID=$NC_SERVER_NAME NC_CERTREQ=no NC_MOBIKE=yes
+        # installed from `postern profile --for macos`: the profile's one IKE and one Child SA
+        # parameter set (Apple offers exactly that), LocalIdentifier, RemoteIdentifier, AuthName;
+        # its certificate names must be those of `postern pki init`'s CA and server certificate
+        nc_profile macos >"$WORK/profile.mobileconfig"
+        PI_LOGS+=("$WORK/profile.mobileconfig")
+        read -r NC_IKE NC_ESP NC_LOCAL_ID NC_REMOTE_ID AUTHNAME ISSUER_CN SERVER_CN < <(python3 - "$WORK/profile.mobileconfig" <<'PY'
+import plistlib, sys
+p = plistlib.load(open(sys.argv[1], "rb"))
+vpn = next(x for x in p["PayloadContent"] if x["PayloadType"] == "com.apple.vpn.managed")
+k = vpn["IKEv2"]
+enc = {"AES-256-GCM": "aes256gcm16", "AES-128-GCM": "aes128gcm16", "AES-256": "aes256",
+       "AES-128": "aes128", "ChaCha20Poly1305": "chacha20poly1305"}
+integ = {"SHA2-256": "sha256", "SHA2-384": "sha384", "SHA2-512": "sha512", "SHA1-160": "sha1"}
+dh = {14: "modp2048", 15: "modp3072", 16: "modp4096", 19: "ecp256", 20: "ecp384", 21: "ecp521",
+      31: "curve25519"}
+def prop(d, ike):
+    e = enc[d["EncryptionAlgorithm"]]
+    i = integ.get(d.get("IntegrityAlgorithm", ""), "")
+    parts = [e]
+    if i:
+        parts.append(("prf" + i) if "gcm" in e or "chacha" in e else i)
+    if ike or k.get("EnablePFS", 0):
+        parts.append(dh[d["DiffieHellmanGroup"]])
+    return "-".join(parts)
+print(prop(k["IKESecurityAssociationParameters"], True),
+      prop(k["ChildSecurityAssociationParameters"], False),
+      k["LocalIdentifier"], k["RemoteIdentifier"], k["AuthName"],
+      k["ServerCertificateIssuerCommonName"].replace(" ", "_"),
+      k["ServerCertificateCommonName"])
+PY
+) || fail "cannot read the .mobileconfig profile"
+        pi_log "profile: IKE $NC_IKE, ESP $NC_ESP, LocalIdentifier $NC_LOCAL_ID, RemoteIdentifier $NC_REMOTE_ID"
+        [ "$AUTHNAME" = "$NC_USER" ] || fail "profile AuthName is '$AUTHNAME', expected $NC_USER"
+        CA_CN=$(openssl x509 -in "$WORK/pki/ca.pem" -noout -subject -nameopt multiline | sed -n 's/^ *commonName *= *//p')
+        SRV_CN=$(openssl x509 -in "$WORK/pki/server.pem" -noout -subject -nameopt multiline | sed -n 's/^ *commonName *= *//p')
+        [ "${ISSUER_CN//_/ }" = "$CA_CN" ] || fail "profile ServerCertificateIssuerCommonName '${ISSUER_CN//_/ }' is not the CA's CN '$CA_CN'"
+        [ "$SERVER_CN" = "$SRV_CN" ] || fail "profile ServerCertificateCommonName '$SERVER_CN' is not the server's CN '$SRV_CN'"
+        NC_CERTREQ=no NC_MOBIKE=yes
         CHARON_EXTRA="signature_authentication = no"
         EXPECT_IKE="AES_GCM_16 256 - PRF_HMAC_SHA2_256 ECP_256"
         EXPECT_ESP="AES_GCM_16 256 -"
