@@ -1,5 +1,6 @@
 #include "daemon/config.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -40,6 +41,8 @@ std::string to_string(AuthKind k) {
             return "eap-mschapv2";
         case AuthKind::EapTls:
             return "eap-tls";
+        case AuthKind::Eap:
+            return "eap";
     }
     return "?";
 }
@@ -62,8 +65,9 @@ AuthKind parse_auth(TableReader& r, std::string_view key, AuthKind dflt) {
     if (s == "pubkey") return AuthKind::Pubkey;
     if (s == "eap-mschapv2") return AuthKind::EapMschapv2;
     if (s == "eap-tls") return AuthKind::EapTls;
+    if (s == "eap") return AuthKind::Eap;
     r.fail(r.table().get(key), r.key_path(key),
-           "unknown auth method \"" + s + "\" (psk, pubkey, eap-mschapv2, eap-tls)");
+           "unknown auth method \"" + s + "\" (psk, pubkey, eap-mschapv2, eap-tls, eap)");
     return dflt;
 }
 
@@ -112,6 +116,12 @@ void read_server(TableReader& r, Config& c) {
     r.integer("fragment_size", c.fragment_size, 576, 65000);
     r.duration_ms("retransmit_timeout", c.retransmit_timeout_ms);
     r.integer("retransmit_tries", c.retransmit_tries, 1, 20);
+    std::string tls;
+    r.str("eap_tls_max_version", tls);
+    if (tls == "1.3") c.eap_tls_max_version = 0x0304;
+    else if (tls == "1.2" || tls.empty()) c.eap_tls_max_version = 0x0303;
+    else r.fail(r.table().get("eap_tls_max_version"), r.key_path("eap_tls_max_version"),
+                "expected \"1.2\" or \"1.3\", got \"" + tls + "\"");
     r.finish();
 }
 
@@ -159,6 +169,26 @@ void read_connection(TableReader& r, Config& c, Connection& conn) {
     r.str("eap_id", conn.eap_id);
     r.str("eap_password", conn.eap_password);
     r.boolean("eap_only", conn.eap_only);
+    r.strings("eap_methods", conn.eap_methods);
+    for (std::size_t j = 0; j < conn.eap_methods.size(); ++j) {
+        const std::string& m = conn.eap_methods[j];
+        const bool again =
+            std::find(conn.eap_methods.begin(), conn.eap_methods.begin() + j, m) !=
+            conn.eap_methods.begin() + j;
+        if (m != "mschapv2" && m != "tls")
+            r.fail(r.table().get("eap_methods"), r.key_path("eap_methods") + "[" + std::to_string(j) + "]",
+                   "unknown EAP method \"" + m + "\" (mschapv2, tls)");
+        else if (again)
+            r.fail(r.table().get("eap_methods"), r.key_path("eap_methods") + "[" + std::to_string(j) + "]",
+                   "\"" + m + "\" is listed twice");
+    }
+    if (r.table().get("eap_methods") && conn.remote_auth != AuthKind::Eap)
+        r.fail(r.table().get("eap_methods"), r.key_path("eap_methods"),
+               "only with remote_auth = \"eap\" (eap-mschapv2 and eap-tls name their method)");
+    if (conn.local_auth == AuthKind::Eap)
+        r.fail(r.table().get("local_auth"), r.key_path("local_auth"),
+               "\"eap\" offers a choice of methods, so it is for remote_auth; as a client name "
+               "the method (eap-mschapv2 or eap-tls)");
 
     r.strings("ike_proposals", conn.ike_proposals);
     r.strings("esp_proposals", conn.esp_proposals);

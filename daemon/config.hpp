@@ -24,7 +24,8 @@ struct ConfigError {
 };
 
 enum class DataPlaneKind { Auto, Kernel, Userspace };
-enum class AuthKind { Psk, Pubkey, EapMschapv2, EapTls };
+// Eap: any of the connection's eap_methods (the client picks by Nak), remote side only.
+enum class AuthKind { Psk, Pubkey, EapMschapv2, EapTls, Eap };
 
 // Where a key was written: dotted key path -> line, for errors found after parsing (a
 // certificate file that does not load names the line of the `cert` key that pointed at it).
@@ -49,9 +50,12 @@ struct Connection {
     std::string psk_file;  // absolute (resolved against the config file's folder)
     std::string cert;      // PEM: end entity, then intermediates; absolute
     std::string key_file;  // PEM private key (config key `key`); absolute
-    // local_auth = eap-mschapv2 (posternd as an EAP client): identity and password.
+    // local_auth = eap-mschapv2 / eap-tls (posternd as an EAP client): identity and, for
+    // MSCHAPv2, password.
     std::string eap_id;
     std::string eap_password;
+    // remote_auth = "eap": the methods offered, in order of preference ("mschapv2", "tls").
+    std::vector<std::string> eap_methods;
     // RFC 5998: with remote_auth = eap-*, skip our certificate AUTH when the client sends
     // EAP_ONLY_AUTHENTICATION; with local_auth = eap-*, send it.
     bool eap_only = false;
@@ -100,6 +104,8 @@ struct Config {
     std::uint32_t fragment_size = 1280 - 40 - 8 - 4;
     std::uint32_t retransmit_timeout_ms = 2000;
     std::uint32_t retransmit_tries = 5;
+    // EAP-TLS: the highest TLS version, 0x0303 (1.2) or 0x0304 (1.3).
+    std::uint16_t eap_tls_max_version = 0x0303;
     // [pki]
     std::vector<std::string> cacerts;  // absolute
     std::vector<Pool> pools;
@@ -112,6 +118,9 @@ tl::expected<Config, ConfigError> parse_config(std::string_view text, const std:
 
 std::string to_string(DataPlaneKind k);
 std::string to_string(AuthKind k);
+inline bool is_eap(AuthKind k) {
+    return k == AuthKind::EapMschapv2 || k == AuthKind::EapTls || k == AuthKind::Eap;
+}
 
 // An error about a key that was read from `c` (file and line looked up in c.lines).
 ConfigError error_at(const Config& c, const std::string& key, std::string message);

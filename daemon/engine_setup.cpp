@@ -114,17 +114,35 @@ struct Builder {
         return {};
     }
 
+    // The methods an EAP side uses, in order: what remote_auth / local_auth names, or
+    // eap_methods (default: MSCHAPv2, then TLS) for remote_auth = "eap".
+    static std::vector<ike::EapMethod> eap_methods(const Connection& conn) {
+        for (AuthKind k : {conn.local_auth, conn.remote_auth}) {
+            if (k == AuthKind::EapMschapv2) return {ike::EapMethod::mschapv2};
+            if (k == AuthKind::EapTls) return {ike::EapMethod::tls};
+        }
+        if (conn.remote_auth != AuthKind::Eap || conn.eap_methods.empty())
+            return {ike::EapMethod::mschapv2, ike::EapMethod::tls};
+        std::vector<ike::EapMethod> out;
+        for (const auto& m : conn.eap_methods)
+            out.push_back(m == "tls" ? ike::EapMethod::tls : ike::EapMethod::mschapv2);
+        return out;
+    }
+
     tl::expected<void, ConfigError> credentials(const Connection& conn,
                                                 ike::ConnectionConfig& e) const {
-        if (conn.local_auth != AuthKind::Pubkey) {
+        // pubkey signs with them; an EAP-TLS client presents them in TLS.
+        if (conn.local_auth != AuthKind::Pubkey && conn.local_auth != AuthKind::EapTls) {
             if (!conn.cert.empty() || !conn.key_file.empty())
-                warn(conn, conn.cert.empty() ? "key" : "cert", "ignored: local_auth is not pubkey");
+                warn(conn, conn.cert.empty() ? "key" : "cert",
+                     "ignored: local_auth is neither pubkey nor eap-tls");
             return {};
         }
+        const std::string how = "local_auth = " + to_string(conn.local_auth);
         if (conn.cert.empty())
-            return tl::unexpected(at(conn, "cert", "local_auth = pubkey needs cert (a PEM file)"));
+            return tl::unexpected(at(conn, "cert", how + " needs cert (a PEM file)"));
         if (conn.key_file.empty())
-            return tl::unexpected(at(conn, "key", "local_auth = pubkey needs key (a PEM file)"));
+            return tl::unexpected(at(conn, "key", how + " needs key (a PEM file)"));
         auto cert_text = read("cert", conn.cert, &conn);
         if (!cert_text) return tl::unexpected(cert_text.error());
         auto chain = ike::crypto::load_pem_chain(*cert_text);
@@ -167,24 +185,38 @@ struct Builder {
 
     tl::expected<ike::ConnectionConfig, ConfigError> connection(const Connection& conn,
                                                                 bool have_cas) const {
-        for (auto [key, kind] :
-             {std::pair{"local_auth", conn.local_auth}, std::pair{"remote_auth", conn.remote_auth}})
-            if (kind == AuthKind::EapTls)
-                return tl::unexpected(at(conn, key, "eap-tls is not supported yet"));
-        const bool local_eap = conn.local_auth == AuthKind::EapMschapv2;
-        const bool remote_eap = conn.remote_auth == AuthKind::EapMschapv2;
+        const bool local_eap = is_eap(conn.local_auth);
+        const bool remote_eap = is_eap(conn.remote_auth);
         if (local_eap && remote_eap)
             return tl::unexpected(at(conn, "remote_auth",
                                      "EAP authenticates one side only: the other side needs "
                                      "pubkey (or psk)"));
         if (remote_eap && conn.local_auth != AuthKind::Pubkey && conn.local_auth != AuthKind::Psk)
             return tl::unexpected(at(conn, "local_auth", "must be pubkey (or psk) with EAP"));
-        if (local_eap && conn.eap_password.empty())
+        auto methods = eap_methods(conn);
+        const bool offers_tls =
+            remote_eap && std::find(methods.begin(), methods.end(), ike::EapMethod::tls) !=
+                              methods.end();
+        if (offers_tls && conn.local_auth != AuthKind::Pubkey)
+            return tl::unexpected(at(conn, "local_auth",
+                                     "EAP-TLS needs local_auth = pubkey: the server's TLS "
+                                     "certificate is the connection's cert"));
+        if (offers_tls && !have_cas)
+            return tl::unexpected(at(conn, "remote_auth",
+                                     "EAP-TLS needs CA certificates in pki.cacerts to check "
+                                     "clients' certificates against"));
+        if (conn.local_auth == AuthKind::EapMschapv2 && conn.eap_password.empty())
             return tl::unexpected(
                 at(conn, "eap_password", "local_auth = eap-mschapv2 needs eap_password"));
+        if (conn.local_auth == AuthKind::EapTls && !have_cas)
+            return tl::unexpected(at(conn, "local_auth",
+                                     "local_auth = eap-tls needs CA certificates in pki.cacerts "
+                                     "to check the server's TLS certificate against"));
         if (!local_eap && (!conn.eap_id.empty() || !conn.eap_password.empty()))
             warn(conn, conn.eap_id.empty() ? "eap_password" : "eap_id",
-                 "ignored: local_auth is not eap-mschapv2");
+                 "ignored: local_auth is not eap-mschapv2 or eap-tls");
+        else if (conn.local_auth == AuthKind::EapTls && !conn.eap_password.empty())
+            warn(conn, "eap_password", "ignored: local_auth = eap-tls uses cert and key");
         ike::ConnectionConfig e;
         e.name = conn.name;
         auto ike_p = proposals(conn, "ike_proposals", conn.ike_proposals, ike::ProtocolId::IKE);
@@ -195,12 +227,13 @@ struct Builder {
         e.esp_proposals = std::move(*esp_p);
 
         auto auth_class = [](AuthKind k) {
-            return k == AuthKind::Psk           ? ike::AuthClass::Psk
-                   : k == AuthKind::EapMschapv2 ? ike::AuthClass::Eap
-                                                : ike::AuthClass::PublicKey;
+            return k == AuthKind::Psk ? ike::AuthClass::Psk
+                   : is_eap(k)        ? ike::AuthClass::Eap
+                                      : ike::AuthClass::PublicKey;
         };
         e.local_auth = auth_class(conn.local_auth);
         e.remote_auth = auth_class(conn.remote_auth);
+        e.eap_methods = std::move(methods);
         e.eap_identity = conn.eap_id;
         e.eap_password = ike::crypto::Secret(as_bytes(conn.eap_password));
         e.eap_only = conn.eap_only;
@@ -208,7 +241,7 @@ struct Builder {
             auto id = ike::policy::parse_identity(conn.local_id);
             if (!id) return tl::unexpected(at(conn, "local_id", id.error()));
             e.local_id = std::move(*id);
-        } else if (conn.local_auth == AuthKind::Psk || local_eap) {
+        } else if (conn.local_auth == AuthKind::Psk || conn.local_auth == AuthKind::EapMschapv2) {
             return tl::unexpected(at(conn, "local_id",
                                      "required with local_auth = " + to_string(conn.local_auth) +
                                          " (e.g. the server's DNS name)"));
@@ -323,6 +356,7 @@ tl::expected<ike::EngineConfig, ConfigError> build_engine_config(
     e.fragment_size = c.fragment_size;
     e.retransmit_timeout = std::chrono::milliseconds(c.retransmit_timeout_ms);
     e.retransmit_tries = c.retransmit_tries;
+    e.eap_tls_max_version = c.eap_tls_max_version;
     return e;
 }
 

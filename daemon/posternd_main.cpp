@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
     std::unique_ptr<postern::ike::AddressPools> pools;
     const bool eap_users =
         std::any_of(cfg->connections.begin(), cfg->connections.end(),
-                    [](const Connection& c) { return c.remote_auth == AuthKind::EapMschapv2; });
+                    [](const Connection& c) { return is_eap(c.remote_auth); });
     if (eap_users || !cfg->user_db.empty()) {
         auto opened = UserDb::open(*cfg);
         if (!opened) {

@@ -24,7 +24,7 @@
 #include "daemon/config.hpp"
 #include "db/database.hpp"
 #include "db/persistent_pools.hpp"
-#include "ike/eap/mschapv2_server.hpp"
+#include "ike/eap/eap_method.hpp"
 #include "ike/engine.hpp"
 #include "ike/policy/address_pool.hpp"
 

@@ -13,7 +13,7 @@
 #include "ike/crypto/secret.hpp"
 #include "ike/crypto/signature.hpp"
 #include "ike/crypto/x509.hpp"
-#include "ike/eap/mschapv2_server.hpp"
+#include "ike/eap/eap_method.hpp"
 #include "ike/policy/identity.hpp"
 #include "ike/policy/traffic_selector.hpp"
 #include "ike/wire/constants.hpp"
@@ -21,10 +21,16 @@
 
 namespace postern::ike {
 
-// How one side authenticates. Eap: EAP-MSCHAPv2 (RFC 7296 §2.16) — as responder against
-// EngineConfig::eap_users, as initiator with ConnectionConfig::eap_identity/eap_password;
-// the other side authenticates with its certificate (or, RFC 5998, with EAP alone).
+// How one side authenticates. Eap: an EAP method (RFC 7296 §2.16) from
+// ConnectionConfig::eap_methods — as responder against EngineConfig::eap_users, as initiator
+// with ConnectionConfig::eap_identity and eap_password (MSCHAPv2) or local_chain/local_key
+// (TLS); the other side authenticates with its certificate (or, RFC 5998, with EAP alone).
 enum class AuthClass : std::uint8_t { Psk, PublicKey, Eap };
+
+enum class EapMethod : std::uint8_t {
+    mschapv2,  // user name and password (NT hash in the user store)
+    tls,       // the client's certificate (RFC 5216, RFC 9190)
+};
 
 struct ConnectionConfig {
     std::string name;
@@ -37,12 +43,16 @@ struct ConnectionConfig {
     AuthClass remote_auth = AuthClass::PublicKey;
     crypto::Secret psk;  // for AuthClass::Psk (both directions)
 
-    // Our certificate chain (end entity first) and key, for AuthClass::PublicKey.
+    // Our certificate chain (end entity first) and key, for AuthClass::PublicKey (and as the
+    // TLS certificate of EAP-TLS, either role).
     std::vector<crypto::Certificate> local_chain;
     std::shared_ptr<const crypto::PrivateKey> local_key;
 
+    // remote_auth = Eap: the methods offered, in order of preference (the first is proposed,
+    // the others accepted when the peer Naks it). local_auth = Eap: the first is ours.
+    std::vector<EapMethod> eap_methods{EapMethod::mschapv2};
     // Initiator with local_auth = Eap: the EAP identity (empty behaves like Android: the
-    // responder falls back to IDi) and password.
+    // responder falls back to IDi) and, for MSCHAPv2, the password.
     std::string eap_identity;
     crypto::Secret eap_password;
     // RFC 5998 EAP-only authentication. Responder: when the peer sent
@@ -106,8 +116,12 @@ struct EngineConfig {
     // The Name in our MSCHAPv2 Challenge.
     std::string eap_server_name = "postern";
     // Responder: EAP round trips allowed before the peer must have finished (a bound on work
-    // done for an unauthenticated peer; MSCHAPv2 needs 4).
-    unsigned eap_max_rounds = 8;
+    // done for an unauthenticated peer; MSCHAPv2 needs 4, EAP-TLS about 10 with 1024-octet
+    // fragments; strongSwan's eap-tls allows 32 messages too).
+    unsigned eap_max_rounds = 32;
+    // EAP-TLS: the highest TLS version (0x0303 TLS 1.2, 0x0304 TLS 1.3), both roles. 1.2 by
+    // default, as strongSwan and FreeRADIUS: clients' TLS 1.3 EAP-TLS support is uneven.
+    std::uint16_t eap_tls_max_version = 0x0303;
 
     // RFC 7296 §2.6: demand cookies once this many IKE SAs are half-open.
     std::size_t cookie_threshold = 64;

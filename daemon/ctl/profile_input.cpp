@@ -73,7 +73,8 @@ const Connection* pick_connection(const Config& c, const std::string& wanted) {
         return nullptr;
     }
     for (const auto& conn : c.connections)
-        if (conn.remote_auth == AuthKind::EapMschapv2) return &conn;
+        if (conn.remote_auth == AuthKind::EapMschapv2 || conn.remote_auth == AuthKind::Eap)
+            return &conn;
     for (const auto& conn : c.connections)
         if (conn.remote_auth == AuthKind::EapTls || conn.remote_auth == AuthKind::Pubkey)
             return &conn;
@@ -92,7 +93,7 @@ Result<ProfileInput> profile_input(const Config& c, const InputRequest& req,
     if (!conn)
         return failure(kFailure, c.file +
                                      ": no connection for users (remote_auth = eap-mschapv2, "
-                                     "eap-tls or pubkey)");
+                                     "eap, eap-tls or pubkey)");
     if (conn->remote_auth == AuthKind::Psk)
         return failure(kFailure, "connection \"" + conn->name +
                                      "\" uses pre-shared keys (remote_auth = psk); profiles are "
@@ -105,9 +106,12 @@ Result<ProfileInput> profile_input(const Config& c, const InputRequest& req,
     ProfileInput in;
     in.user = req.user;
     in.connection = conn->name;
+    // remote_auth = "eap" offers both: a user handed a certificate (--p12) uses EAP-TLS.
     in.auth = conn->remote_auth == AuthKind::EapMschapv2 ? ClientAuth::eap_mschapv2
               : conn->remote_auth == AuthKind::EapTls    ? ClientAuth::eap_tls
-                                                         : ClientAuth::pubkey;
+              : conn->remote_auth == AuthKind::Eap
+                  ? (req.p12.empty() ? ClientAuth::eap_mschapv2 : ClientAuth::eap_tls)
+                  : ClientAuth::pubkey;
     in.p12 = req.p12;
     in.p12_name = req.p12_name;
     if (in.auth == ClientAuth::eap_mschapv2 && !in.p12.empty())

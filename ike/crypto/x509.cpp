@@ -144,6 +144,20 @@ std::string Certificate::issuer_text() const {
     return name_text(X509_get_issuer_name(get()));
 }
 
+std::string Certificate::common_name() const {
+    X509_NAME* name = X509_get_subject_name(get());
+    const int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+    if (i < 0) return {};
+    const ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
+    unsigned char* utf8 = nullptr;
+    const int n = ASN1_STRING_to_UTF8(&utf8, data);
+    if (n < 0) return {};
+    std::string cn(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(n));
+    OPENSSL_free(utf8);
+    // An embedded NUL can only be an attempt to fool a string compare.
+    return cn.find('\0') == std::string::npos ? cn : std::string();
+}
+
 Bytes Certificate::spki_der() const {
     return encode(X509_get_X509_PUBKEY(get()), i2d_X509_PUBKEY);
 }

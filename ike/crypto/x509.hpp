@@ -54,6 +54,8 @@ class Certificate {
     // (ike/policy's to_string(Identity) prints DN identities in strongSwan's names.)
     std::string subject_text() const;
     std::string issuer_text() const;
+    // The subject's (first) commonName in UTF-8; empty when absent or holding a NUL.
+    std::string common_name() const;
 
     // The DER SubjectPublicKeyInfo, and the contents of its subjectPublicKey BIT STRING.
     Bytes spki_der() const;

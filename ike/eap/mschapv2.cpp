@@ -102,13 +102,6 @@ int hex_value(char c) {
 
 }  // namespace
 
-Random system_random() {
-    return [](MutableByteView out) {
-        if (!out.empty() && RAND_bytes(out.data(), static_cast<int>(out.size())) != 1)
-            ossl::fatal("RAND_bytes");
-    };
-}
-
 Result<crypto::Secret> utf8_to_utf16le(std::string_view s) {
     crypto::Secret out;
     auto put = [&out](std::uint32_t unit) {

@@ -15,12 +15,10 @@
 #include <tl/expected.hpp>
 
 #include "ike/crypto/secret.hpp"
+#include "ike/eap/eap_method.hpp"
 #include "postern/bytes.hpp"
 
 namespace postern::ike::eap {
-
-template <class T>
-using Result = tl::expected<T, std::string>;
 
 inline constexpr std::size_t kChallengeSize = 16;   // authenticator and peer challenge
 inline constexpr std::size_t kNtHashSize = 16;      // NtPasswordHash
@@ -32,11 +30,6 @@ inline constexpr std::size_t kMaxPasswordChars =
 using Challenge = std::array<std::uint8_t, kChallengeSize>;
 using NtResponse = std::array<std::uint8_t, kNtResponseSize>;
 using AuthenticatorDigest = std::array<std::uint8_t, 20>;
-
-// Fills its argument with random octets. Injectable so tests are deterministic.
-using Random = std::function<void(MutableByteView)>;
-// RAND_bytes from the default context (aborts if the DRBG fails: nothing safe can follow).
-Random system_random();
 
 // UTF-8 to UTF-16LE (code points above U+FFFF as surrogate pairs). Invalid UTF-8 (overlong
 // forms, surrogates, beyond U+10FFFF, truncated sequences) is an error with its offset.

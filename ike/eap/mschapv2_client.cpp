@@ -77,8 +77,10 @@ EapStep MsChapV2Client::process(ByteView message) {
         case EapType::MSCHAPV2:
             return on_mschapv2(p);
         default:
-            // Offer MSCHAPv2 instead (RFC 3748 §5.3.1) and stop: this peer does nothing else.
-            fail("server proposed EAP " + to_string(*p.type));
+            // Name MSCHAPv2 instead (RFC 3748 §5.3.1): a server offering several methods then
+            // proposes it. Only before MSCHAPv2 started.
+            if (state_ != State::wait_identity && state_ != State::wait_challenge)
+                return fail("server switched to EAP " + to_string(*p.type));
             return {build_eap_packet(eap_response(p.identifier, EapType::NAK,
                                                   {static_cast<std::uint8_t>(EapType::MSCHAPV2)})),
                     status_};

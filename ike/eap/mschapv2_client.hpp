@@ -6,6 +6,7 @@
 //   EAP-Success                     succeeded, msk() available
 //   Request/MSCHAPv2 Failure    --> Failure Response; then EAP-Failure: failed
 //   Request/Notification        --> Response/Notification (RFC 3748 §5.2)
+//   Request/<another method>    --> Response/Nak [MSCHAPv2] (before MSCHAPv2 started)
 //
 // EAP-Success before a verified authenticator response, a wrong S=, a repeated or unexpected
 // Request, or anything malformed fails the conversation (no reply).
@@ -17,12 +18,12 @@
 #include "ike/crypto/secret.hpp"
 #include "ike/eap/eap_packet.hpp"
 #include "ike/eap/mschapv2.hpp"
-#include "ike/eap/mschapv2_server.hpp"  // EapStep, EapStatus
+#include "ike/eap/eap_method.hpp"
 #include "postern/bytes.hpp"
 
 namespace postern::ike::eap {
 
-class MsChapV2Client {
+class MsChapV2Client final : public PeerMethod {
   public:
     struct Config {
         std::string identity;   // EAP-Response/Identity; empty to behave like Android
@@ -33,14 +34,15 @@ class MsChapV2Client {
     // Fails when the password is not valid UTF-8, too long, or MD4 is unavailable.
     static Result<MsChapV2Client> create(const Config& config, Random random = system_random());
 
-    EapStep process(ByteView eap_message);
+    std::string_view name() const override { return "EAP-MSCHAPv2"; }
+    EapStep process(ByteView eap_message) override;
 
-    EapStatus status() const { return status_; }
-    const std::string& failure_detail() const { return detail_; }
+    EapStatus status() const override { return status_; }
+    const std::string& failure_detail() const override { return detail_; }
     // The server's MSCHAPv2 error code (691, ...) after a Failure Request.
     std::optional<unsigned> server_error() const { return server_error_; }
     // kMskSize octets once status() is succeeded; empty otherwise.
-    const crypto::Secret& msk() const;
+    const crypto::Secret& msk() const override;
 
   private:
     enum class State {

@@ -57,14 +57,18 @@ bool parse_unsigned(std::string_view s, unsigned& out) {
     return ec == std::errc() && p == s.data() + s.size() && !s.empty();
 }
 
-Bytes build(std::uint8_t eap_id, EapCode code, MsChapOpCode op, std::uint8_t ms_id, ByteView data) {
+Bytes type_data(MsChapOpCode op, std::uint8_t ms_id, ByteView data) {
     Bytes td;
     wire::Writer w(td);
     w.u8(static_cast<std::uint8_t>(op));
     w.u8(ms_id);
     w.u16(static_cast<std::uint16_t>(4 + data.size()));
     w.bytes(data);
-    return build_eap_packet({code, eap_id, EapType::MSCHAPV2, std::move(td)});
+    return td;
+}
+
+Bytes build(std::uint8_t eap_id, EapCode code, MsChapOpCode op, std::uint8_t ms_id, ByteView data) {
+    return build_eap_packet({code, eap_id, EapType::MSCHAPV2, type_data(op, ms_id, data)});
 }
 
 ByteView text_view(std::string_view s) {
@@ -204,13 +208,26 @@ wire::Parsed<MsChapFailureText> parse_failure_text(ByteView data) {
     return t;
 }
 
-Bytes build_challenge_request(std::uint8_t eap_id, std::uint8_t ms_id, const Challenge& challenge,
-                              std::string_view name) {
+Bytes challenge_type_data(std::uint8_t ms_id, const Challenge& challenge, std::string_view name) {
     Bytes d;
     d.push_back(static_cast<std::uint8_t>(kChallengeSize));
     d.insert(d.end(), challenge.begin(), challenge.end());
     d.insert(d.end(), name.begin(), name.end());
-    return build(eap_id, EapCode::REQUEST, MsChapOpCode::CHALLENGE, ms_id, d);
+    return type_data(MsChapOpCode::CHALLENGE, ms_id, d);
+}
+
+Bytes success_type_data(std::uint8_t ms_id, std::string_view text) {
+    return type_data(MsChapOpCode::SUCCESS, ms_id, text_view(text));
+}
+
+Bytes failure_type_data(std::uint8_t ms_id, std::string_view text) {
+    return type_data(MsChapOpCode::FAILURE, ms_id, text_view(text));
+}
+
+Bytes build_challenge_request(std::uint8_t eap_id, std::uint8_t ms_id, const Challenge& challenge,
+                              std::string_view name) {
+    return build_eap_packet(
+        eap_request(eap_id, EapType::MSCHAPV2, challenge_type_data(ms_id, challenge, name)));
 }
 
 Bytes build_response(std::uint8_t eap_id, std::uint8_t ms_id, const MsChapResponse& m) {
@@ -225,11 +242,11 @@ Bytes build_response(std::uint8_t eap_id, std::uint8_t ms_id, const MsChapRespon
 }
 
 Bytes build_success_request(std::uint8_t eap_id, std::uint8_t ms_id, std::string_view text) {
-    return build(eap_id, EapCode::REQUEST, MsChapOpCode::SUCCESS, ms_id, text_view(text));
+    return build_eap_packet(eap_request(eap_id, EapType::MSCHAPV2, success_type_data(ms_id, text)));
 }
 
 Bytes build_failure_request(std::uint8_t eap_id, std::uint8_t ms_id, std::string_view text) {
-    return build(eap_id, EapCode::REQUEST, MsChapOpCode::FAILURE, ms_id, text_view(text));
+    return build_eap_packet(eap_request(eap_id, EapType::MSCHAPV2, failure_type_data(ms_id, text)));
 }
 
 Bytes build_opcode_response(std::uint8_t eap_id, MsChapOpCode op) {

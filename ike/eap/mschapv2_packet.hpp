@@ -79,6 +79,11 @@ struct MsChapFailureText {
 };
 wire::Parsed<MsChapFailureText> parse_failure_text(ByteView data);
 
+// The Type-Data of the server's Requests (what a ServerMethod returns).
+Bytes challenge_type_data(std::uint8_t ms_id, const Challenge& challenge, std::string_view name);
+Bytes success_type_data(std::uint8_t ms_id, std::string_view text);
+Bytes failure_type_data(std::uint8_t ms_id, std::string_view text);
+
 // Whole EAP messages.
 Bytes build_challenge_request(std::uint8_t eap_id, std::uint8_t ms_id, const Challenge& challenge,
                               std::string_view name);

@@ -1,127 +1,82 @@
-// The EAP server for EAP-MSCHAPv2, sans-I/O: bytes of EAP messages in, EAP messages out. The
-// IKE_AUTH exchange carries each message in an EAP payload and, once the result is a success,
-// binds msk() into the final AUTH (RFC 7296 §2.16).
+// EAP-MSCHAPv2 on the server side (RFC 2759 with the EAP framing Windows and strongSwan use),
+// a ServerMethod that EapServer runs after the Identity round:
 //
 //   server                                             peer
-//   start()          EAP-Request/Identity (id n)    -->
-//                <-- EAP-Response/Identity (id n)       empty: the caller's IKE IDi is used
-//   UserLookup(identity)
-//                    Request/MSCHAPv2 Challenge (n+1)   16 random octets, Name = server name
-//                <-- Response/MSCHAPv2 Response (n+1)   Peer-Challenge, NT-Response, Name
+//   begin()          Request/MSCHAPv2 Challenge (n)     16 random octets, Name = server name
+//                <-- Response/MSCHAPv2 Response (n)     Peer-Challenge, NT-Response, Name
 //   NT-Response checked in constant time
-//     good:          Request/MSCHAPv2 Success (n+2)     "S=<authenticator response> M=..."
-//                <-- Response/MSCHAPv2 Success (n+2)
-//                    EAP-Success (n+2)                  status succeeded, msk() available
-//     bad:           Request/MSCHAPv2 Failure (n+2)     "E=691 R=0 C=... V=3 M=..."
-//                <-- Response/MSCHAPv2 Failure (n+2)    (or anything else)
-//                    EAP-Failure (n+2)                  status failed
+//     good:          Request/MSCHAPv2 Success (n+1)     "S=<authenticator response> M=..."
+//                <-- Response/MSCHAPv2 Success (n+1)
+//                    success: EAP-Success, msk() available
+//     bad:           Request/MSCHAPv2 Failure (n+1)     "E=691 R=0 C=... V=3 M=..."
+//                <-- Response/MSCHAPv2 Failure (n+1)    (or anything else)
+//                    failure: EAP-Failure
 //
-// Unknown and disabled users get the same messages as a wrong password (a Challenge, then
-// E=691), so the wire never tells which it was; the reason is for the audit log only. No
-// retries (R=0): one Response per conversation, so the state machine has four steps at most.
-// Identifiers follow RFC 3748 §4.1: each Request has a new one (the first is random), a
-// Response must carry the outstanding Request's, Success/Failure repeat it. Any unexpected or
-// malformed message ends the conversation with EAP-Failure and reason protocol_error.
+// The account is looked up once, when the method starts. Unknown and disabled users get the
+// same messages as a wrong password (a Challenge, then E=691), so the wire never tells which it
+// was; the reason is for the audit log only. No retries (R=0): one Response per conversation.
+// The MS-CHAPv2-ID repeats the EAP identifier of the Challenge, as strongSwan and Windows do.
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "ike/crypto/secret.hpp"
-#include "ike/eap/eap_packet.hpp"
+#include "ike/eap/eap_method.hpp"
 #include "ike/eap/mschapv2.hpp"
-#include "postern/bytes.hpp"
 
 namespace postern::ike::eap {
 
-// What a user store says about an identity.
-struct UserRecord {
-    enum class Status { ok, unknown, disabled };
-    Status status = Status::unknown;
-    crypto::Secret nt_hash;  // 16 octets when ok
-
-    static UserRecord found(crypto::Secret nt_hash) { return {Status::ok, std::move(nt_hash)}; }
-    static UserRecord unknown_user() { return {Status::unknown, {}}; }
-    static UserRecord disabled_user() { return {Status::disabled, {}}; }
-};
-// Called once, synchronously, with the EAP identity (or the IDi fallback).
-using UserLookup = std::function<UserRecord(std::string_view identity)>;
-
-enum class EapStatus { in_progress, succeeded, failed };
-
-enum class EapFailureReason {
-    unknown_user,
-    disabled,
-    bad_password,
-    protocol_error,
-    internal_error,  // e.g. OpenSSL's legacy provider missing
-};
-std::string_view to_string(EapFailureReason r);
-
-// One step: the EAP message to send (empty when there is nothing to send) and the status after
-// it. When the status turns succeeded or failed, reply is the final EAP-Success/Failure.
-struct EapStep {
-    Bytes reply;
-    EapStatus status = EapStatus::in_progress;
-};
-
-class MsChapV2Server {
+class MsChapV2Server final : public ServerMethod {
   public:
     struct Config {
         // Name field of the Challenge (RFC 2759 §3), at most 255 octets.
         std::string server_name = "postern";
-        // The peer's IKE identity as text (IDi), used when the EAP identity is empty (Android).
-        std::string ike_identity;
     };
 
-    MsChapV2Server(Config config, UserLookup lookup, Random random = system_random());
+    // `identity`: the account the Identity round named, looked up now.
+    MsChapV2Server(Config config, std::string identity, const UserLookup& lookup,
+                   Random random = system_random());
 
-    // EAP-Request/Identity. Call once, first.
-    Bytes start();
-    // Feeds one EAP message from the peer.
-    EapStep process(ByteView eap_message);
+    EapType type() const override { return EapType::MSCHAPV2; }
+    std::string_view name() const override { return "EAP-MSCHAPv2"; }
+    Step begin(std::uint8_t id) override;
+    Step process(ByteView type_data, std::uint8_t next_id) override;
+    std::optional<EapFailureReason> failure_reason() const override { return reason_; }
+    const std::string& failure_detail() const override { return detail_; }
+    const crypto::Secret& msk() const override;
 
-    EapStatus status() const { return status_; }
-    // Known as soon as the outcome is (with the Failure Request, before EAP-Failure).
-    std::optional<EapFailureReason> failure_reason() const { return reason_; }
-    // Human-readable detail for the log ("identifier 7 != 8", "NT-Response mismatch").
-    const std::string& failure_detail() const { return detail_; }
-    // The identity looked up (EAP identity or the IDi fallback); empty before the Identity.
-    const std::string& identity() const { return identity_; }
     // The Name the peer put in its MSCHAPv2 Response.
     const std::string& response_name() const { return response_name_; }
-    // kMskSize octets once status() is succeeded; empty otherwise.
-    const crypto::Secret& msk() const;
 
   private:
-    enum class State { initial, identity_sent, challenge_sent, success_sent, failure_sent, done };
+    enum class State { initial, challenge_sent, success_sent, failure_sent, done };
 
-    EapStep on_identity(const EapPacket& p);
-    EapStep on_response(const EapPacket& p);
-    EapStep on_success_response(const EapPacket& p);
-    EapStep on_failure_response(const EapPacket& p);
-    EapStep fail(EapFailureReason reason, std::string detail);
-    EapStep send_failure_request(EapFailureReason reason, std::string detail);
-    std::uint8_t next_identifier() { return ++identifier_; }
+    Step on_response(ByteView type_data);
+    Step on_success_response(ByteView type_data);
+    Step on_failure_response(ByteView type_data);
+    Step fail(EapFailureReason reason, std::string detail);
+    Step send_failure_request(EapFailureReason reason, std::string detail);
 
     Config config_;
-    UserLookup lookup_;
+    std::string identity_;
     Random random_;
     State state_ = State::initial;
-    EapStatus status_ = EapStatus::in_progress;
+    bool succeeded_ = false;
     std::optional<EapFailureReason> reason_;
     std::string detail_;
-    std::uint8_t identifier_ = 0;  // of the outstanding Request
     std::uint8_t ms_id_ = 0;
-    std::string identity_;
     std::string response_name_;
     UserRecord user_;
     Challenge challenge_{};
     crypto::Secret msk_;
     crypto::Secret pending_msk_;
 };
+
+// The method factory EapServer takes (server name, user store, randomness bound in).
+ServerMethodFactory mschapv2_server_method(MsChapV2Server::Config config, UserLookup lookup,
+                                           Random random = system_random());
 
 }  // namespace postern::ike::eap

@@ -1,7 +1,8 @@
 // IKE_AUTH with EAP (RFC 7296 §2.16): the initiator leaves AUTH out of its first IKE_AUTH
-// request, the responder authenticates itself (certificate) and runs EAP-MSCHAPv2 over as many
-// IKE_AUTH round trips as the method needs, and both sides finish with an AUTH computed like a
-// PSK one but keyed with the EAP method's MSK:
+// request, the responder authenticates itself (certificate) and runs EAP (EAP-MSCHAPv2 or
+// EAP-TLS, whichever the connection offers and the peer takes) over as many IKE_AUTH round trips
+// as the method needs, and both sides finish with an AUTH computed like a PSK one but keyed
+// with the EAP method's MSK (shown here for MSCHAPv2):
 //
 //   HDR, SK { IDi, [CERTREQ], [IDr], [N(EAP_ONLY)], [CP], SAi2, TSi, TSr }      -->
 //                 <-- HDR, SK { IDr, [CERT, AUTH], EAP(Request/Identity) }
@@ -23,6 +24,10 @@
 #include <openssl/crypto.h>
 
 #include "ike/crypto/auth.hpp"
+#include "ike/eap/mschapv2_client.hpp"
+#include "ike/eap/mschapv2_server.hpp"
+#include "ike/eap/tls_client.hpp"
+#include "ike/eap/tls_server.hpp"
 #include "ike/exchange/context.hpp"
 #include "ike/exchange/eap_session.hpp"
 #include "ike/wire/eap.hpp"
@@ -89,6 +94,88 @@ std::string first_error_notify(const std::vector<wire::Payload>& in) {
     return {};
 }
 
+// The chain check EAP-TLS uses, either role: our trust anchors at the engine's clock. The
+// validator is copied (copies share the store): the conversation may outlive a reload.
+eap::PeerCheck chain_check(const Ctx& ctx) {
+    return [validator = ctx.validator, now = ctx.wall_now](
+               std::span<const crypto::Certificate> chain) -> tl::expected<void, std::string> {
+        return validator.validate(chain.front(), chain.subspan(1), now);
+    };
+}
+
+eap::TlsSettings tls_settings(const Ctx& ctx, const ConnectionConfig& c) {
+    eap::TlsSettings t;
+    t.chain = c.local_chain;
+    t.key = c.local_key;
+    t.max_version = ctx.config.eap_tls_max_version;
+    return t;
+}
+
+// The methods a responder offers on connection `c`, in its order.
+std::vector<eap::EapServer::Method> server_methods(const Ctx& ctx, const ConnectionConfig& c) {
+    eap::UserLookup lookup = ctx.config.eap_users ? ctx.config.eap_users
+                                                  : eap::UserLookup([](std::string_view) {
+                                                        return eap::UserRecord::unknown_user();
+                                                    });
+    std::vector<eap::EapServer::Method> methods;
+    for (auto m : c.eap_methods) {
+        switch (m) {
+            case EapMethod::mschapv2:
+                methods.push_back({eap::EapType::MSCHAPV2,
+                                   eap::mschapv2_server_method({ctx.config.eap_server_name},
+                                                               lookup, eap::Random(ctx.random))});
+                break;
+            case EapMethod::tls: {
+                eap::EapTlsServer::Config tc;
+                tc.tls = tls_settings(ctx, c);
+                tc.tls.client_cas = ctx.config.trust_anchors;
+                tc.chain_check = chain_check(ctx);
+                methods.push_back(
+                    {eap::EapType::TLS, eap::eap_tls_server_method(std::move(tc), lookup)});
+                break;
+            }
+        }
+    }
+    return methods;
+}
+
+// " (TLSv1.2 ..., client CN=...)" after an EAP-TLS login, for the log.
+std::string tls_detail(const EapSession& s) {
+    const auto* tls = dynamic_cast<const eap::EapTlsServer*>(s.server->method());
+    return tls && !tls->description().empty() ? " (" + tls->description() + ")" : "";
+}
+
+// The peer side for an initiator with local_auth = Eap.
+tl::expected<std::unique_ptr<eap::PeerMethod>, std::string> peer_method(
+    const Ctx& ctx, const ConnectionConfig& c) {
+    const EapMethod m = c.eap_methods.empty() ? EapMethod::mschapv2 : c.eap_methods.front();
+    if (m == EapMethod::tls) {
+        eap::EapTlsClient::Config tc;
+        tc.identity = c.eap_identity;
+        tc.tls = tls_settings(ctx, c);
+        // The server's TLS certificate: trusted, and the one we expect when we know its name.
+        tc.tls.check_peer = [check = chain_check(ctx), expected = c.remote_id.exact()](
+                                std::span<const crypto::Certificate> chain)
+            -> tl::expected<void, std::string> {
+            if (auto ok = check(chain); !ok) return ok;
+            if (expected && !policy::certificate_matches_identity(chain.front(), *expected))
+                return tl::unexpected("server certificate does not name " +
+                                      policy::to_string(*expected));
+            return {};
+        };
+        return std::make_unique<eap::EapTlsClient>(std::move(tc));
+    }
+    std::string password(reinterpret_cast<const char*>(c.eap_password.view().data()),
+                         c.eap_password.size());
+    auto client = eap::MsChapV2Client::create(
+        {c.eap_identity, c.eap_identity.empty() ? policy::to_string(c.local_id) : c.eap_identity,
+         password},
+        eap::Random(ctx.random));
+    OPENSSL_cleanse(password.data(), password.size());
+    if (!client) return tl::unexpected(client.error());
+    return std::make_unique<eap::MsChapV2Client>(std::move(*client));
+}
+
 }  // namespace
 
 // ---- responder ---------------------------------------------------------------------------
@@ -100,14 +187,8 @@ bool start_eap(const Ctx& ctx, sa::IkeSa& sa, MessageId id, const std::vector<wi
     s->peer = peer;
     s->first_request = in;
     s->eap_only = c.eap_only && wire::find_notify(in, NotifyType::EAP_ONLY_AUTHENTICATION);
-    eap::UserLookup lookup = ctx.config.eap_users
-                                 ? ctx.config.eap_users
-                                 : eap::UserLookup([](std::string_view) {
-                                       return eap::UserRecord::unknown_user();
-                                   });
-    s->server.emplace(eap::MsChapV2Server::Config{ctx.config.eap_server_name,
-                                                  policy::to_string(peer)},
-                      std::move(lookup), eap::Random(ctx.random));
+    s->server.emplace(eap::EapServer::Config{policy::to_string(peer)}, server_methods(ctx, c),
+                      eap::Random(ctx.random));
 
     std::vector<wire::Payload> reply;
     reply.push_back({PayloadType::IDr, false, id_payload(sa.local_identity)});
@@ -129,7 +210,11 @@ bool start_eap(const Ctx& ctx, sa::IkeSa& sa, MessageId id, const std::vector<wi
     auto request = eap_payload(s->server->start());
     reply.push_back(*request);
     send_response(ctx, sa, ExchangeType::IKE_AUTH, id, reply);
-    ctx.log(&sa, std::string("EAP-MSCHAPv2 with ") + policy::to_string(peer) +
+    std::string offered;
+    for (auto m : c.eap_methods)
+        offered += std::string(offered.empty() ? "" : ", ") +
+                   (m == EapMethod::tls ? "EAP-TLS" : "EAP-MSCHAPv2");
+    ctx.log(&sa, "EAP (" + offered + ") with " + policy::to_string(peer) +
                      (s->eap_only ? " (EAP-only, RFC 5998: we do not sign)" : ""));
     sa.eap = std::move(s);
     return true;
@@ -163,9 +248,10 @@ bool continue_eap(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
         auto out = eap_payload(step.reply);
         if (!out) return refuse("server_error", "EAP: could not build our reply");
         std::vector<wire::Payload> reply{*out};
-        // The outcome is known with the MSCHAPv2 Failure Request, before EAP-Failure: report
-        // it now, since a peer that gives up there (strongSwan sends INFORMATIONAL
-        // AUTHENTICATION_FAILED instead of the Failure Response) never lets us say it later.
+        // The outcome is known with the MSCHAPv2 Failure Request or the TLS alert, before
+        // EAP-Failure: report it now, since a peer that gives up there (strongSwan sends
+        // INFORMATIONAL AUTHENTICATION_FAILED instead of the Failure Response) never lets us
+        // say it later.
         auto report_failure = [&] {
             if (s.failure_reported) return;
             s.failure_reported = true;
@@ -177,7 +263,8 @@ bool continue_eap(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
                 r == eap::EapFailureReason::bad_password || r == eap::EapFailureReason::disabled;
             fail_auth(
                 ctx, sa,
-                "EAP-MSCHAPv2 failed for '" + s.server->identity() + "': " + reason +
+                std::string(s.server->method_name()) + " failed for '" + s.server->identity() +
+                    "': " + reason +
                     (s.server->failure_detail().empty() ? ""
                                                         : " (" + s.server->failure_detail() + ")"),
                 {presented, known ? s.server->identity() : "", reason});
@@ -192,7 +279,8 @@ bool continue_eap(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
                 s.msk = s.server->msk();
                 sa.user = s.server->identity();
                 send_response(ctx, sa, ExchangeType::IKE_AUTH, id, reply);
-                ctx.log(&sa, "EAP-MSCHAPv2 succeeded for " + sa.user);
+                ctx.log(&sa, std::string(s.server->method_name()) + " succeeded for " + sa.user +
+                                 tls_detail(s));
                 return true;
             case eap::EapStatus::failed: {
                 report_failure();
@@ -224,7 +312,7 @@ bool continue_eap(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
         respond_child(ctx, sa, s.first_request, reply);
     }
     send_response(ctx, sa, ExchangeType::IKE_AUTH, id, reply);
-    const std::string how = std::string("EAP-MSCHAPv2 as ") + sa.user +
+    const std::string how = std::string(s.server->method_name()) + " as " + sa.user +
                             (s.eap_only ? " (EAP-only)" : "");
     sa.eap.reset();
     mark_established(ctx, sa, sa.remote_identity, how);
@@ -236,20 +324,14 @@ bool continue_eap(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
 
 void start_eap_initiator(const Ctx& ctx, sa::IkeSa& sa) {
     const ConnectionConfig& c = *sa.connection;
-    std::string password(reinterpret_cast<const char*>(c.eap_password.view().data()),
-                         c.eap_password.size());
-    auto client = eap::MsChapV2Client::create(
-        {c.eap_identity, c.eap_identity.empty() ? policy::to_string(c.local_id) : c.eap_identity,
-         password},
-        eap::Random(ctx.random));
-    OPENSSL_cleanse(password.data(), password.size());
+    auto client = peer_method(ctx, c);
     if (!client) {
-        ctx.log(&sa, "cannot start EAP-MSCHAPv2: " + client.error());
+        ctx.log(&sa, "cannot start EAP: " + client.error());
         sa.set_state(sa::IkeSaState::Dead);
         return;
     }
     auto s = std::make_shared<EapSession>();
-    s->client.emplace(std::move(*client));
+    s->client = std::move(*client);
     s->eap_only = c.eap_only;
 
     std::vector<wire::Payload> req;
@@ -304,7 +386,7 @@ bool handle_eap_response(const Ctx& ctx, sa::IkeSa& sa, const std::vector<wire::
         if (!p) return fail("IKE_AUTH response without EAP or AUTH");
         auto step = s.client->process(eap_bytes(*p->get<wire::EapPayload>()));
         if (step.status == eap::EapStatus::failed || s.client->status() == eap::EapStatus::failed)
-            return fail("EAP-MSCHAPv2 failed: " + s.client->failure_detail());
+            return fail(std::string(s.client->name()) + " failed: " + s.client->failure_detail());
         if (step.status == eap::EapStatus::succeeded) {
             s.succeeded = true;
             s.msk = s.client->msk();
@@ -326,8 +408,8 @@ bool handle_eap_response(const Ctx& ctx, sa::IkeSa& sa, const std::vector<wire::
     if (!octets) return fail(octets.error());
     if (auto ok = verify_msk_auth(sa, s.msk, in, *octets); !ok) return fail(ok.error());
     sa.remote_identity = s.peer;
-    const std::string how =
-        std::string(s.eap_only ? "EAP-only (MSK)" : "its certificate") + ", we with EAP-MSCHAPv2";
+    const std::string how = std::string(s.eap_only ? "EAP-only (MSK)" : "its certificate") +
+                            ", we with " + std::string(s.client->name());
     sa.eap.reset();
     mark_established(ctx, sa, sa.remote_identity, how);
     handle_config_reply(ctx, sa, in);

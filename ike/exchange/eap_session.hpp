@@ -2,12 +2,13 @@
 // §2.16), kept by the IKE SA between the round trips of either role.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <vector>
 
 #include "ike/crypto/secret.hpp"
-#include "ike/eap/mschapv2_client.hpp"
-#include "ike/eap/mschapv2_server.hpp"
+#include "ike/eap/eap_method.hpp"
+#include "ike/eap/eap_server.hpp"
 #include "ike/policy/identity.hpp"
 #include "ike/wire/payload.hpp"
 
@@ -16,10 +17,10 @@ namespace postern::ike::exchange {
 struct EapSession {
     // Responder: the EAP server, and the first IKE_AUTH request (its SA, TSi, TSr, CP and
     // notifies set up the CHILD_SA once the peer is authenticated).
-    std::optional<eap::MsChapV2Server> server;
+    std::optional<eap::EapServer> server;
     std::vector<wire::Payload> first_request;
     // Initiator: the EAP peer.
-    std::optional<eap::MsChapV2Client> client;
+    std::unique_ptr<eap::PeerMethod> client;
 
     // The other side's IKE identity (responder: IDi; initiator: IDr), for the final AUTH.
     policy::Identity peer;
@@ -31,8 +32,9 @@ struct EapSession {
     bool succeeded = false;
     crypto::Secret msk;
     unsigned rounds = 0;  // responder: IKE_AUTH requests in the conversation
-    // Responder: the failure was reported (AuthFailed) when the MSCHAPv2 Failure Request went
-    // out; the peer may never answer it (strongSwan aborts with an INFORMATIONAL instead).
+    // Responder: the failure was reported (AuthFailed) when the MSCHAPv2 Failure Request or
+    // the TLS alert went out; the peer may never answer it (strongSwan aborts with an
+    // INFORMATIONAL instead).
     bool failure_reported = false;
 };
 

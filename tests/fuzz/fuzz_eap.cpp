@@ -5,7 +5,7 @@
 // Byte 0 picks the mode (byte % 4), the rest is the input:
 //   0  codec: the rest is one EAP message for parse_eap_packet; when it parses, its Type-Data
 //      goes through parse_mschapv2 (both directions) and the value and text parsers.
-//   1  server: records of [u8 length][message] fed to an MsChapV2Server after start().
+//   1  server: records of [u8 length][message] fed to an EapServer (MSCHAPv2) after start().
 //   2  server past the Identity: byte 1 says how many rounds (0-2) a real MsChapV2Client
 //      plays first (so identifiers and MS-CHAPv2-ID are right), the next message is the rest
 //      of the input, sent with the outstanding identifier patched in when it is long enough.
@@ -25,6 +25,7 @@
 #include <memory>
 
 #include "ike/eap/eap_packet.hpp"
+#include "ike/eap/eap_server.hpp"
 #include "ike/eap/mschapv2_client.hpp"
 #include "ike/eap/mschapv2_packet.hpp"
 #include "ike/eap/mschapv2_server.hpp"
@@ -74,13 +75,19 @@ UserLookup users() {
     };
 }
 
-void check_server(const MsChapV2Server& s) {
+EapServer server() {
+    Random random = counter(7);
+    return EapServer({"idi"}, {{EapType::MSCHAPV2, mschapv2_server_method({"srv"}, users(), random)}},
+                     random);
+}
+
+void check_server(const EapServer& s) {
     check((s.status() == EapStatus::succeeded) == (s.msk().size() == kMskSize));
     check(s.status() == EapStatus::succeeded || s.msk().empty());
 }
 
 void server_records(ByteView in) {
-    MsChapV2Server s({"srv", "idi"}, users(), counter(7));
+    EapServer s = server();
     (void)s.start();
     std::size_t at = 0;
     while (at < in.size()) {
@@ -98,7 +105,7 @@ void server_records(ByteView in) {
 void server_after_rounds(ByteView in) {
     if (in.empty()) return;
     const unsigned rounds = in[0] % 3;
-    MsChapV2Server s({"srv", "idi"}, users(), counter(7));
+    EapServer s = server();
     auto c = MsChapV2Client::create({"alice", "alice", "secret"}, counter(99));
     check(c.has_value());
     Bytes msg = s.start();

@@ -12,7 +12,7 @@
 #include "daemon/control_service.hpp"
 #include "daemon/dataplane_log.hpp"
 #include "daemon/engine_setup.hpp"
-#include "ike/eap/mschapv2_server.hpp"
+#include "ike/eap/eap_method.hpp"
 #include "tests/scenario/configs.hpp"
 
 using namespace postern;
