@@ -1,5 +1,7 @@
 #include "daemon/summary.hpp"
 
+#include <algorithm>
+
 #include "daemon/engine_setup.hpp"
 
 namespace postern::daemon {
@@ -24,7 +26,16 @@ std::vector<std::string> describe_lines(const Config& c) {
                 (c.listen.empty() ? std::string("0.0.0.0, :: (default)") : join(c.listen)) +
                 " on UDP " + std::to_string(c.ike_port) + " and " + std::to_string(c.natt_port));
     o.push_back("  data plane  " + to_string(c.dataplane) +
-                " (not available yet: SAs are logged, traffic is not forwarded)");
+                (c.dataplane == DataPlaneKind::Kernel
+                     ? " (not implemented yet: posternd refuses to start)"
+                     : " (userspace ESP on a TUN device; without one, SAs are only logged" +
+                           std::string(c.dataplane == DataPlaneKind::Userspace
+                                           ? ", which userspace refuses)"
+                                           : ")")));
+    if (std::any_of(c.connections.begin(), c.connections.end(),
+                    [](const Connection& k) { return is_eap(k.remote_auth) || is_eap(k.local_auth); }))
+        o.push_back(std::string("  EAP-TLS     TLS 1.2") +
+                    (c.eap_tls_max_version >= 0x0304 ? " and 1.3" : " (1.3: eap_tls_max_version)"));
     o.push_back(std::string("  legacy      ") +
                 (c.allow_legacy_crypto ? "allowed (3DES, SHA-1, MODP-1024)" : "refused"));
     o.push_back("  CAs         " + join(c.cacerts));
@@ -38,7 +49,12 @@ std::vector<std::string> describe_lines(const Config& c) {
         o.push_back("  connection " + k.name + ": local " +
                     (k.local_id.empty() ? std::string("(from certificate)") : k.local_id) + " (" +
                     to_string(k.local_auth) + "), remote " + k.remote_id + " (" +
-                    to_string(k.remote_auth) + ")");
+                    to_string(k.remote_auth) +
+                    (k.remote_auth == AuthKind::Eap
+                         ? ": " + (k.eap_methods.empty() ? std::string("mschapv2, tls")
+                                                         : join(k.eap_methods))
+                         : std::string()) +
+                    ")");
         if (!k.cert.empty()) o.push_back("    cert " + k.cert + ", key " + k.key_file);
         o.push_back("    IKE  " +
                     join(k.ike_proposals.empty() ? kDefaultIkeProposals : k.ike_proposals) +

@@ -358,7 +358,12 @@ bool handle_eap_response(const Ctx& ctx, sa::IkeSa& sa, const std::vector<wire::
         sa.eap.reset();
         return false;
     };
-    if (auto n = first_error_notify(in); !n.empty()) return fail("peer answered " + n);
+    if (auto n = first_error_notify(in); !n.empty())
+        return fail((s.client->status() == eap::EapStatus::failed
+                         ? std::string(s.client->name()) + " failed: " +
+                               s.client->failure_detail() + "; "
+                         : std::string()) +
+                    "peer answered " + n);
 
     if (!s.responder_checked) {
         const auto* idr_p = wire::find_payload(in, PayloadType::IDr);
@@ -385,6 +390,15 @@ bool handle_eap_response(const Ctx& ctx, sa::IkeSa& sa, const std::vector<wire::
         const auto* p = wire::find_payload(in, PayloadType::EAP);
         if (!p) return fail("IKE_AUTH response without EAP or AUTH");
         auto step = s.client->process(eap_bytes(*p->get<wire::EapPayload>()));
+        if (step.status == eap::EapStatus::failed && !step.reply.empty()) {
+            // Our last word (a TLS alert, or the acknowledgement of the server's), so the
+            // server can end the conversation with EAP-Failure instead of timing out.
+            auto out = eap_payload(step.reply);
+            if (!out) return fail("EAP: could not build our reply");
+            ctx.log(&sa, std::string(s.client->name()) + " failed: " + s.client->failure_detail());
+            send_request(ctx, sa, ExchangeType::IKE_AUTH, {*out});
+            return true;
+        }
         if (step.status == eap::EapStatus::failed || s.client->status() == eap::EapStatus::failed)
             return fail(std::string(s.client->name()) + " failed: " + s.client->failure_detail());
         if (step.status == eap::EapStatus::succeeded) {

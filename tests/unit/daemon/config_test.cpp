@@ -232,4 +232,34 @@ BOOST_AUTO_TEST_CASE(connection_values_are_checked) {
     BOOST_TEST(e.message.find("already exists") != std::string::npos, e.message);
 }
 
+BOOST_AUTO_TEST_CASE(eap_keys) {
+    auto c = parse_config(
+        "[server]\neap_tls_max_version = \"1.3\"\n"
+        "[[connections]]\nname = \"a\"\nremote_auth = \"eap\"\neap_methods = [\"tls\", \"mschapv2\"]\n",
+        "/etc/postern/postern.toml");
+    BOOST_REQUIRE_MESSAGE(c, (c ? "" : c.error().to_string()));
+    BOOST_TEST(c->eap_tls_max_version == 0x0304);
+    BOOST_TEST((c->connections[0].remote_auth == AuthKind::Eap));
+    BOOST_TEST((c->connections[0].eap_methods == std::vector<std::string>{"tls", "mschapv2"}));
+    auto d = parse_config("", "/etc/postern/postern.toml");
+    BOOST_TEST(d->eap_tls_max_version == 0x0303);
+
+    auto e = error_of("[server]\neap_tls_max_version = \"1.1\"\n");
+    BOOST_TEST(e.key == "server.eap_tls_max_version");
+    BOOST_TEST(e.message == "expected \"1.2\" or \"1.3\", got \"1.1\"");
+    const std::string head = "[[connections]]\nname = \"a\"\n";
+    e = error_of(head + "remote_auth = \"eap\"\neap_methods = [\"tls\", \"md5\"]\n");
+    BOOST_TEST(e.key == "connections[0].eap_methods[1]");
+    BOOST_TEST(e.line == 4u);
+    BOOST_TEST(e.message == "unknown EAP method \"md5\" (mschapv2, tls)");
+    e = error_of(head + "remote_auth = \"eap\"\neap_methods = [\"tls\", \"tls\"]\n");
+    BOOST_TEST(e.message == "\"tls\" is listed twice");
+    e = error_of(head + "remote_auth = \"eap-tls\"\neap_methods = [\"tls\"]\n");
+    BOOST_TEST(e.key == "connections[0].eap_methods");
+    BOOST_TEST(e.message.find("only with remote_auth = \"eap\"") == 0u, e.message);
+    e = error_of(head + "local_auth = \"eap\"\n");
+    BOOST_TEST(e.key == "connections[0].local_auth");
+    BOOST_TEST(e.line == 3u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -275,27 +275,64 @@ BOOST_AUTO_TEST_CASE(pubkey_needs_cert_key_and_cas) {
     BOOST_TEST(err.message.find("pki.cacerts") != std::string::npos, err.message);
 }
 
-BOOST_AUTO_TEST_CASE(eap_mschapv2_reaches_the_engine_and_eap_tls_is_refused) {
+BOOST_AUTO_TEST_CASE(eap_connections_reach_the_engine) {
     TempDir d;
-    auto c = d.load(kCert + "cert = \"server-rsa.pem\"\nkey = \"server-rsa.key\"\n");
+    const std::string server = kCert + "cert = \"server-rsa.pem\"\nkey = \"server-rsa.key\"\n";
+    using M = ike::EapMethod;
+    auto c = d.load(server);
     c.connections[0].remote_auth = AuthKind::EapMschapv2;  // as parsed from remote_auth
     c.connections[0].eap_only = true;
     auto e = build_engine_config(c);
     BOOST_REQUIRE(e);
+    BOOST_TEST((e->connections[0].eap_methods == std::vector<M>{M::mschapv2}));
+    BOOST_TEST(e->connections[0].eap_only);
     BOOST_TEST((e->connections[0].remote_auth == ike::AuthClass::Eap));
     BOOST_TEST((e->connections[0].local_auth == ike::AuthClass::PublicKey));
-    BOOST_TEST(e->connections[0].eap_only);
+    c.connections[0].remote_auth = AuthKind::EapTls;
+    e = build_engine_config(c);
+    BOOST_REQUIRE(e);
+    BOOST_TEST((e->connections[0].eap_methods == std::vector<M>{M::tls}));
+    c.connections[0].remote_auth = AuthKind::Eap;
+    e = build_engine_config(c);
+    BOOST_REQUIRE(e);
+    BOOST_TEST((e->connections[0].eap_methods == std::vector<M>{M::mschapv2, M::tls}));
+    c.connections[0].eap_methods = {"tls", "mschapv2"};
+    e = build_engine_config(c);
+    BOOST_REQUIRE(e);
+    BOOST_TEST((e->connections[0].eap_methods == std::vector<M>{M::tls, M::mschapv2}));
 
     c.connections[0].local_auth = AuthKind::EapMschapv2;  // EAP on both sides
     e = build_engine_config(c);
     BOOST_REQUIRE(!e);
     BOOST_TEST(e.error().key == "connections[0].remote_auth");
+}
 
+BOOST_AUTO_TEST_CASE(eap_tls_needs_a_certificate_and_cas) {
+    TempDir d;
+    // The server's TLS certificate is the connection's: local_auth = psk cannot offer TLS.
     auto err = d.build_error(
-        "[[connections]]\nname = \"a\"\nremote_auth = \"pubkey\"\n\nlocal_auth = \"eap-tls\"\n");
+        "[pki]\ncacerts = [\"root-ca.pem\"]\n[[connections]]\nname = \"a\"\nlocal_id = \"x.test\"\n"
+        "local_auth = \"psk\"\npsk = \"0123456789abcdef\"\nremote_auth = \"eap-tls\"\n");
     BOOST_TEST(err.key == "connections[0].local_auth");
-    BOOST_TEST(err.line == 5u);
-    BOOST_TEST(err.message == "eap-tls is not supported yet");
+    BOOST_TEST(err.message.find("EAP-TLS needs local_auth = pubkey") == 0u, err.message);
+    // Without CAs no client certificate could be checked.
+    err = d.build_error(
+        "[[connections]]\nname = \"a\"\nremote_auth = \"eap\"\ncert = \"server-rsa.pem\"\n"
+        "key = \"server-rsa.key\"\n");
+    BOOST_TEST(err.key == "connections[0].remote_auth");
+    BOOST_TEST(err.line == 3u);
+    BOOST_TEST(err.message.find("pki.cacerts") != std::string::npos, err.message);
+    // eap_methods = ["mschapv2"] offers no TLS: no CAs needed then.
+    auto ok = build_engine_config(d.load(
+        "[[connections]]\nname = \"a\"\nremote_auth = \"eap\"\neap_methods = [\"mschapv2\"]\n"
+        "cert = \"server-rsa.pem\"\nkey = \"server-rsa.key\"\n"));
+    BOOST_REQUIRE_MESSAGE(ok, (ok ? "" : ok.error().to_string()));
+    // posternd as an EAP-TLS client presents its cert and key.
+    err = d.build_error(
+        "[pki]\ncacerts = [\"root-ca.pem\"]\n[[connections]]\nname = \"a\"\n"
+        "remote_auth = \"pubkey\"\nlocal_auth = \"eap-tls\"\n");
+    BOOST_TEST(err.key == "connections[0].cert");
+    BOOST_TEST(err.message == "local_auth = eap-tls needs cert (a PEM file)");
 }
 
 BOOST_AUTO_TEST_CASE(initiator_connection) {
