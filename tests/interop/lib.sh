@@ -328,6 +328,7 @@ $extra
             net = 1
             enc = 1
             lib = 1
+            tls = 2
         }
     }
 }

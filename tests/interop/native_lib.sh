@@ -29,8 +29,9 @@ nc_pki() {
 
 # nc_server_conf LEGACY(0|1) [EXTRA_CONNECTION_LINES]  - WORK/postern.toml: userspace data plane,
 # the pki's CA, pool "clients" (10.99.0.0/24, fd00:99::/112, DNS NC_DNS4/NC_DNS6), connection
-# "users" (pubkey -> eap-mschapv2, local_ts = the LAN behind a). LEGACY=1 adds
-# allow_legacy_crypto and Windows' MODP-1024 / SHA-1 proposals (§2 item 6 "compatibility switch").
+# "users" (pubkey -> NC_REMOTE_AUTH, default eap-mschapv2; local_ts = the LAN behind a).
+# LEGACY=1 adds allow_legacy_crypto and Windows' MODP-1024 / SHA-1 proposals (§2 item 6
+# "compatibility switch"). NC_SERVER_EXTRA: more [server] lines.
 nc_server_conf() {
     local legacy=$1 extra=${2:-} server_extra='dataplane = "userspace"'
     local ike='"aes256gcm16-prfsha256-ecp256", "aes256-sha256-ecp256", "aes256-sha256-modp2048", "aes256gcm16-prfsha256-x25519-modp2048", "aes256-sha256-x25519-modp3072-modp4096"'
@@ -40,6 +41,7 @@ nc_server_conf() {
         ike+=', "aes256-sha256-modp1024", "aes256-sha1-modp1024", "aes256gcm16-prfsha256-modp1024"'
         esp+=', "aes256-sha1", "aes128-sha1"'
     fi
+    [ -n "${NC_SERVER_EXTRA:-}" ] && server_extra+=$'\n'"$NC_SERVER_EXTRA"
     posternd_conf "$WORK/postern.toml" "$server_extra"
     cat >>"$WORK/postern.toml" <<EOF
 [pki]
@@ -54,7 +56,7 @@ dns = ["$NC_DNS4", "$NC_DNS6"]
 name = "users"
 local_id = "$NC_SERVER_NAME"
 local_auth = "pubkey"
-remote_auth = "eap-mschapv2"
+remote_auth = "${NC_REMOTE_AUTH:-eap-mschapv2}"
 cert = "$WORK/pki/server.pem"
 key = "$WORK/pki/server.key"
 ike_proposals = [$ike]
