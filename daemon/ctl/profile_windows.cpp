@@ -70,7 +70,11 @@ Result<Profile> generate_windows(const ProfileInput& in) {
     add("");
 
     if (with_cert) {
-        add("# The user's certificate and key (PKCS#12), into the machine store.");
+        // EAP-TLS with -UserCertificate looks in the user's store; machine certificate
+        // authentication (pubkey) in the machine's.
+        const bool user_store = in.auth == ClientAuth::eap_tls;
+        add(std::string("# The user's certificate and key (PKCS#12), into the ") +
+            (user_store ? "user's" : "machine") + " store.");
         add("$P12Base64 = @'");
         s += base64_lines(in.p12, 64);
         add("'@");
@@ -79,8 +83,9 @@ Result<Profile> generate_windows(const ProfileInput& in) {
         add("[IO.File]::WriteAllBytes($P12File, [Convert]::FromBase64String(($P12Base64 -replace "
             "'\\s', '')))");
         add("$P12Password = Read-Host -AsSecureString 'Password of the PKCS#12 file'");
-        add("Import-PfxCertificate -FilePath $P12File -CertStoreLocation Cert:\\LocalMachine\\My "
-            "-Password $P12Password | Out-Null");
+        add(std::string("Import-PfxCertificate -FilePath $P12File -CertStoreLocation Cert:\\") +
+            (user_store ? "CurrentUser" : "LocalMachine") +
+            "\\My -Password $P12Password | Out-Null");
         add("Remove-Item $P12File");
         add("");
     }

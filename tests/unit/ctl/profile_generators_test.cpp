@@ -259,6 +259,24 @@ BOOST_AUTO_TEST_CASE(script_references_ca_server_and_constants) {
     BOOST_TEST(!contains(s, "-SplitTunneling"));
 }
 
+BOOST_AUTO_TEST_CASE(certificates_go_to_the_store_windows_looks_in) {
+    // EAP-TLS with -UserCertificate: the user's store; machine certificates: the machine's.
+    auto in = gcm_input();
+    in.p12 = {1, 2, 3};
+    in.auth = ClientAuth::eap_tls;
+    auto p = generate_windows(in);
+    BOOST_TEST_REQUIRE(p.has_value());
+    std::string s = file_of(*p, "ps1").content;
+    BOOST_TEST(contains(s, "-CertStoreLocation Cert:\\CurrentUser\\My"));
+    BOOST_TEST(contains(s, "New-EapConfiguration -Tls -UserCertificate -VerifyServerIdentity"));
+    BOOST_TEST(!contains(s, "Cert:\\LocalMachine\\My"));
+    in.auth = ClientAuth::pubkey;
+    p = generate_windows(in);
+    BOOST_TEST_REQUIRE(p.has_value());
+    s = file_of(*p, "ps1").content;
+    BOOST_TEST(contains(s, "-CertStoreLocation Cert:\\LocalMachine\\My"));
+}
+
 BOOST_AUTO_TEST_CASE(cbc_only_and_legacy) {
     auto in = cbc_input();
     in.allow_legacy = true;
