@@ -66,20 +66,6 @@ void start(Network& net, const Setup& s, Lookups* seen = nullptr) {
     net.start(std::move(ci), std::move(cr));
 }
 
-const ike::Event* find(const Node& n, EventKind k) {
-    for (const auto& e : n.events)
-        if (e.kind == k) return &e;
-    return nullptr;
-}
-
-// The IKE_AUTH messages each way (datagrams on port 500 after IKE_SA_INIT), to count rounds.
-std::size_t datagrams_from(const Network& net, const Node& n) {
-    std::size_t k = 0;
-    for (const auto& d : net.wire)
-        k += d.local == n.address;
-    return k;
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(eap)
@@ -96,9 +82,9 @@ BOOST_AUTO_TEST_CASE(mschapv2_login_establishes_with_a_virtual_ip) {
     BOOST_TEST(net.b.count(EventKind::AuthFailed) == 0u);
     BOOST_TEST(seen.names == std::vector<std::string>{"alice"});
     // IKE_SA_INIT, IKE_AUTH with IDi, Identity, Challenge response, Success response, AUTH.
-    BOOST_TEST(datagrams_from(net, net.a) == 6u);
+    BOOST_TEST(net.sent_by(net.a) == 6u);
     // The responder's first IKE_AUTH reply carries its certificate chain in two fragments.
-    BOOST_TEST(datagrams_from(net, net.b) == 7u);
+    BOOST_TEST(net.sent_by(net.b) == 7u);
 
     auto r = net.sas(net.b);
     BOOST_TEST_REQUIRE(r.size() == 1u);
@@ -112,7 +98,7 @@ BOOST_AUTO_TEST_CASE(mschapv2_login_establishes_with_a_virtual_ip) {
     // Both data planes got the same keys for each direction.
     BOOST_TEST(net.a.installed[0].out.spi.value() == net.b.installed[0].in.spi.value());
 
-    const ike::Event* ok = find(net.b, EventKind::IkeEstablished);
+    const ike::Event* ok = net.b.first(EventKind::IkeEstablished);
     BOOST_TEST(ok->user == "alice");
     BOOST_TEST(ok->identity == "alice");
     BOOST_TEST_REQUIRE(ok->peer.has_value());
@@ -134,14 +120,14 @@ BOOST_AUTO_TEST_CASE(wrong_password_is_refused_with_authentication_failed) {
     BOOST_TEST(net.sas(net.a).empty());
     BOOST_TEST(net.b.installed.empty());
     BOOST_TEST(net.b.pools.in_use() == 0u);
-    const ike::Event* f = find(net.b, EventKind::AuthFailed);
+    const ike::Event* f = net.b.first(EventKind::AuthFailed);
     BOOST_TEST_REQUIRE(f != nullptr);
     BOOST_TEST(f->reason == "bad_password");
     BOOST_TEST(f->identity == "alice");
     BOOST_TEST(f->user == "alice");
     BOOST_TEST(f->peer.has_value());
     // The initiator heard why: EAP-Failure with AUTHENTICATION_FAILED.
-    const ike::Event* fi = find(net.a, EventKind::AuthFailed);
+    const ike::Event* fi = net.a.first(EventKind::AuthFailed);
     BOOST_TEST_REQUIRE(fi != nullptr);
     BOOST_TEST(fi->text.find("AUTHENTICATION_FAILED") != std::string::npos);
 }
@@ -153,7 +139,7 @@ BOOST_AUTO_TEST_CASE(unknown_user_is_refused_and_not_named_as_an_account) {
     start(net, s);
     net.initiate("home");
     net.run();
-    const ike::Event* f = find(net.b, EventKind::AuthFailed);
+    const ike::Event* f = net.b.first(EventKind::AuthFailed);
     BOOST_TEST_REQUIRE(f != nullptr);
     BOOST_TEST(f->reason == "unknown_user");
     BOOST_TEST(f->identity == "mallory");
@@ -170,7 +156,7 @@ BOOST_AUTO_TEST_CASE(disabled_user_is_refused) {
     start(net, s);
     net.initiate("home");
     net.run();
-    const ike::Event* f = find(net.b, EventKind::AuthFailed);
+    const ike::Event* f = net.b.first(EventKind::AuthFailed);
     BOOST_TEST_REQUIRE(f != nullptr);
     BOOST_TEST(f->reason == "disabled");
     BOOST_TEST(f->user == "bob");
@@ -203,10 +189,10 @@ BOOST_AUTO_TEST_CASE(eap_only_when_both_sides_want_it) {
     net.run();
     BOOST_TEST_INFO(net.a.log() + net.b.log());
     BOOST_TEST(net.b.count(EventKind::IkeEstablished) == 1u);
-    const ike::Event* a = find(net.a, EventKind::IkeEstablished);
+    const ike::Event* a = net.a.first(EventKind::IkeEstablished);
     BOOST_TEST_REQUIRE(a != nullptr);
     BOOST_TEST(a->text.find("EAP-only (MSK)") != std::string::npos);
-    BOOST_TEST(find(net.b, EventKind::IkeEstablished)->text.find("(EAP-only)") !=
+    BOOST_TEST(net.b.first(EventKind::IkeEstablished)->text.find("(EAP-only)") !=
                std::string::npos);
 }
 
@@ -220,7 +206,7 @@ BOOST_AUTO_TEST_CASE(eap_only_request_is_answered_with_a_signature_unless_allowe
     net.initiate("home");
     net.run();
     BOOST_TEST(net.b.count(EventKind::IkeEstablished) == 1u);
-    const ike::Event* a = find(net.a, EventKind::IkeEstablished);
+    const ike::Event* a = net.a.first(EventKind::IkeEstablished);
     BOOST_TEST_REQUIRE(a != nullptr);
     BOOST_TEST(a->text.find("its certificate") != std::string::npos);
 }
@@ -234,7 +220,7 @@ BOOST_AUTO_TEST_CASE(responder_signs_unless_the_client_asked_for_eap_only) {
     net.initiate("home");
     net.run();
     BOOST_TEST(net.b.count(EventKind::IkeEstablished) == 1u);
-    BOOST_TEST(find(net.a, EventKind::IkeEstablished)->text.find("its certificate") !=
+    BOOST_TEST(net.a.first(EventKind::IkeEstablished)->text.find("its certificate") !=
                std::string::npos);
 }
 
@@ -252,7 +238,7 @@ BOOST_AUTO_TEST_CASE(psk_peer_does_not_reach_an_eap_connection) {
     net.initiate("home");
     net.run();
     BOOST_TEST(net.b.count(EventKind::IkeEstablished) == 0u);
-    const ike::Event* f = find(net.b, EventKind::AuthFailed);
+    const ike::Event* f = net.b.first(EventKind::AuthFailed);
     BOOST_TEST_REQUIRE(f != nullptr);
     BOOST_TEST(f->text.find("no connection for") != std::string::npos);
 }

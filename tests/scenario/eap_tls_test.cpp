@@ -67,19 +67,6 @@ void start(Network& net, const Setup& s, std::vector<std::string>* asked = nullp
     net.start(std::move(ci), std::move(cr));
 }
 
-const ike::Event* find(const Node& n, EventKind k) {
-    for (const auto& e : n.events)
-        if (e.kind == k) return &e;
-    return nullptr;
-}
-
-std::size_t datagrams_from(const Network& net, const Node& n) {
-    std::size_t k = 0;
-    for (const auto& d : net.wire)
-        k += d.local == n.address;
-    return k;
-}
-
 void expect_login(Network& net, const std::string& how) {
     BOOST_TEST_INFO(net.a.log() + net.b.log());
     BOOST_TEST(net.a.count(EventKind::IkeEstablished) == 1u);
@@ -91,7 +78,7 @@ void expect_login(Network& net, const std::string& how) {
     BOOST_TEST(r[0].virtual_ip->to_string() == "10.99.0.1");
     BOOST_TEST(net.b.installed.size() == 1u);
     BOOST_TEST(net.a.installed.size() == 1u);
-    const ike::Event* ok = find(net.b, EventKind::IkeEstablished);
+    const ike::Event* ok = net.b.first(EventKind::IkeEstablished);
     BOOST_TEST_REQUIRE(ok != nullptr);
     BOOST_TEST(ok->text.find(how) != std::string::npos, ok->text);
 }
@@ -118,7 +105,7 @@ BOOST_AUTO_TEST_CASE(tls_12_and_13_logins_establish_with_a_virtual_ip) {
                        log);
             // Every request of the initiator fits one datagram (1024-octet EAP-TLS fragments),
             // and the conversation stays well inside eap_max_rounds.
-            BOOST_TEST(datagrams_from(net, net.a) <= 16u);
+            BOOST_TEST(net.sent_by(net.a) <= 16u);
             for (const auto& d : net.wire)
                 if (d.local == net.a.address) BOOST_TEST(d.data.size() <= 1280u);
         }
@@ -178,7 +165,7 @@ BOOST_AUTO_TEST_CASE(refusals_carry_their_audit_reason) {
             BOOST_TEST(net.b.count(EventKind::IkeEstablished) == 0u);
             BOOST_TEST(net.a.count(EventKind::IkeEstablished) == 0u);
             BOOST_TEST(net.b.count(EventKind::AuthFailed) == 1u);
-            const ike::Event* f = find(net.b, EventKind::AuthFailed);
+            const ike::Event* f = net.b.first(EventKind::AuthFailed);
             BOOST_TEST_REQUIRE(f != nullptr);
             BOOST_TEST(f->reason == k.reason);
             BOOST_TEST(f->user == k.account);
@@ -215,7 +202,7 @@ BOOST_AUTO_TEST_CASE(a_round_bound_stops_the_conversation) {
     net.advance(std::chrono::seconds(5));
     BOOST_TEST_INFO(net.a.log() + net.b.log());
     BOOST_TEST(net.b.count(EventKind::IkeEstablished) == 0u);
-    const ike::Event* f = find(net.b, EventKind::AuthFailed);
+    const ike::Event* f = net.b.first(EventKind::AuthFailed);
     BOOST_TEST_REQUIRE(f != nullptr);
     BOOST_TEST(f->reason == "protocol_error");
     BOOST_TEST(f->text.find("more than 3 round trips") != std::string::npos, f->text);

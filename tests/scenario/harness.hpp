@@ -88,6 +88,12 @@ struct Node {
         return n;
     }
     bool has_event(ike::EventKind k) const { return count(k) > 0; }
+    // The first event of kind k, or null.
+    const ike::Event* first(ike::EventKind k) const {
+        for (const auto& e : events)
+            if (e.kind == k) return &e;
+        return nullptr;
+    }
     std::string log() const {
         std::string s;
         for (const auto& e : events)
@@ -150,6 +156,13 @@ class Network {
     }
 
     std::vector<ike::IkeSaInfo> sas(const Node& n) const { return n.engine->list(); }
+    // Datagrams node n put on the network (to count IKE_AUTH round trips).
+    std::size_t sent_by(const Node& n) const {
+        std::size_t k = 0;
+        for (const auto& d : wire)
+            k += d.local == n.address;
+        return k;
+    }
 
     // Puts what an engine call made outside the harness (expire_child, terminate) on the
     // network and into the node's records, as if the harness had made the call.
