@@ -67,7 +67,8 @@ class TlsReassembler {
 // Cuts an outgoing flight into frames of at most `fragment_size` octets of TLS data.
 class TlsFragmenter {
   public:
-    explicit TlsFragmenter(std::size_t fragment_size) : fragment_size_(fragment_size) {}
+    explicit TlsFragmenter(std::size_t fragment_size)
+        : fragment_size_(fragment_size ? fragment_size : 1) {}
     // Starts sending `flight` (replaces nothing: the previous one must be sent).
     void load(Bytes flight);
     bool pending() const { return offset_ < flight_.size(); }
