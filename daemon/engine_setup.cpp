@@ -357,6 +357,8 @@ tl::expected<ike::EngineConfig, ConfigError> build_engine_config(
     e.retransmit_timeout = std::chrono::milliseconds(c.retransmit_timeout_ms);
     e.retransmit_tries = c.retransmit_tries;
     e.eap_tls_max_version = c.eap_tls_max_version;
+    e.eap_factories = {ike::eap::mschapv2_method(),
+                       ike::eap::tls_method({c.eap_tls_max_version})};
     return e;
 }
 

@@ -10,6 +10,7 @@
 #include <ctime>
 #include <set>
 
+#include "ike/crypto/verifier.hpp"
 #include "ike/exchange/context.hpp"
 #include "ike/sa/protection.hpp"
 #include "ike/wire/describe.hpp"
@@ -20,6 +21,15 @@ namespace postern::ike {
 using exchange::Ctx;
 using sa::IkeSa;
 using sa::IkeSaState;
+
+namespace {
+
+std::shared_ptr<const plugin::CertificateVerifier> verifier_for(const EngineConfig& c) {
+    if (c.verifier) return c.verifier;
+    return std::make_shared<crypto::AnchorVerifier>(c.trust_anchors);
+}
+
+}  // namespace
 
 struct Engine::Impl {
     AddressPools* pools;
@@ -33,11 +43,11 @@ struct Engine::Impl {
     std::set<std::pair<TimePoint, std::uint64_t>> timers;  // (due, our SPI)
     std::map<std::uint64_t, TimePoint> scheduled;          // our SPI -> due in `timers`
 
-    std::unique_ptr<crypto::CertificateValidator> validator;
+    std::shared_ptr<const plugin::CertificateVerifier> verifier;
     std::optional<wire::Payload> certreq;
 
     Ctx ctx(Engine& e, TimePoint now, Actions& out) {
-        return Ctx{e.config_, e.stats_, pools, random, now, out, wall_clock(), *validator, certreq};
+        return Ctx{e.config_, e.stats_, pools, random, now, out, wall_clock(), verifier, certreq};
     }
 };
 
@@ -49,7 +59,7 @@ Engine::Engine(EngineConfig config, AddressPools* pools, Random random, WallCloc
     impl_->random = random ? std::move(random) : Random([](MutableByteView b) {
         RAND_bytes(b.data(), static_cast<int>(b.size()));
     });
-    impl_->validator = std::make_unique<crypto::CertificateValidator>(config_.trust_anchors);
+    impl_->verifier = verifier_for(config_);
     if (!config_.trust_anchors.empty())
         impl_->certreq = wire::Payload{PayloadType::CERTREQ, false,
                                        crypto::certreq_payload(config_.trust_anchors)};
@@ -524,7 +534,7 @@ std::size_t Engine::reload(EngineConfig config, TimePoint now, Actions& out) {
     for (auto& [spi, name] : names)
         for (const auto& c : config_.connections)
             if (c.name == name) impl.by_spi.at(spi)->connection = &c;
-    impl.validator = std::make_unique<crypto::CertificateValidator>(config_.trust_anchors);
+    impl.verifier = verifier_for(config_);
     impl.certreq.reset();
     if (!config_.trust_anchors.empty())
         impl.certreq = wire::Payload{PayloadType::CERTREQ, false,

@@ -29,6 +29,7 @@
 #include "postern/bytes.hpp"
 #include "postern/dataplane.hpp"
 #include "postern/net.hpp"
+#include "postern/plugin/pools.hpp"
 
 namespace postern::ike {
 
@@ -93,18 +94,9 @@ struct Actions {
     }
 };
 
-// Address pools by name; the daemon's are backed by the lease store later (issue 5).
-class AddressPools {
-  public:
-    virtual ~AddressPools() = default;
-    // An address of `family` from `pool` for `identity` (the same one it had before, when
-    // possible), or the requested one if free; nullopt when the pool has no such family or is
-    // exhausted.
-    virtual std::optional<IpAddress> acquire(const std::string& pool, const std::string& identity,
-                                             IpAddress::Family family,
-                                             std::optional<IpAddress> requested) = 0;
-    virtual void release(const std::string& pool, const IpAddress& address) = 0;
-};
+// Address pools by name (the plugin API's interface: the daemon's come from a plugin, e.g.
+// sqlite-users' leases, or from memory).
+using plugin::AddressPools;
 
 // Counters of what happened, for logs, metrics and tests.
 struct EngineStats {

@@ -14,10 +14,14 @@
 #include "ike/crypto/signature.hpp"
 #include "ike/crypto/x509.hpp"
 #include "ike/eap/eap_method.hpp"
+#include "ike/eap/methods.hpp"
 #include "ike/policy/identity.hpp"
 #include "ike/policy/traffic_selector.hpp"
 #include "ike/wire/constants.hpp"
 #include "postern/net.hpp"
+#include "postern/plugin/authorize.hpp"
+#include "postern/plugin/users.hpp"
+#include "postern/plugin/x509.hpp"
 
 namespace postern::ike {
 
@@ -27,9 +31,10 @@ namespace postern::ike {
 // (TLS); the other side authenticates with its certificate (or, RFC 5998, with EAP alone).
 enum class AuthClass : std::uint8_t { Psk, PublicKey, Eap };
 
+// An EAP method by its IANA type; the two built in by name. A plugin may provide others.
 enum class EapMethod : std::uint8_t {
-    mschapv2,  // user name and password (NT hash in the user store)
-    tls,       // the client's certificate (RFC 5216, RFC 9190)
+    tls = 13,       // the client's certificate (RFC 5216, RFC 9190)
+    mschapv2 = 26,  // user name and password (NT hash in the user store)
 };
 
 struct ConnectionConfig {
@@ -110,17 +115,29 @@ struct EngineConfig {
     crypto::AlgorithmPolicy algorithms;
     // Trusted CAs for peer certificates.
     std::vector<crypto::Certificate> trust_anchors;
-    // Responder, remote_auth = Eap: who may log in (the daemon's SQLite users; tests' maps).
-    // Called once per EAP conversation, on the IKE thread. Unset: every EAP login fails.
+    // Responder, remote_auth = Eap: who may log in (the daemon's user stores, from plugins;
+    // tests' maps). Called once per EAP conversation, on the IKE thread. Unset: every EAP
+    // login fails. Authorizers see the groups it returns for any authenticated peer.
     eap::UserLookup eap_users;
-    // The Name in our MSCHAPv2 Challenge.
-    std::string eap_server_name = "postern";
+    // The EAP methods a responder can offer, by type (the eap-* plugins' factories); a
+    // connection's eap_methods picks from them. Both built-in ones unless set.
+    std::vector<std::shared_ptr<plugin::EapMethodFactory>> eap_factories =
+        eap::builtin_methods();
+    // Whether a peer's certificate chain is trusted (the x509 plugin's). Unset: the engine
+    // checks chains against trust_anchors itself.
+    std::shared_ptr<const plugin::CertificateVerifier> verifier;
+    // Pre-shared keys for connections without their own `psk`, asked in order (plugins:
+    // psk, sqlite-users, lua).
+    std::vector<std::shared_ptr<plugin::PskSource>> psk_sources;
+    // After a peer authenticated: asked in order, the first that does not abstain decides
+    // (plugins: lua). None: every authenticated peer is allowed.
+    std::vector<std::shared_ptr<plugin::Authorizer>> authorizers;
     // Responder: EAP round trips allowed before the peer must have finished (a bound on work
     // done for an unauthenticated peer; MSCHAPv2 needs 4, EAP-TLS about 10 with 1024-octet
     // fragments; strongSwan's eap-tls allows 32 messages too).
     unsigned eap_max_rounds = 32;
-    // EAP-TLS: the highest TLS version (0x0303 TLS 1.2, 0x0304 TLS 1.3), both roles. 1.2 by
-    // default, as strongSwan and FreeRADIUS: clients' TLS 1.3 EAP-TLS support is uneven.
+    // Initiator with local_auth = Eap and EAP-TLS: the highest TLS version (0x0303 TLS 1.2,
+    // 0x0304 TLS 1.3). (A responder's is the EAP-TLS factory's.)
     std::uint16_t eap_tls_max_version = 0x0303;
 
     // RFC 7296 §2.6: demand cookies once this many IKE SAs are half-open.

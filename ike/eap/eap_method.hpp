@@ -3,7 +3,8 @@
 //
 //   ServerMethod   one method on the server side (EAP-MSCHAPv2, EAP-TLS), run by EapServer
 //                  (eap_server.hpp) after the Identity round and any Nak: it sees only the
-//                  Type-Data of its own Requests and Responses.
+//                  Type-Data of its own Requests and Responses. It is the plugin API's
+//                  EapMethod (include/postern/plugin/eap.hpp): plugins provide methods too.
 //   PeerMethod     the peer side of a whole conversation (Identity, Nak, the method), for
 //                  Postern's own initiator: whole EAP messages in, whole EAP messages out.
 #pragma once
@@ -20,6 +21,7 @@
 #include "ike/crypto/secret.hpp"
 #include "ike/eap/eap_packet.hpp"
 #include "postern/bytes.hpp"
+#include "postern/plugin/eap.hpp"
 
 namespace postern::ike::eap {
 
@@ -31,31 +33,16 @@ using Random = std::function<void(MutableByteView)>;
 // RAND_bytes from the default context (aborts if the DRBG fails: nothing safe can follow).
 Random system_random();
 
-// What a user store says about an account.
-struct UserRecord {
-    enum class Status { ok, unknown, disabled };
-    Status status = Status::unknown;
-    crypto::Secret nt_hash;  // 16 octets when ok (EAP-MSCHAPv2); EAP-TLS needs only the status
-
-    static UserRecord found(crypto::Secret nt_hash) { return {Status::ok, std::move(nt_hash)}; }
-    static UserRecord unknown_user() { return {Status::unknown, {}}; }
-    static UserRecord disabled_user() { return {Status::disabled, {}}; }
-};
+// What a user store says about an account (the plugin API's type).
+using UserRecord = plugin::UserInfo;
 // Called at most once per conversation, synchronously, with the account name (the EAP
 // identity, or the IKE identity when the peer sent an empty one).
 using UserLookup = std::function<UserRecord(std::string_view identity)>;
 
 enum class EapStatus { in_progress, succeeded, failed };
 
-enum class EapFailureReason {
-    unknown_user,
-    disabled,
-    bad_password,
-    bad_certificate,  // EAP-TLS: no certificate, untrusted, or not the EAP identity's
-    protocol_error,
-    internal_error,  // e.g. OpenSSL's legacy provider missing
-};
-std::string_view to_string(EapFailureReason r);
+using plugin::EapFailureReason;
+using plugin::to_string;
 
 // One step: the EAP message to send (empty when there is nothing to send) and the status after
 // it. When the status turns succeeded or failed, reply is the final EAP-Success/Failure.
@@ -64,37 +51,10 @@ struct EapStep {
     EapStatus status = EapStatus::in_progress;
 };
 
-// The server side of one method. EapServer checks codes, identifiers and types and handles the
-// Identity round and Naks; a method sees the Type-Data of Responses of its own type only.
-class ServerMethod {
-  public:
-    struct Step {
-        enum class Kind { request, success, failure };
-        Kind kind = Kind::request;
-        Bytes type_data;  // of the next Request (kind request)
-
-        static Step request(Bytes data) { return {Kind::request, std::move(data)}; }
-        static Step success() { return {Kind::success, {}}; }
-        static Step failure() { return {Kind::failure, {}}; }
-    };
-
-    virtual ~ServerMethod() = default;
-    virtual EapType type() const = 0;
-    // "EAP-MSCHAPv2", for logs.
-    virtual std::string_view name() const = 0;
-    // The Type-Data of the method's first Request; `id` is that Request's identifier.
-    virtual Step begin(std::uint8_t id) = 0;
-    // The Type-Data of a Response to the outstanding Request; `next_id` is the identifier the
-    // next Request will carry (MSCHAPv2 repeats it inside its own header).
-    virtual Step process(ByteView type_data, std::uint8_t next_id) = 0;
-
-    // Known once the outcome is (MSCHAPv2 knows it with its Failure Request, before the
-    // conversation ends).
-    virtual std::optional<EapFailureReason> failure_reason() const = 0;
-    virtual const std::string& failure_detail() const = 0;
-    // kMskSize octets after a success; empty otherwise.
-    virtual const crypto::Secret& msk() const = 0;
-};
+// The server side of one method (the plugin API's EapMethod). EapServer checks codes,
+// identifiers and types and handles the Identity round and Naks; a method sees the Type-Data of
+// Responses of its own type only.
+using ServerMethod = plugin::EapMethod;
 
 // Builds the method for the account the Identity round named.
 using ServerMethodFactory =

@@ -27,24 +27,6 @@ Random system_random() {
     };
 }
 
-std::string_view to_string(EapFailureReason r) {
-    switch (r) {
-        case EapFailureReason::unknown_user:
-            return "unknown_user";
-        case EapFailureReason::disabled:
-            return "disabled";
-        case EapFailureReason::bad_password:
-            return "bad_password";
-        case EapFailureReason::bad_certificate:
-            return "bad_certificate";
-        case EapFailureReason::protocol_error:
-            return "protocol_error";
-        case EapFailureReason::internal_error:
-            return "internal_error";
-    }
-    return "unknown";
-}
-
 EapServer::EapServer(Config config, std::vector<Method> methods, Random random)
     : config_(std::move(config)),
       methods_(std::move(methods)),
@@ -65,9 +47,8 @@ std::string_view EapServer::method_name() const {
     return method_ ? method_->name() : std::string_view("EAP");
 }
 
-const crypto::Secret& EapServer::msk() const {
-    static const crypto::Secret kNone;
-    return status_ == EapStatus::succeeded && method_ ? method_->msk() : kNone;
+ByteView EapServer::msk() const {
+    return status_ == EapStatus::succeeded && method_ ? method_->msk() : ByteView();
 }
 
 Bytes EapServer::start() {
@@ -111,9 +92,10 @@ EapStep EapServer::process(ByteView message) {
         return on_identity(p);
     }
     if (*p.type == EapType::NAK) return on_nak(p);
-    if (*p.type != method_->type())
+    if (static_cast<std::uint8_t>(*p.type) != method_->type())
         return fail(EapFailureReason::protocol_error,
-                    "expected " + to_string(method_->type()) + ", got " + to_string(*p.type));
+                    "expected " + to_string(static_cast<EapType>(method_->type())) + ", got " +
+                        to_string(*p.type));
     method_answered_ = true;
     const std::uint8_t next = static_cast<std::uint8_t>(identifier_ + 1);
     return apply(method_->process(p.type_data, next));
@@ -172,7 +154,8 @@ EapStep EapServer::apply(ServerMethod::Step step) {
         case ServerMethod::Step::Kind::request: {
             // The method already used identifier_ + 1 where it needed it (begin() gets it).
             if (method_answered_) next_identifier();
-            EapPacket req = eap_request(identifier_, method_->type(), std::move(step.type_data));
+            EapPacket req = eap_request(identifier_, static_cast<EapType>(method_->type()),
+                                        std::move(step.type_data));
             if (req.type_data.size() > kMaxTypeData)
                 return fail(EapFailureReason::internal_error, "EAP Request too large");
             return {build_eap_packet(req), status_};

@@ -57,8 +57,8 @@ class EapServer {
     const ServerMethod* method() const { return method_.get(); }
     // "EAP-MSCHAPv2", "EAP-TLS", or "EAP" before a method runs.
     std::string_view method_name() const;
-    // kMskSize octets once status() is succeeded; empty otherwise.
-    const crypto::Secret& msk() const;
+    // kMskSize octets once status() is succeeded (the method's own buffer); empty otherwise.
+    ByteView msk() const;
 
   private:
     enum class State { initial, identity_sent, method_running, done };

@@ -23,9 +23,8 @@ MsChapV2Server::MsChapV2Server(Config config, std::string identity, const UserLo
     user_ = lookup ? lookup(identity_) : UserRecord::unknown_user();
 }
 
-const crypto::Secret& MsChapV2Server::msk() const {
-    static const crypto::Secret kNone;
-    return succeeded_ ? msk_ : kNone;
+ByteView MsChapV2Server::msk() const {
+    return succeeded_ ? msk_.view() : ByteView();
 }
 
 ServerMethod::Step MsChapV2Server::fail(EapFailureReason reason, std::string detail) {
@@ -80,7 +79,7 @@ ServerMethod::Step MsChapV2Server::on_response(ByteView type_data) {
     response_name_ = r->name;
 
     // Unknown and disabled users are checked against a random hash, so they cost the same.
-    crypto::Secret hash = user_.nt_hash;
+    crypto::Secret hash(user_.nt_hash.view());
     if (user_.status != UserRecord::Status::ok) {
         hash = crypto::Secret(kNtHashSize);
         random_(hash.mutable_view());

@@ -40,13 +40,13 @@ class MsChapV2Server final : public ServerMethod {
     MsChapV2Server(Config config, std::string identity, const UserLookup& lookup,
                    Random random = system_random());
 
-    EapType type() const override { return EapType::MSCHAPV2; }
+    std::uint8_t type() const override { return static_cast<std::uint8_t>(EapType::MSCHAPV2); }
     std::string_view name() const override { return "EAP-MSCHAPv2"; }
     Step begin(std::uint8_t id) override;
     Step process(ByteView type_data, std::uint8_t next_id) override;
     std::optional<EapFailureReason> failure_reason() const override { return reason_; }
     const std::string& failure_detail() const override { return detail_; }
-    const crypto::Secret& msk() const override;
+    ByteView msk() const override;
 
     // The Name the peer put in its MSCHAPv2 Response.
     const std::string& response_name() const { return response_name_; }

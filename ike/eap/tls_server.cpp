@@ -46,9 +46,8 @@ EapTlsServer::EapTlsServer(Config config, std::string identity, UserLookup looku
       lookup_(std::move(lookup)),
       out_(config_.fragment_size) {}
 
-const crypto::Secret& EapTlsServer::msk() const {
-    static const crypto::Secret kNone;
-    return state_ == State::done && !reason_ ? msk_ : kNone;
+ByteView EapTlsServer::msk() const {
+    return state_ == State::done && !reason_ ? msk_.view() : ByteView();
 }
 
 ServerMethod::Step EapTlsServer::fail(EapFailureReason reason, std::string detail) {

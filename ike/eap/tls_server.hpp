@@ -57,16 +57,15 @@ class EapTlsServer final : public ServerMethod {
 
     EapTlsServer(Config config, std::string identity, UserLookup lookup);
 
-    EapType type() const override { return EapType::TLS; }
+    std::uint8_t type() const override { return static_cast<std::uint8_t>(EapType::TLS); }
     std::string_view name() const override { return "EAP-TLS"; }
     Step begin(std::uint8_t id) override;
     Step process(ByteView type_data, std::uint8_t next_id) override;
     std::optional<EapFailureReason> failure_reason() const override { return reason_; }
     const std::string& failure_detail() const override { return detail_; }
-    const crypto::Secret& msk() const override;
-
+    ByteView msk() const override;
     // "TLSv1.2 ECDHE-RSA-AES256-GCM-SHA384, client CN=alice", once established.
-    const std::string& description() const { return description_; }
+    std::string description() const override { return description_; }
 
   private:
     enum class State { initial, exchanging, final_sent, alert_sent, done };

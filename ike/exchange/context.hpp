@@ -28,8 +28,9 @@ struct Ctx {
     TimePoint now;
     Actions& out;
     std::time_t wall_now;  // for certificate validity only
-    // Built once from config.trust_anchors (an X509_STORE per authentication would be waste).
-    const crypto::CertificateValidator& validator;
+    // config.verifier, else one built once from config.trust_anchors (an X509_STORE per
+    // authentication would be waste). Shared: an EAP-TLS conversation keeps it.
+    const std::shared_ptr<const plugin::CertificateVerifier>& verifier;
     // CERTREQ naming our trust anchors (SHA-1 of each SPKI), built once; nullopt without any.
     const std::optional<wire::Payload>& certreq;
 

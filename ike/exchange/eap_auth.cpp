@@ -25,9 +25,7 @@
 
 #include "ike/crypto/auth.hpp"
 #include "ike/eap/mschapv2_client.hpp"
-#include "ike/eap/mschapv2_server.hpp"
 #include "ike/eap/tls_client.hpp"
-#include "ike/eap/tls_server.hpp"
 #include "ike/exchange/context.hpp"
 #include "ike/exchange/eap_session.hpp"
 #include "ike/wire/eap.hpp"
@@ -94,55 +92,44 @@ std::string first_error_notify(const std::vector<wire::Payload>& in) {
     return {};
 }
 
-// The chain check EAP-TLS uses, either role: our trust anchors at the engine's clock. The
-// validator is copied (copies share the store): the conversation may outlive a reload.
-eap::PeerCheck chain_check(const Ctx& ctx) {
-    return [validator = ctx.validator, now = ctx.wall_now](
-               std::span<const crypto::Certificate> chain) -> tl::expected<void, std::string> {
-        return validator.validate(chain.front(), chain.subspan(1), now);
-    };
-}
-
-eap::TlsSettings tls_settings(const Ctx& ctx, const ConnectionConfig& c) {
-    eap::TlsSettings t;
-    t.chain = c.local_chain;
-    t.key = c.local_key;
-    t.max_version = ctx.config.eap_tls_max_version;
-    return t;
-}
-
-// The methods a responder offers on connection `c`, in its order.
+// The methods a responder offers on connection `c`, in its order, from the factories the
+// engine was given (the eap-* plugins'); a method no factory provides is left out.
 std::vector<eap::EapServer::Method> server_methods(const Ctx& ctx, const ConnectionConfig& c) {
     eap::UserLookup lookup = ctx.config.eap_users ? ctx.config.eap_users
                                                   : eap::UserLookup([](std::string_view) {
                                                         return eap::UserRecord::unknown_user();
                                                     });
+    std::vector<Bytes> chain;
+    for (const auto& cert : c.local_chain)
+        chain.push_back(cert.der());
     std::vector<eap::EapServer::Method> methods;
     for (auto m : c.eap_methods) {
-        switch (m) {
-            case EapMethod::mschapv2:
-                methods.push_back({eap::EapType::MSCHAPV2,
-                                   eap::mschapv2_server_method({ctx.config.eap_server_name},
-                                                               lookup, eap::Random(ctx.random))});
-                break;
-            case EapMethod::tls: {
-                eap::EapTlsServer::Config tc;
-                tc.tls = tls_settings(ctx, c);
-                tc.tls.client_cas = ctx.config.trust_anchors;
-                tc.chain_check = chain_check(ctx);
-                methods.push_back(
-                    {eap::EapType::TLS, eap::eap_tls_server_method(std::move(tc), lookup)});
-                break;
-            }
-        }
+        std::shared_ptr<plugin::EapMethodFactory> factory;
+        for (const auto& f : ctx.config.eap_factories)
+            if (f && f->type() == static_cast<std::uint8_t>(m)) factory = f;
+        if (!factory) continue;
+        methods.push_back(
+            {static_cast<eap::EapType>(m),
+             [factory, lookup, chain, key = c.local_key, verifier = ctx.verifier,
+              now = ctx.wall_now, random = eap::Random(ctx.random)](const std::string& identity) {
+                 plugin::EapContext x;
+                 x.identity = identity;
+                 x.users = lookup;
+                 x.local_chain = chain;
+                 x.local_key = key ? key->get() : nullptr;
+                 x.verifier = verifier;
+                 x.now = now;
+                 x.random = random;
+                 return factory->create(x);
+             }});
     }
     return methods;
 }
 
 // " (TLSv1.2 ..., client CN=...)" after an EAP-TLS login, for the log.
-std::string tls_detail(const EapSession& s) {
-    const auto* tls = dynamic_cast<const eap::EapTlsServer*>(s.server->method());
-    return tls && !tls->description().empty() ? " (" + tls->description() + ")" : "";
+std::string method_detail(const EapSession& s) {
+    const std::string d = s.server->method() ? s.server->method()->description() : "";
+    return d.empty() ? "" : " (" + d + ")";
 }
 
 // The peer side for an initiator with local_auth = Eap.
@@ -152,12 +139,18 @@ tl::expected<std::unique_ptr<eap::PeerMethod>, std::string> peer_method(
     if (m == EapMethod::tls) {
         eap::EapTlsClient::Config tc;
         tc.identity = c.eap_identity;
-        tc.tls = tls_settings(ctx, c);
+        tc.tls.chain = c.local_chain;
+        tc.tls.key = c.local_key;
+        tc.tls.max_version = ctx.config.eap_tls_max_version;
         // The server's TLS certificate: trusted, and the one we expect when we know its name.
-        tc.tls.check_peer = [check = chain_check(ctx), expected = c.remote_id.exact()](
+        tc.tls.check_peer = [verifier = ctx.verifier, now = ctx.wall_now,
+                             expected = c.remote_id.exact()](
                                 std::span<const crypto::Certificate> chain)
             -> tl::expected<void, std::string> {
-            if (auto ok = check(chain); !ok) return ok;
+            std::vector<Bytes> der;
+            for (const auto& cert : chain)
+                der.push_back(cert.der());
+            if (auto ok = verifier->verify(der, now); !ok) return ok;
             if (expected && !policy::certificate_matches_identity(chain.front(), *expected))
                 return tl::unexpected("server certificate does not name " +
                                       policy::to_string(*expected));
@@ -276,11 +269,11 @@ bool continue_eap(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
                 return true;
             case eap::EapStatus::succeeded:
                 s.succeeded = true;
-                s.msk = s.server->msk();
+                s.msk = crypto::Secret(s.server->msk());
                 sa.user = s.server->identity();
                 send_response(ctx, sa, ExchangeType::IKE_AUTH, id, reply);
                 ctx.log(&sa, std::string(s.server->method_name()) + " succeeded for " + sa.user +
-                                 tls_detail(s));
+                                 method_detail(s));
                 return true;
             case eap::EapStatus::failed: {
                 report_failure();

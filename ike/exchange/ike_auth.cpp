@@ -119,6 +119,7 @@ tl::expected<void, std::string> verify_peer(const Ctx& ctx, const sa::IkeSa& sa,
         return crypto::verify_psk_auth(*sa.algorithms.prf, c.psk.view(), octets, auth->data);
     }
     std::vector<crypto::Certificate> certs;
+    std::vector<Bytes> der;
     for (const auto& p : in) {
         const auto* cp = p.get<wire::CertPayload>();
         if (!cp) continue;
@@ -126,9 +127,10 @@ tl::expected<void, std::string> verify_peer(const Ctx& ctx, const sa::IkeSa& sa,
         auto cert = crypto::Certificate::from_der(cp->data);
         if (!cert) return tl::unexpected("bad certificate: " + cert.error());
         certs.push_back(std::move(*cert));
+        der.push_back(cp->data);
     }
     if (certs.empty()) return tl::unexpected(std::string("peer sent no certificate"));
-    auto valid = ctx.validator.validate(certs.front(), std::span(certs).subspan(1), ctx.wall_now);
+    auto valid = ctx.verifier->verify(der, ctx.wall_now);
     if (!valid) return tl::unexpected("certificate not trusted: " + valid.error());
     if (!policy::certificate_matches_identity(certs.front(), peer))
         return tl::unexpected("certificate does not contain identity " + policy::to_string(peer));

@@ -116,8 +116,8 @@ BOOST_AUTO_TEST_CASE(round_trip_gives_equal_msks) {
     BOOST_TEST((f.server.status() == EapStatus::succeeded));
     BOOST_TEST((c.status() == EapStatus::succeeded));
     BOOST_TEST(f.server.msk().size() == kMskSize);
-    BOOST_TEST(to_hex(f.server.msk().view()) == to_hex(c.msk().view()));
-    BOOST_TEST(to_hex(f.server.msk().view()).substr(64) == std::string(64, '0'));
+    BOOST_TEST(to_hex(f.server.msk()) == to_hex(c.msk().view()));
+    BOOST_TEST(to_hex(f.server.msk()).substr(64) == std::string(64, '0'));
     BOOST_TEST(f.server.identity() == "alice");
     BOOST_TEST(!f.server.failure_reason());
     BOOST_TEST((f.users.asked == std::vector<std::string>{"alice"}));
@@ -156,7 +156,7 @@ BOOST_AUTO_TEST_CASE(windows_style_domain_user_and_utf8_password) {
     const auto* method = dynamic_cast<const MsChapV2Server*>(f.server.method());
     BOOST_REQUIRE(method);
     BOOST_TEST(method->response_name() == "CORP\\bob");
-    BOOST_TEST(to_hex(f.server.msk().view()) == to_hex(c.msk().view()));
+    BOOST_TEST(to_hex(f.server.msk()) == to_hex(c.msk().view()));
 }
 
 BOOST_AUTO_TEST_CASE(empty_identity_falls_back_to_idi) {

@@ -1,0 +1,32 @@
+// Plugin API: virtual IP addresses for peers (RFC 7296 §3.15 configuration payloads).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "postern/net.hpp"
+
+namespace postern::plugin {
+
+// A pool as postern.toml defines it ([pools.<name>]): CIDR ranges and DNS servers.
+struct PoolDefinition {
+    std::string name;
+    std::string ipv4, ipv6;  // "10.99.0.0/24", may be empty
+    std::vector<std::string> dns;
+};
+
+// Address pools by name.
+class AddressPools {
+  public:
+    virtual ~AddressPools() = default;
+    // An address of `family` from `pool` for `identity` (the same one it had before, when
+    // possible), or the requested one if free; nullopt when the pool has no such family or is
+    // exhausted.
+    virtual std::optional<IpAddress> acquire(const std::string& pool, const std::string& identity,
+                                             IpAddress::Family family,
+                                             std::optional<IpAddress> requested) = 0;
+    virtual void release(const std::string& pool, const IpAddress& address) = 0;
+};
+
+}  // namespace postern::plugin
