@@ -114,6 +114,10 @@ static void destroy(Engine::Impl& impl, const Ctx& ctx, IkeSa& sa, const std::st
         e.peer = sa.remote;
         e.identity = e.user = sa.user;
         e.reason = why;
+        e.connection = sa.connection ? sa.connection->name : "";
+        e.auth_method = sa.auth_method;
+        for (const auto& v : sa.virtual_ips)
+            e.virtual_ips.push_back(v.address);
     }
     ctx.out.events.push_back(std::move(e));
     const std::uint64_t spi = sa.local_spi().value();

@@ -79,6 +79,11 @@ struct Event {
     std::string identity;
     std::string user;
     std::string reason;
+    // For event sinks (plugins): the connection (once one was chosen), how the peer
+    // authenticated ("psk", "pubkey", "eap-mschapv2", "eap-tls") and its virtual IPs.
+    std::string connection;
+    std::string auth_method;
+    std::vector<IpAddress> virtual_ips;
 };
 
 struct Actions {

@@ -51,13 +51,19 @@ bool respond_config(const Ctx& ctx, sa::IkeSa& sa, const std::vector<wire::Paylo
     }
     if (req4 && req4->is_unspecified()) req4.reset();
     if (req6 && req6->is_unspecified()) req6.reset();
+    // An authorizer may have picked the pool, a fixed address, DNS servers and routes.
+    const sa::Authorization& authz = sa.authorization;
+    if (authz.ipv4) req4 = authz.ipv4;
+    if (authz.ipv6) req6 = authz.ipv6;
+    const std::vector<std::string> pools =
+        authz.pool ? std::vector<std::string>{*authz.pool} : c.pools;
 
     wire::CpPayload out{CfgType::CFG_REPLY, {}};
     // Leases are sticky per account: the EAP identity with EAP, else the IKE identity.
     const std::string who = sa.user.empty() ? policy::to_string(sa.remote_identity) : sa.user;
     auto assign = [&](IpAddress::Family fam, std::optional<IpAddress> requested) -> bool {
         if (!ctx.pools) return false;
-        for (const auto& pool : c.pools) {
+        for (const auto& pool : pools) {
             auto a = ctx.pools->acquire(pool, who, fam, requested);
             if (!a) continue;
             sa.virtual_ips.push_back(sa::VirtualIp{pool, *a});
@@ -82,13 +88,13 @@ bool respond_config(const Ctx& ctx, sa::IkeSa& sa, const std::vector<wire::Paylo
         ctx.log(&sa, "no virtual IP available in pools for " + who);
         return false;
     }
-    for (const auto& d : c.dns) {
+    for (const auto& d : authz.dns ? *authz.dns : c.dns) {
         if (d.is_v4())
             out.attributes.push_back(attr(CfgAttribute::INTERNAL_IP4_DNS, d.bytes()));
         else
             out.attributes.push_back(attr(CfgAttribute::INTERNAL_IP6_DNS, d.bytes()));
     }
-    for (const auto& s : c.split_include) {
+    for (const auto& s : authz.routes ? *authz.routes : c.split_include) {
         Bytes v(s.network.bytes().begin(), s.network.bytes().end());
         if (s.network.is_v4()) {
             auto m = prefix_mask_v4(s.prefix);

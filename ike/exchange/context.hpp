@@ -2,7 +2,8 @@
 // the exchanges' entry points. Each exchange lives in its own file:
 //   ike_init.cpp       IKE_SA_INIT, both roles (proposals, KE, nonces, NAT-D, cookies)
 //   ike_auth.cpp       IKE_AUTH, both roles (identities, PSK and signature AUTH)
-//   eap_auth.cpp       IKE_AUTH with EAP-MSCHAPv2 (RFC 7296 §2.16, RFC 5998), both roles
+//   eap_auth.cpp       IKE_AUTH with EAP (RFC 7296 §2.16, RFC 5998), both roles
+//   authorize.cpp      authorizers and PSK sources (the plugins' hooks into IKE_AUTH)
 //   child.cpp          the CHILD_SA carried in IKE_AUTH (ESP proposal, TS narrowing, keys)
 //   config_payload.cpp the CP payload (virtual IPs, DNS, split include)
 //   informational.cpp  INFORMATIONAL (Delete, liveness checks), and refusing what we don't do
@@ -87,9 +88,11 @@ wire::IdPayload id_payload(const policy::Identity& id);
 Bytes id_body(const policy::Identity& id);
 // Our AUTH payload (and certificates) for `octets`, as the connection's local_auth says
 // (PSK or signature).
+// `remote`: the peer's identity as far as known (picks the PSK when a source provides it).
 tl::expected<std::vector<wire::Payload>, std::string> build_auth(const Ctx& ctx,
                                                                  const sa::IkeSa& sa,
-                                                                 ByteView octets);
+                                                                 ByteView octets,
+                                                                 const policy::Identity& remote);
 // Checks the peer's AUTH (and certificates) against connection `c` (PSK or signature).
 tl::expected<void, std::string> verify_peer(const Ctx& ctx, const sa::IkeSa& sa,
                                             const ConnectionConfig& c,
@@ -119,6 +122,16 @@ bool continue_eap(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
 // Initiator with local_auth = Eap.
 void start_eap_initiator(const Ctx& ctx, sa::IkeSa& sa);
 bool handle_eap_response(const Ctx& ctx, sa::IkeSa& sa, const std::vector<wire::Payload>& in);
+
+// ---- authorize.cpp ------------------------------------------------------------------------
+// Responder, the peer authenticated (sa.user, sa.auth_method set): asks the authorizers and
+// keeps what the deciding one allowed in sa.authorization. Returns the denial's reason, or
+// nullopt when the peer may in. `presented`: the identity it presented.
+std::optional<std::string> authorize(const Ctx& ctx, sa::IkeSa& sa, const std::string& presented);
+// The PSK of the SA's connection for this peer: the connection's own, else the first PSK
+// source (EngineConfig::psk_sources) that knows one.
+std::optional<crypto::Secret> psk_for(const Ctx& ctx, const sa::IkeSa& sa,
+                                      const policy::Identity& remote);
 
 // ---- child.cpp ----------------------------------------------------------------------------
 // Responder: negotiates the CHILD_SA of an IKE_AUTH request. On success appends SA, TSi, TSr to

@@ -23,6 +23,8 @@
 
 #include <openssl/crypto.h>
 
+#include <cctype>
+
 #include "ike/crypto/auth.hpp"
 #include "ike/eap/mschapv2_client.hpp"
 #include "ike/eap/tls_client.hpp"
@@ -126,6 +128,14 @@ std::vector<eap::EapServer::Method> server_methods(const Ctx& ctx, const Connect
     return methods;
 }
 
+// "eap-mschapv2", "eap-tls": the method as authorizers and event sinks see it.
+std::string auth_method_name(const eap::EapServer& server) {
+    std::string name(server.method_name());  // "EAP-MSCHAPv2"
+    for (auto& ch : name)
+        ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return name;
+}
+
 // " (TLSv1.2 ..., client CN=...)" after an EAP-TLS login, for the log.
 std::string method_detail(const EapSession& s) {
     const std::string d = s.server->method() ? s.server->method()->description() : "";
@@ -187,7 +197,7 @@ bool start_eap(const Ctx& ctx, sa::IkeSa& sa, MessageId id, const std::vector<wi
     reply.push_back({PayloadType::IDr, false, id_payload(sa.local_identity)});
     if (!s->eap_only) {
         auto octets = responder_octets(sa, sa.local_identity);
-        auto auth = octets ? build_auth(ctx, sa, *octets)
+        auto auth = octets ? build_auth(ctx, sa, *octets, peer)
                            : tl::expected<std::vector<wire::Payload>, std::string>(
                                  tl::unexpected(octets.error()));
         if (!auth) {
@@ -219,8 +229,9 @@ bool continue_eap(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
     const std::string presented = s.server->identity().empty() ? policy::to_string(s.peer)
                                                                : s.server->identity();
     auto refuse = [&](const std::string& reason, const std::string& why) {
-        if (s.failure_reported)
-            ctx.log(&sa, why);  // the login failure itself is reported already
+        if (s.failure_reported) {
+            if (!why.empty()) ctx.log(&sa, why);  // the login failure is reported already
+        }
         else
             fail_auth(ctx, sa, why, {presented, "", reason});
         send_response(ctx, sa, ExchangeType::IKE_AUTH, id,
@@ -293,6 +304,14 @@ bool continue_eap(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
     if (auto ok = verify_msk_auth(sa, s.msk, in, *octets); !ok)
         return refuse("bad_auth", ok.error());
     sa.remote_identity = s.peer;
+    sa.auth_method = auth_method_name(*s.server);
+    if (auto denied = authorize(ctx, sa, presented)) {
+        // The account authenticated: it is named in the audit row.
+        fail_auth(ctx, sa, "denied by an authorizer: " + *denied,
+                  {presented, s.server->identity(), "denied: " + *denied});
+        s.failure_reported = true;
+        return refuse("", "");
+    }
     auto my_octets = responder_octets(sa, sa.local_identity);
     if (!my_octets) return refuse("server_error", my_octets.error());
     auto auth = msk_auth(sa, s.msk, *my_octets);

@@ -81,11 +81,14 @@ std::optional<crypto::SignatureScheme> pick_scheme(const sa::IkeSa& sa, crypto::
 
 tl::expected<std::vector<wire::Payload>, std::string> build_auth(const Ctx& ctx,
                                                                  const sa::IkeSa& sa,
-                                                                 ByteView octets) {
+                                                                 ByteView octets,
+                                                                 const policy::Identity& remote) {
     const ConnectionConfig& c = *sa.connection;
     std::vector<wire::Payload> out;
     if (c.local_auth == AuthClass::Psk) {
-        auto mac = crypto::psk_auth(*sa.algorithms.prf, c.psk.view(), octets);
+        auto psk = psk_for(ctx, sa, remote);
+        if (!psk) return tl::unexpected("no PSK for " + policy::to_string(remote));
+        auto mac = crypto::psk_auth(*sa.algorithms.prf, psk->view(), octets);
         if (!mac) return tl::unexpected(mac.error());
         out.push_back({PayloadType::AUTH, false,
                        wire::AuthPayload{AuthMethod::SHARED_KEY_MIC,
@@ -104,7 +107,6 @@ tl::expected<std::vector<wire::Payload>, std::string> build_auth(const Ctx& ctx,
     auto sig = crypto::sign_auth(method, *scheme, *c.local_key, octets);
     if (!sig) return tl::unexpected(sig.error());
     out.push_back({PayloadType::AUTH, false, wire::AuthPayload{method, std::move(*sig)}});
-    (void)ctx;
     return out;
 }
 
@@ -116,7 +118,10 @@ tl::expected<void, std::string> verify_peer(const Ctx& ctx, const sa::IkeSa& sa,
     if (c.remote_auth == AuthClass::Psk) {
         if (auth->method != AuthMethod::SHARED_KEY_MIC)
             return tl::unexpected("peer used " + to_string(auth->method) + ", we expect a PSK");
-        return crypto::verify_psk_auth(*sa.algorithms.prf, c.psk.view(), octets, auth->data);
+        // The SA's connection (`c`) and the peer's identity pick the PSK.
+        auto psk = psk_for(ctx, sa, peer);
+        if (!psk) return tl::unexpected("no PSK for " + policy::to_string(peer));
+        return crypto::verify_psk_auth(*sa.algorithms.prf, psk->view(), octets, auth->data);
     }
     std::vector<crypto::Certificate> certs;
     std::vector<Bytes> der;
@@ -153,6 +158,10 @@ void mark_established(const Ctx& ctx, sa::IkeSa& sa, const policy::Identity& pee
     e.peer = sa.remote;
     e.identity = sa.user;
     e.user = sa.user;
+    e.connection = sa.connection ? sa.connection->name : "";
+    e.auth_method = sa.auth_method;
+    for (const auto& v : sa.virtual_ips)
+        e.virtual_ips.push_back(v.address);
     ctx.out.events.push_back(std::move(e));
 }
 
@@ -163,6 +172,7 @@ void fail_auth(const Ctx& ctx, sa::IkeSa& sa, const std::string& why, AuthFailur
     e.identity = std::move(detail.identity);
     e.user = std::move(detail.user);
     e.reason = detail.reason.empty() ? why : std::move(detail.reason);
+    e.connection = sa.connection ? sa.connection->name : "";
     ctx.out.events.push_back(std::move(e));
 }
 
@@ -248,6 +258,14 @@ bool respond_ike_auth(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
     auto verified = verify_peer(ctx, sa, *best, in, peer, *octets);
     if (!verified) return refuse(NotifyType::AUTHENTICATION_FAILED, verified.error());
     sa.remote_identity = peer;
+    sa.auth_method = best->remote_auth == AuthClass::Psk ? "psk" : "pubkey";
+    if (auto denied = authorize(ctx, sa, presented)) {
+        fail_auth(ctx, sa, "denied by an authorizer: " + *denied, {presented, "", "denied: " + *denied});
+        send_response(ctx, sa, ExchangeType::IKE_AUTH, id,
+                      {wire::make_notify(NotifyType::AUTHENTICATION_FAILED)});
+        sa.set_state(sa::IkeSaState::Dead);
+        return false;
+    }
 
     // Our side.
     std::vector<wire::Payload> reply;
@@ -255,7 +273,7 @@ bool respond_ike_auth(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
     auto my_octets = crypto::signed_octets(*sa.algorithms.prf, sa.init_response, sa.nonce_i,
                                            sa.keys.sk_pr, id_body(sa.local_identity));
     if (!my_octets) return refuse(NotifyType::AUTHENTICATION_FAILED, my_octets.error());
-    auto auth = build_auth(ctx, sa, *my_octets);
+    auto auth = build_auth(ctx, sa, *my_octets, peer);
     if (!auth)
         return refuse(NotifyType::AUTHENTICATION_FAILED,
                       "cannot authenticate ourselves: " + auth.error());
@@ -284,7 +302,7 @@ void start_ike_auth(const Ctx& ctx, sa::IkeSa& sa) {
                                         sa.keys.sk_pi, id_body(c.local_id));
     auto auth =
         octets
-            ? build_auth(ctx, sa, *octets)
+            ? build_auth(ctx, sa, *octets, c.remote_id.exact().value_or(policy::Identity{}))
             : tl::expected<std::vector<wire::Payload>, std::string>(tl::unexpected(octets.error()));
     if (!auth) {
         ctx.log(&sa, "cannot authenticate ourselves: " + auth.error());

@@ -50,6 +50,16 @@ struct VirtualIp {
     IpAddress address;
 };
 
+// What an authorizer (EngineConfig::authorizers) gave an authenticated peer instead of its
+// connection's defaults: unset members keep the connection's.
+struct Authorization {
+    std::optional<std::string> pool;
+    std::optional<IpAddress> ipv4, ipv6;
+    std::optional<std::vector<IpAddress>> dns;
+    std::optional<std::vector<policy::Cidr>> routes;
+    std::string group;
+};
+
 class IkeSa {
   public:
     IkeSa(std::uint64_t unique_id, Role our_role, RetransmitPolicy retransmit)
@@ -106,6 +116,8 @@ class IkeSa {
     // While IKE_AUTH runs EAP (RFC 7296 §2.16), either role; reset once established.
     std::shared_ptr<exchange::EapSession> eap;
     std::vector<VirtualIp> virtual_ips;  // responder: assigned to the peer (v4 and/or v6)
+    Authorization authorization;         // responder: from the authorizers
+    std::string auth_method;             // how the peer authenticated ("psk", "eap-tls", ...)
     std::vector<IpAddress> assigned;     // initiator: what the peer gave us
     std::uint32_t next_child_reqid = 0;
     std::vector<ChildSa> children;
