@@ -116,12 +116,94 @@ void read_server(TableReader& r, Config& c) {
     r.integer("fragment_size", c.fragment_size, 576, 65000);
     r.duration_ms("retransmit_timeout", c.retransmit_timeout_ms);
     r.integer("retransmit_tries", c.retransmit_tries, 1, 20);
-    std::string tls;
-    r.str("eap_tls_max_version", tls);
-    if (tls == "1.3") c.eap_tls_max_version = 0x0304;
-    else if (tls == "1.2" || tls.empty()) c.eap_tls_max_version = 0x0303;
-    else r.fail(r.table().get("eap_tls_max_version"), r.key_path("eap_tls_max_version"),
-                "expected \"1.2\" or \"1.3\", got \"" + tls + "\"");
+    if (auto* n = r.get("eap_tls_max_version"))
+        r.fail(n, r.key_path("eap_tls_max_version"),
+               "moved to the eap-tls plugin: [plugins.eap-tls] max_version");
+    r.finish();
+}
+
+// [plugins]: `load`, `path`, and a table per plugin whose values are kept as they are (the
+// plugin checks its own keys when it starts).
+void read_plugins(TableReader& r, Config& c) {
+    auto& p = c.plugins;
+    if (r.table().get("load")) p.load_given = true;
+    r.strings("load", p.load);
+    for (std::size_t i = 0; i < p.load.size(); ++i) {
+        const std::string& name = p.load[i];
+        const bool ok = !name.empty() && name.find_first_not_of(
+                                             "abcdefghijklmnopqrstuvwxyz0123456789-_") ==
+                                             std::string::npos;
+        const std::string key = r.key_path("load") + "[" + std::to_string(i) + "]";
+        if (!ok) {
+            r.fail(r.table().get("load"), key,
+                   "\"" + name + "\" is not a plugin name (lower-case letters, digits, - and _)");
+            return;
+        }
+        if (std::count(p.load.begin(), p.load.end(), name) > 1) {
+            r.fail(r.table().get("load"), key, "\"" + name + "\" is listed twice");
+            return;
+        }
+    }
+    r.strings("path", p.path);
+    for (auto& d : p.path)
+        if (!d.empty() && d.front() != '/') d = c.dir + "/" + d;
+    for (auto&& [name, node] : r.table()) {
+        const std::string plugin(name.str());
+        if (plugin == "load" || plugin == "path") continue;
+        r.get(plugin);
+        const std::string where = r.key_path(plugin);
+        const toml::table* t = node.as_table();
+        if (!t) {
+            r.fail(&node, where, "expected a table ([plugins." + plugin + "]) or load/path");
+            return;
+        }
+        PluginSettingsData data;
+        data.line = t->source().begin.line;
+        for (auto&& [k, v] : *t) {
+            const std::string key(k.str());
+            const std::string full = where + "." + key;
+            data.lines[key] = v.source().begin.line;
+            c.lines[full] = v.source().begin.line;
+            if (auto s = v.value_exact<std::string>()) {
+                data.values[key] = *s;
+            } else if (auto b = v.value_exact<bool>()) {
+                data.values[key] = *b;
+            } else if (auto n = v.value_exact<std::int64_t>()) {
+                data.values[key] = *n;
+            } else if (const auto* arr = v.as_array()) {
+                std::vector<std::string> list;
+                for (std::size_t i = 0; i < arr->size(); ++i) {
+                    auto e = arr->get(i)->value_exact<std::string>();
+                    if (!e) {
+                        r.fail(arr->get(i), full + "[" + std::to_string(i) + "]",
+                               "expected a string, got " + TableReader::type_name(*arr->get(i)));
+                        return;
+                    }
+                    list.push_back(*e);
+                }
+                data.values[key] = std::move(list);
+            } else if (const auto* sub = v.as_table()) {
+                std::map<std::string, std::string> strings;
+                for (auto&& [sk, sv] : *sub) {
+                    auto e = sv.value_exact<std::string>();
+                    if (!e) {
+                        r.fail(&sv, full + "." + std::string(sk.str()),
+                               "expected a string, got " + TableReader::type_name(sv));
+                        return;
+                    }
+                    strings[std::string(sk.str())] = *e;
+                    c.lines[full + "." + std::string(sk.str())] = sv.source().begin.line;
+                }
+                data.values[key] = std::move(strings);
+            } else {
+                r.fail(&v, full,
+                       "expected a string, integer, boolean, array of strings or table of "
+                       "strings, got " + TableReader::type_name(v));
+                return;
+            }
+        }
+        p.settings[plugin] = std::move(data);
+    }
     r.finish();
 }
 
@@ -277,6 +359,7 @@ tl::expected<Config, ConfigError> parse_config(std::string_view text, const std:
     section("server", [&](TableReader& r) { read_server(r, c); });
     section("log", [&](TableReader& r) { read_log(r, c); });
     section("pki", [&](TableReader& r) { read_pki(r, c); });
+    section("plugins", [&](TableReader& r) { read_plugins(r, c); });
     section("pools", [&](TableReader& pools) {
         for (auto&& [name, node] : pools.table()) {
             pools.get(name.str());

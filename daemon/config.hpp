@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <tl/expected.hpp>
@@ -78,6 +79,26 @@ struct Connection {
     std::uint32_t child_lifetime_s = 8 * 3600;
 };
 
+// One plugin's [plugins.<name>] table, as plain values with the lines they were written on
+// (what plugin::Settings serves). Values: strings, integers, booleans, arrays of strings and
+// tables of strings ([plugins.psk.secrets]); anything else is refused when reading the file.
+struct PluginSettingsData {
+    using Value = std::variant<std::string, std::int64_t, bool, std::vector<std::string>,
+                               std::map<std::string, std::string>>;
+    std::map<std::string, Value> values;
+    std::map<std::string, std::uint32_t> lines;
+    std::uint32_t line = 0;  // of the table itself (0: not written)
+};
+
+// [plugins]: which plugins posternd loads, in which order (the order user stores, PSK
+// sources and authorizers are asked in), where from, and each one's settings.
+struct PluginsConfig {
+    std::vector<std::string> load;  // empty: the built-in set (daemon/plugin_set.hpp)
+    bool load_given = false;        // `load` was written
+    std::vector<std::string> path;  // folders searched first (absolute)
+    std::map<std::string, PluginSettingsData> settings;
+};
+
 // Per-subsystem log levels ([log]); empty = server.log_level.
 struct LogLevels {
     std::string ike, net, cfg, dp;
@@ -104,10 +125,9 @@ struct Config {
     std::uint32_t fragment_size = 1280 - 40 - 8 - 4;
     std::uint32_t retransmit_timeout_ms = 2000;
     std::uint32_t retransmit_tries = 5;
-    // EAP-TLS: the highest TLS version, 0x0303 (1.2) or 0x0304 (1.3).
-    std::uint16_t eap_tls_max_version = 0x0303;
     // [pki]
     std::vector<std::string> cacerts;  // absolute
+    PluginsConfig plugins;
     std::vector<Pool> pools;
     std::vector<Connection> connections;
     KeyLines lines;  // every key read, full dotted path -> line

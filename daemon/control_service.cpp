@@ -253,10 +253,18 @@ tl::expected<ReloadReport, ConfigError> ControlService::reload() {
         if (!rebuilt) return tl::unexpected(rebuilt.error());
         engine = std::move(*rebuilt);
     }
-    // What start-up added beyond the file carries over: the user database's lookup for EAP
-    // (set by posternd, never read from the file; a new server.user_db needs a restart).
-    if (!engine.eap_users) engine.eap_users = t_.engine->config().eap_users;
-    if (t_.prepare_engine) t_.prepare_engine(engine);
+    // What start-up added beyond the file carries over: the plugins' user stores, EAP methods,
+    // PSK sources, authorizers (their set is fixed until a restart; a new server.user_db needs
+    // one too).
+    if (t_.prepare_engine)
+        if (auto ok = t_.prepare_engine(engine, next); !ok) {
+            log().warn("control: reload of {} refused, nothing changed: {}", running_.file,
+                       ok.error().to_string());
+            return tl::unexpected(ok.error());
+        }
+    if (t_.reload_plugins)
+        for (auto& note : t_.reload_plugins(next))
+            rep.warnings.push_back(std::move(note));
 
     auto has = [](const Config& c, const std::string& name) {
         return std::any_of(c.connections.begin(), c.connections.end(),

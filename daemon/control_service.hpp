@@ -42,9 +42,13 @@ struct ControlTarget {
     std::function<void(ike::Actions&)> apply;
     // The I/O loop's own counters for `status` (optional).
     std::function<nlohmann::json()> server_stats;
-    // What start-up adds to the EngineConfig built from the file (the user database's lookup
-    // for EAP), done again to the one a reload builds (optional).
-    std::function<void(ike::EngineConfig&)> prepare_engine;
+    // What start-up adds to the EngineConfig built from the file (the plugins' components),
+    // done again to the one a reload builds (optional); an error refuses the reload.
+    using Prepare = std::function<tl::expected<void, ConfigError>(ike::EngineConfig&, const Config&)>;
+    Prepare prepare_engine;
+    // Gives the plugins the reloaded file's settings; returns lines to log (optional).
+    using ReloadPlugins = std::function<std::vector<std::string>(const Config&)>;
+    ReloadPlugins reload_plugins;
     // The engine's clock (default ike::Clock::now); tests with a fake clock set it.
     std::function<ike::TimePoint()> now;
 };

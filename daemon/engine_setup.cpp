@@ -356,9 +356,12 @@ tl::expected<ike::EngineConfig, ConfigError> build_engine_config(
     e.fragment_size = c.fragment_size;
     e.retransmit_timeout = std::chrono::milliseconds(c.retransmit_timeout_ms);
     e.retransmit_tries = c.retransmit_tries;
-    e.eap_tls_max_version = c.eap_tls_max_version;
-    e.eap_factories = {ike::eap::mschapv2_method(),
-                       ike::eap::tls_method({c.eap_tls_max_version})};
+    // posternd as an EAP-TLS client takes the eap-tls plugin's highest version too (the
+    // plugin checks the value; the server side is the plugin's own).
+    if (auto it = c.plugins.settings.find("eap-tls"); it != c.plugins.settings.end())
+        if (auto v = it->second.values.find("max_version"); v != it->second.values.end())
+            if (const auto* s = std::get_if<std::string>(&v->second); s && *s == "1.3")
+                e.eap_tls_max_version = 0x0304;
     return e;
 }
 

@@ -37,7 +37,7 @@ std::string fmt_offloads(unsigned index, bool ike_thread, const esp::DataPlaneSt
 }  // namespace
 
 Server::Server(const Config& config, ike::EngineConfig engine,
-               std::unique_ptr<ike::AddressPools> pools, DataPlane& dp)
+               std::shared_ptr<ike::AddressPools> pools, DataPlane& dp)
     : config_(config),
       pools_(std::move(pools)),
       engine_(std::move(engine), pools_.get()),
@@ -422,12 +422,14 @@ void Server::arm_timer() {
 // --- control socket (daemon/control_server.hpp) ---
 
 tl::expected<void, std::string> Server::open_control(
-    const std::string& path, std::function<void(ike::EngineConfig&)> prepare) {
+    const std::string& path, control::ControlTarget::Prepare prepare,
+    control::ControlTarget::ReloadPlugins reload_plugins) {
     control::ControlTarget t;
     t.engine = &engine_;
     t.dataplane = &dp_;
     t.apply = [this](ike::Actions& out) { apply(out); };
     t.prepare_engine = std::move(prepare);
+    t.reload_plugins = std::move(reload_plugins);
     t.server_stats = [this] {
         const ServerStats& s = stats_;
         return nlohmann::json{{"esp_dropped", s.esp_dropped},

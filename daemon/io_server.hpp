@@ -46,7 +46,7 @@ struct ServerStats {
 class Server {
   public:
     // `pools` hands out virtual IPs (the SQLite-backed PersistentPools, or MemoryPools).
-    Server(const Config& config, ike::EngineConfig engine, std::unique_ptr<ike::AddressPools> pools,
+    Server(const Config& config, ike::EngineConfig engine, std::shared_ptr<ike::AddressPools> pools,
            DataPlane& dp);
     ~Server();
 
@@ -97,10 +97,12 @@ class Server {
     // --- control socket (daemon/control_server.hpp) ---
     // Creates the control socket at `path` and serves `postern` on this thread's loop; the
     // error is ready to print (another posternd serves it, the folder cannot be made, ...).
-    // `prepare` is what start-up did to the EngineConfig beyond the file, done again to the one
-    // a reload builds. The socket file is removed when run() returns.
+    // `prepare` is what start-up did to the EngineConfig beyond the file (the plugins'
+    // components), done again to the one a reload builds; `reload_plugins` gives the plugins
+    // their new settings. The socket file is removed when run() returns.
     tl::expected<void, std::string> open_control(
-        const std::string& path, std::function<void(ike::EngineConfig&)> prepare = {});
+        const std::string& path, control::ControlTarget::Prepare prepare = {},
+        control::ControlTarget::ReloadPlugins reload_plugins = {});
 
   private:
     struct Sock {
@@ -123,7 +125,7 @@ class Server {
 
     const Config& config_;
     boost::asio::io_context io_;
-    std::unique_ptr<ike::AddressPools> pools_;
+    std::shared_ptr<ike::AddressPools> pools_;
     EventSink event_sink_;
     ike::Engine engine_;
     DataPlane& dp_;

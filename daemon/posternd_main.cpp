@@ -27,7 +27,7 @@
 #include "daemon/logging.hpp"
 #include "daemon/summary.hpp"
 #include "daemon/tun_setup.hpp"
-#include "daemon/user_db.hpp"
+#include "daemon/plugin_set.hpp"
 #include "esp/engine/steering.hpp"
 #include "esp/engine/userspace_dataplane.hpp"
 #include "esp/engine/worker.hpp"
@@ -53,6 +53,10 @@ int main(int argc, char** argv) {
     const Config* cfg = &loaded->config;
     const auto& warnings = loaded->warnings;
     if (check_only) {
+        if (auto ok = check_plugins(*cfg, loaded->engine); !ok) {
+            std::fprintf(stderr, "posternd: %s\n", ok.error().to_string().c_str());
+            return 2;
+        }
         for (const auto& w : warnings)
             std::fprintf(stderr, "posternd: warning: %s\n", w.c_str());
         std::printf("%s", describe(*cfg).c_str());
@@ -116,39 +120,43 @@ int main(int argc, char** argv) {
     }
     postern::DataPlane& dataplane = logged ? static_cast<postern::DataPlane&>(*logged) : recording;
 
-    // Users, address leases and the audit log in SQLite (daemon/user_db.hpp) when a connection
-    // logs users in with EAP or server.user_db is set; otherwise virtual IPs come from memory.
-    std::unique_ptr<UserDb> users;
-    std::unique_ptr<postern::ike::AddressPools> pools;
-    const bool eap_users =
-        std::any_of(cfg->connections.begin(), cfg->connections.end(),
-                    [](const Connection& c) { return is_eap(c.remote_auth); });
-    if (eap_users || !cfg->user_db.empty()) {
-        auto opened = UserDb::open(*cfg);
-        if (!opened) {
-            std::fprintf(stderr, "posternd: %s\n", opened.error().c_str());
-            return 1;
+    // Plugins (daemon/plugin_set.hpp): user stores, EAP methods, the certificate verifier, PSK
+    // sources, authorizers, event sinks and, with sqlite-users, address leases in SQLite;
+    // without a pool provider virtual IPs come from memory.
+    PluginSet::Options plugin_options;
+    plugin_options.log = [](postern::plugin::LogLevel level, const std::string& text) {
+        auto& l = logger(Subsystem::Ike);
+        switch (level) {
+            case postern::plugin::LogLevel::debug: l.debug("{}", text); break;
+            case postern::plugin::LogLevel::info: l.info("{}", text); break;
+            case postern::plugin::LogLevel::warning: l.warn("{}", text); break;
+            case postern::plugin::LogLevel::error: l.error("{}", text); break;
         }
-        users = std::move(*opened);
-        auto persistent = users->pools(*cfg);
-        if (!persistent) {
-            std::fprintf(stderr, "posternd: %s\n", persistent.error().c_str());
-            return 1;
-        }
-        pools = std::move(*persistent);
-        loaded->engine.eap_users = [db = users.get()](std::string_view name) {
-            return db->lookup(name);
-        };
-        logger(Subsystem::Cfg).info("users, leases and audit log: {}", users->path());
-    } else {
-        pools = std::make_unique<MemoryPools>(std::move(loaded->pools));
+    };
+    auto plugins = PluginSet::load(*cfg, plugin_options);
+    if (!plugins) {
+        std::fprintf(stderr, "posternd: %s\n", plugins.error().to_string().c_str());
+        return 2;
     }
+    PluginSet* plugin_set = plugins->get();
+    if (auto ok = plugin_set->apply(loaded->engine, *cfg); !ok) {
+        std::fprintf(stderr, "posternd: %s\n", ok.error().to_string().c_str());
+        return 2;
+    }
+    std::shared_ptr<postern::ike::AddressPools> pools = plugin_set->address_pools();
+    if (!pools) pools = std::make_shared<MemoryPools>(std::move(loaded->pools));
 
-    Server server(*cfg, std::move(loaded->engine), std::move(pools), dataplane);
-    if (users) server.set_event_sink([db = users.get()](const postern::ike::Event& e) { db->on_event(e); });
+    Server server(*cfg, std::move(loaded->engine), pools, dataplane);
+    server.set_event_sink([plugin_set](const postern::ike::Event& e) { plugin_set->dispatch(e); });
     server.set_natt_reuseport(userspace && steered);
     // --- control socket: before the UDP sockets, so a second posternd says who is in the way ---
-    if (auto ok = server.open_control(postern::daemon::control::socket_path(*cfg)); !ok) {
+    if (auto ok = server.open_control(
+            postern::daemon::control::socket_path(*cfg),
+            [plugin_set](postern::ike::EngineConfig& e, const Config& c) {
+                return plugin_set->apply(e, c);
+            },
+            [plugin_set](const Config& c) { return plugin_set->reload(c); });
+        !ok) {
         std::fprintf(stderr, "posternd: %s\n", ok.error().c_str());
         return 1;
     }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "daemon/engine_setup.hpp"
+#include "daemon/plugin_set.hpp"
 
 namespace postern::daemon {
 
@@ -32,10 +33,9 @@ std::vector<std::string> describe_lines(const Config& c) {
                            std::string(c.dataplane == DataPlaneKind::Userspace
                                            ? ", which userspace refuses)"
                                            : ")")));
-    if (std::any_of(c.connections.begin(), c.connections.end(),
-                    [](const Connection& k) { return is_eap(k.remote_auth) || is_eap(k.local_auth); }))
-        o.push_back(std::string("  EAP-TLS     TLS 1.2") +
-                    (c.eap_tls_max_version >= 0x0304 ? " and 1.3" : " (1.3: eap_tls_max_version)"));
+    o.push_back("  plugins     " + join(c.plugins.load_given ? c.plugins.load
+                                                      : default_plugins(c)) +
+                (c.plugins.load_given ? "" : " (the default set)"));
     o.push_back(std::string("  legacy      ") +
                 (c.allow_legacy_crypto ? "allowed (3DES, SHA-1, MODP-1024)" : "refused"));
     o.push_back("  CAs         " + join(c.cacerts));

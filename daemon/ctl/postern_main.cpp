@@ -10,6 +10,7 @@
 #include "daemon/ctl/cli_util.hpp"
 #include "daemon/ctl/commands.hpp"
 #include "daemon/load.hpp"
+#include "daemon/plugin_set.hpp"
 
 namespace {
 
@@ -28,6 +29,11 @@ void add_check_config(CLI::App& app, postern::ctl::GlobalOptions& opts) {
             return;
         }
         const Config& cfg = loaded->config;
+        if (auto ok = check_plugins(cfg, loaded->engine); !ok) {
+            std::cerr << ok.error().to_string() << "\n";
+            opts.exit_code = postern::ctl::kFailure;
+            return;
+        }
         for (const auto& w : loaded->warnings)
             std::cerr << "warning: " << w << "\n";
         std::cout << opts.config << ": OK (" << cfg.connections.size() << " connection"

@@ -21,6 +21,10 @@ MsChapV2Server::MsChapV2Server(Config config, std::string identity, const UserLo
     : config_(std::move(config)), identity_(std::move(identity)), random_(std::move(random)) {
     if (config_.server_name.size() > kMaxName) config_.server_name.resize(kMaxName);
     user_ = lookup ? lookup(identity_) : UserRecord::unknown_user();
+    // An account without a password (one that logs in with a certificate) cannot use
+    // MSCHAPv2: the same answer as an unknown user.
+    if (user_.status == UserRecord::Status::ok && user_.nt_hash.empty())
+        user_ = UserRecord::unknown_user();
 }
 
 ByteView MsChapV2Server::msk() const {

@@ -25,6 +25,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -57,6 +58,9 @@ class Settings {
     virtual std::optional<std::int64_t> integer(std::string_view key) const = 0;
     virtual std::optional<bool> boolean(std::string_view key) const = 0;
     virtual std::optional<std::vector<std::string>> strings(std::string_view key) const = 0;
+    // A table of strings ([plugins.psk.secrets] with `identity = "secret"` lines).
+    virtual std::optional<std::map<std::string, std::string>> string_table(
+        std::string_view key) const = 0;
     // A path, resolved against the configuration file's folder when relative.
     virtual std::optional<std::string> path(std::string_view key) const = 0;
     // "postern.toml:12: plugins.lua.scripts: <message>": what a plugin returns as its error.
@@ -73,12 +77,18 @@ class Host {
     virtual UserInfo lookup_user(std::string_view name) = 0;
     // server.user_db: the SQLite user database, "" when not configured.
     virtual std::string user_db() const = 0;
+    // The folder of postern.toml, against which relative paths are resolved.
+    virtual std::string config_dir() const = 0;
     // [pki] cacerts: PEM files of trusted CAs (absolute paths).
     virtual std::vector<std::string> cacerts() const = 0;
     // The pools of postern.toml ([pools.<name>]).
     virtual const std::vector<PoolDefinition>& pools() const = 0;
     // Wall-clock time, Unix seconds.
     virtual std::int64_t now() const = 0;
+    // `posternd --check` or `postern check-config`: check the settings, open nothing, run
+    // nothing, register what you would (posternd then checks that connections have what they
+    // need).
+    virtual bool check_only() const = 0;
 };
 
 // Where a plugin registers its components (during create only).

@@ -14,6 +14,9 @@ struct PoolDefinition {
     std::string name;
     std::string ipv4, ipv6;  // "10.99.0.0/24", may be empty
     std::vector<std::string> dns;
+    // Addresses never to hand out: the gateway's own address in each range (posternd puts it
+    // on its TUN device).
+    std::vector<std::string> reserved;
 };
 
 // Address pools by name.

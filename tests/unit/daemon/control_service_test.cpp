@@ -39,7 +39,9 @@ struct Gateway {
     std::unique_ptr<ControlService> service;
     Peer root{1, 0, 0};
 
-    bool eap_lookup = false;  // posternd's user database lookup, which reload must keep
+    bool eap_lookup = false;  // the user lookup the plugins give the engine
+    std::vector<std::string> plugin_reloads;  // files the plugins were given on reload
+    std::optional<ConfigError> refuse_prepare;  // what the plugins say about a reloaded file
 
     explicit Gateway(const std::string& toml) {
         char tmpl[] = "/tmp/postern-control-XXXXXX";
@@ -49,10 +51,18 @@ struct Gateway {
         BOOST_REQUIRE_MESSAGE(cfg, (cfg ? "" : cfg.error().to_string()));
         auto engine = build_engine_config(*cfg);
         BOOST_REQUIRE_MESSAGE(engine, (engine ? "" : engine.error().to_string()));
-        engine->eap_users = [this](std::string_view) {
-            eap_lookup = true;
-            return ike::eap::UserRecord::unknown_user();
+        // What posternd's plugins do to every EngineConfig (PluginSet::apply), at start-up
+        // and on reload.
+        auto prepare = [this](ike::EngineConfig& e,
+                              const Config&) -> tl::expected<void, ConfigError> {
+            if (refuse_prepare) return tl::unexpected(*refuse_prepare);
+            e.eap_users = [this](std::string_view) {
+                eap_lookup = true;
+                return ike::eap::UserRecord::unknown_user();
+            };
+            return {};
         };
+        BOOST_REQUIRE(prepare(*engine, *cfg));
         net.b.pools.add("clients", "10.99.0.0/24");
         net.start(scenario::psk_initiator(net), std::move(*engine));
         ControlTarget t;
@@ -60,6 +70,12 @@ struct Gateway {
         t.dataplane = &dp;
         t.apply = [this](ike::Actions& out) { net.inject(net.b, out); };
         t.now = [this] { return net.now; };
+        t.prepare_engine = prepare;
+        t.reload_plugins = [this](const Config& c) {
+            plugin_reloads.push_back(c.file);
+            return std::vector<std::string>{"plugin lua: reload refused, the previous settings "
+                                            "stay: test"};
+        };
         service = std::make_unique<ControlService>(std::move(t), *cfg);
     }
     ~Gateway() { fs::remove_all(dir); }
@@ -201,10 +217,23 @@ BOOST_AUTO_TEST_CASE(reload_keeps_unchanged_connections_and_deletes_removed_ones
     BOOST_TEST(sas[0].id == id);
     BOOST_TEST(g.net.b.engine->config().connections.size() == 2u);
     BOOST_TEST(g.service->running().connections.size() == 2u);
-    // The EAP user lookup posternd set at start-up is still the engine's.
+    // The plugins' components are given to the reloaded engine too, and the plugins their
+    // new settings; what they say is reported.
     BOOST_REQUIRE(g.net.b.engine->config().eap_users);
     g.net.b.engine->config().eap_users("x");
     BOOST_TEST(g.eap_lookup);
+    BOOST_TEST(g.plugin_reloads == std::vector<std::string>{g.file()});
+    BOOST_TEST(r["warnings"].dump().find("plugin lua: reload refused") != std::string::npos,
+               r.dump());
+
+    // A reloaded file the plugins refuse (a connection needing a method none provides)
+    // changes nothing.
+    g.refuse_prepare = ConfigError{g.file(), 3, "connections[1].remote_auth", "no plugin"};
+    g.write(kRw);
+    Error refused = g.ask_error(R"({"cmd":"reload"})");
+    BOOST_TEST(refused.message.find("no plugin") != std::string::npos, refused.message);
+    BOOST_TEST(g.net.b.engine->config().connections.size() == 2u);
+    g.refuse_prepare.reset();
 
     g.write("[pools.clients]\nipv4 = \"10.99.0.0/24\"\n" + kOther);
     r = g.ask(R"({"cmd":"reload"})");
