@@ -99,10 +99,10 @@ struct Builder {
                 return tl::unexpected(
                     at(conn, "psk_file", conn.psk_file + ": the first line (the PSK) is empty"));
         }
-        if (secret.empty())
-            return tl::unexpected(
-                at(conn, conn.local_auth == AuthKind::Psk ? "local_auth" : "remote_auth",
-                   "psk authentication needs psk or psk_file"));
+        // No key of its own: a plugin's PSK source must know the peers (the psk plugin's
+        // [plugins.psk.secrets], sqlite-users, lua); PluginSet::apply refuses the connection
+        // when none is loaded.
+        if (secret.empty()) return {};
         if (secret == "postern-example-psk-CHANGE-ME")
             warn(conn, "psk", "this is the PSK of the example configuration: change it");
         else if (secret.size() < 16)

@@ -103,6 +103,7 @@ class SettingsView final : public plugin::Settings {
 // Everything the plugins registered, in load order.
 struct PluginSet::Components {
     std::vector<std::shared_ptr<plugin::UserStore>> stores;
+    std::vector<std::string> store_owners;  // the plugin that registered each store
     std::vector<std::shared_ptr<plugin::PskSource>> psk_sources;
     std::vector<std::shared_ptr<plugin::EapMethodFactory>> eap_methods;
     std::shared_ptr<plugin::CertificateVerifier> verifier;
@@ -113,9 +114,12 @@ struct PluginSet::Components {
     std::string pools_from;
     std::vector<plugin::PoolDefinition> pool_definitions;
 
-    plugin::UserInfo lookup(std::string_view name) const {
-        for (const auto& s : stores) {
-            plugin::UserInfo u = s->lookup(name);
+    // The stores in load order; `except` leaves out one plugin's own (a plugin asking the
+    // others must not be asked itself: a Lua script would call into itself).
+    plugin::UserInfo lookup(std::string_view name, const std::string& except = {}) const {
+        for (std::size_t i = 0; i < stores.size(); ++i) {
+            if (!except.empty() && store_owners[i] == except) continue;
+            plugin::UserInfo u = stores[i]->lookup(name);
             if (u.status != plugin::UserInfo::Status::unknown) return u;
         }
         return plugin::UserInfo::unknown_user();
@@ -137,7 +141,7 @@ struct PluginSet::Loaded final : plugin::Host, plugin::Registry {
         if (set->options_.log) set->options_.log(level, name + ": " + std::string(text));
     }
     plugin::UserInfo lookup_user(std::string_view user) override {
-        return set->components_->lookup(user);
+        return set->components_->lookup(user, name);
     }
     std::string user_db() const override { return effective_user_db(config()); }
     std::vector<std::string> cacerts() const override { return config().cacerts; }
@@ -150,7 +154,9 @@ struct PluginSet::Loaded final : plugin::Host, plugin::Registry {
 
     // ---- Registry
     void add_user_store(std::shared_ptr<plugin::UserStore> s) override {
-        if (s) set->components_->stores.push_back(std::move(s));
+        if (!s) return;
+        set->components_->stores.push_back(std::move(s));
+        set->components_->store_owners.push_back(name);
     }
     void add_psk_source(std::shared_ptr<plugin::PskSource> s) override {
         if (s) set->components_->psk_sources.push_back(std::move(s));
@@ -334,7 +340,7 @@ tl::expected<void, ConfigError> PluginSet::apply(ike::EngineConfig& e, const Con
         const bool psk = conn.local_auth == ike::AuthClass::Psk ||
                          conn.remote_auth == ike::AuthClass::Psk;
         if (psk && conn.psk.empty() && k.psk_sources.empty()) {
-            auto err = error_at(c, src.where + ".remote_auth",
+            auto err = error_at(c, src.where + (src.local_auth == AuthKind::Psk ? ".local_auth" : ".remote_auth"),
                                 "psk authentication needs psk or psk_file, or a plugin that "
                                 "provides pre-shared keys (psk, sqlite-users, lua)");
             if (!err.line) err.line = src.line;

@@ -10,6 +10,9 @@
 namespace postern::scenario {
 
 // Test certificates and keys from tests/data/pki.
+inline std::string pki_path(const std::string& name) {
+    return std::string(POSTERN_TEST_DATA_DIR) + "/pki/" + name;
+}
 inline std::string pki_file(const std::string& name) {
     std::ifstream in(std::string(POSTERN_TEST_DATA_DIR) + "/pki/" + name);
     std::stringstream ss;

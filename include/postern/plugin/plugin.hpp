@@ -73,7 +73,8 @@ class Host {
     virtual ~Host() = default;
     // Into posternd's log, prefixed with the plugin's name.
     virtual void log(LogLevel level, std::string_view text) = 0;
-    // The account as the user stores registered so far (in load order) know it.
+    // The account as the other plugins' user stores know it (in load order; this plugin's
+    // own stores are not asked).
     virtual UserInfo lookup_user(std::string_view name) = 0;
     // server.user_db: the SQLite user database, "" when not configured.
     virtual std::string user_db() const = 0;

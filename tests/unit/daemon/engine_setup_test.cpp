@@ -164,11 +164,13 @@ BOOST_AUTO_TEST_CASE(psk_file_is_relative_to_the_config_and_its_first_line_count
 
 BOOST_AUTO_TEST_CASE(psk_problems) {
     TempDir d;
-    auto err = d.build_error(kPsk);
-    BOOST_TEST(err.key == "connections[0].local_auth");
-    BOOST_TEST(err.message.find("needs psk or psk_file") != std::string::npos, err.message);
+    // No key of its own: built, for a plugin's PSK source to serve (PluginSet::apply refuses
+    // it when none is loaded: tests/scenario/plugins).
+    auto keyless = build_engine_config(d.load(kPsk));
+    BOOST_REQUIRE(keyless);
+    BOOST_TEST(keyless->connections[0].psk.empty());
 
-    err = d.build_error(
+    auto err = d.build_error(
         "[[connections]]\nname = \"rw\"\nlocal_auth = \"psk\"\nremote_auth = \"psk\"\n"
         "psk = \"0123456789abcdef0123\"\n");
     BOOST_TEST(err.key == "connections[0].local_id");
