@@ -301,21 +301,18 @@ struct Builder {
         e.child_lifetime = std::chrono::seconds(conn.child_lifetime_s);
         e.fragmentation = conn.fragmentation;
         e.force_encap = conn.encap;
-        // Client isolation: unless client_to_client, a client may reach every address of its
-        // connection's pools only at the gateway's own one (daemon/tun_setup.hpp).
-        if (!conn.client_to_client)
-            for (const auto& name : conn.pools)
-                for (const auto& pool : c.pools) {
-                    if (pool.name != name) continue;
-                    for (const auto& cidr : {pool.ipv4, pool.ipv6}) {
-                        auto ts = ike::policy::TrafficSelector::from_cidr(cidr);
-                        if (cidr.empty() || !ts) continue;
-                        std::vector<ike::policy::TrafficSelector> range{*ts};
-                        if (auto gw = pool_gateway_address(cidr))
-                            range = ike::policy::subtract(
-                                range, ike::policy::TrafficSelector::host(*gw));
-                        e.isolated.insert(e.isolated.end(), range.begin(), range.end());
-                    }
+        // Client isolation: unless client_to_client, a client of a connection with pools may
+        // reach a pool address only at the gateway's own one (daemon/tun_setup.hpp); every pool
+        // of the file, not only the connection's, since an authorizer may hand out any.
+        if (!conn.client_to_client && !conn.pools.empty())
+            for (const auto& pool : c.pools)
+                for (const auto& cidr : {pool.ipv4, pool.ipv6}) {
+                    auto ts = ike::policy::TrafficSelector::from_cidr(cidr);
+                    if (cidr.empty() || !ts) continue;
+                    std::vector<ike::policy::TrafficSelector> range{*ts};
+                    if (auto gw = pool_gateway_address(cidr))
+                        range = ike::policy::subtract(range, ike::policy::TrafficSelector::host(*gw));
+                    e.isolated.insert(e.isolated.end(), range.begin(), range.end());
                 }
         return e;
     }

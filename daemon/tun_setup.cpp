@@ -46,11 +46,9 @@ std::optional<IpAddress> pool_gateway_address(const std::string& cidr) {
 
 TunPlan plan_tun(const Config& c) {
     TunPlan plan;
-    std::set<std::string> used;
-    for (const auto& conn : c.connections)
-        used.insert(conn.pools.begin(), conn.pools.end());
+    // Every pool, not only those a connection names: an authorizer (a Lua script) may hand out
+    // any pool of the file.
     for (const auto& pool : c.pools) {
-        if (!used.count(pool.name)) continue;
         for (const auto& cidr : {pool.ipv4, pool.ipv6}) {
             if (cidr.empty()) continue;
             auto prefix = esp::IpPrefix::parse(cidr);

@@ -27,7 +27,7 @@ BOOST_AUTO_TEST_CASE(plan_from_pools_and_remote_ts) {
 ipv4 = "10.99.0.0/24"
 ipv6 = "fd00:99::/112"
 
-[pools.unused]
+[pools.staff]
 ipv4 = "10.98.0.0/24"
 
 [[connections]]
@@ -48,11 +48,13 @@ remote_ts = ["192.168.50.0/24", "0.0.0.0/0"]
         addrs.push_back(a.to_string());
     for (const auto& r : plan.routes)
         routes.push_back(r.to_string());
-    BOOST_TEST(addrs == (std::vector<std::string>{"10.99.0.254/32", "fd00:99::ffff/128"}),
+    // "staff" is in no connection's pools, but an authorizer may hand it out: routed too.
+    BOOST_TEST(addrs == (std::vector<std::string>{"10.99.0.254/32", "fd00:99::ffff/128",
+                                                  "10.98.0.254/32"}),
                boost::test_tools::per_element());
-    BOOST_TEST(
-        routes == (std::vector<std::string>{"10.99.0.0/24", "fd00:99::/112", "192.168.50.0/24"}),
-        boost::test_tools::per_element());
+    BOOST_TEST(routes == (std::vector<std::string>{"10.99.0.0/24", "fd00:99::/112",
+                                                   "10.98.0.0/24", "192.168.50.0/24"}),
+               boost::test_tools::per_element());
 
     // The pool never hands the gateway's address to a client.
     auto pools = MemoryPools::create(*c);
