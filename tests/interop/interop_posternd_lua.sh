@@ -11,7 +11,9 @@
 # Asserted: bob (no group) is refused by the second script: charon gets AUTHENTICATION_FAILED,
 # the audit has login_failed with reason "denied: not in group staff"; alice (group staff) is let
 # in by the first: ESTABLISHED, a virtual IP from pool staff (10.98.0.0/24), ping to the LAN, the
-# audit row login_ok; the jsonlog plugin's file holds bob's auth_failure and alice's connect.
+# audit row login_ok; `postern reload` with allow_staff.lua broken keeps alice's SA and reports
+# the script's file:line (its previous version keeps running); the jsonlog plugin's file holds
+# bob's auth_failure and alice's connect and disconnect.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/native_lib.sh"
@@ -100,6 +102,18 @@ VIP4=$(sa_get b 'local-vips' | awk '{print $1}')
 nc_posternd_log 'authorized alice as group staff, pool staff'
 pi_ping "$NS_B" "$VIP4" "$LAN_A_HOST4"
 nc_audit_has login_ok user=alice
+
+# --- postern reload: a script that no longer loads keeps its previous version; SAs stay ---
+printf 'function authorize(ctx)\n  return {pool = "staff"\n' >"$WORK/lua/allow_staff.lua"  # line 2: no '}'
+nc_postern --socket "$WORK/postern.ctl.sock" reload >"$WORK/reload.out" 2>&1 \
+    || { cat "$WORK/reload.out" >&2; fail "postern reload failed"; }
+PI_LOGS+=("$WORK/reload.out")
+grep -q "reloaded $WORK/postern.toml: 1 IKE SA kept, 0 deleted" "$WORK/reload.out" \
+    || fail "postern reload did not keep alice's SA: $(cat "$WORK/reload.out")"
+grep -q "plugin lua: reload refused, the previous settings stay: $WORK/lua/allow_staff.lua:3: .*(the previous version keeps running)" \
+    "$WORK/reload.out" || fail "postern reload did not report the broken script: $(cat "$WORK/reload.out")"
+pi_ping "$NS_B" "$VIP4" "$LAN_A_HOST4"
+pi_log "ok: postern reload kept the SA and reported the broken script with file:line"
 
 # --- the out-of-tree plugin's output ---
 grep -Eq '^\{"event":"auth_failure",.*"identity":"bob",.*"reason":"denied: not in group staff"\}$' \
