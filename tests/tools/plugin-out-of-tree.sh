@@ -9,6 +9,7 @@ set -u
 build="$1"; src="$2"; client="$3"; cxx="$4"
 dir="$(mktemp -d)"; trap 'rm -rf "$dir"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
+source "$(dirname "$0")/posternd-lib.sh"
 
 cmake --install "$build" --prefix "$dir/stage" > "$dir/install.log" 2>&1 \
     || { cat "$dir/install.log"; fail "cmake --install"; }
@@ -29,9 +30,7 @@ cmake --install "$dir/jsonlog/build" > "$dir/install-example.log" 2>&1 \
 [ -f "$dir/stage/lib/postern/plugins/postern-jsonlog.so" ] || fail "the example did not install"
 
 echo "out-of-tree-plugin-psk-0123456789" > "$dir/psk.txt"
-pid=
-for _ in 1 2 3; do  # a random port may be taken
-    port=$((20000 + RANDOM % 40000)); natt=$((port + 1))
+write_config() {
     cat > "$dir/postern.toml" <<TOML
 [server]
 listen = ["127.0.0.1"]
@@ -52,17 +51,9 @@ remote_auth = "psk"
 psk_file = "psk.txt"
 pools = ["clients"]
 TOML
-    "$dir/stage/sbin/posternd" --config "$dir/postern.toml" 2> "$dir/posternd.log" &
-    pid=$!
-    for _ in $(seq 50); do
-        grep -q "serving" "$dir/posternd.log" && break 2
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=
-    grep -q "Address already in use" "$dir/posternd.log" || break
-done
-[ -n "$pid" ] || { cat "$dir/posternd.log"; fail "posternd did not start"; }
+}
+posternd_start_free "$dir/stage/sbin/posternd" "$dir/postern.toml" "$dir/posternd.log" write_config \
+    || { cat "$dir/posternd.log"; fail "posternd did not start"; }
 grep -q "loaded plugin jsonlog ($dir/stage/sbin/../lib/postern/plugins/postern-jsonlog.so)" "$dir/posternd.log" \
     || { cat "$dir/posternd.log"; fail "posternd did not log loading jsonlog"; }
 

@@ -31,6 +31,7 @@ fail() {
     for f in "$dir"/client-*.out; do [ -f "$f" ] && { echo "--- $f"; cat "$f"; }; done
     echo "FAIL: $*"; exit 1
 }
+source "$(dirname "$0")/posternd-lib.sh"
 
 # config CONNECTIONS...: postern.toml with the named connections (smoke: anyone; staff: carol;
 # guests: dave), all PSK with the same secret.
@@ -67,20 +68,10 @@ TOML
 }
 
 start() {
-    for _ in 1 2 3; do  # a random port may be taken
-        port=$((20000 + RANDOM % 40000)); natt=$((port + 1))
-        config smoke staff
-        "$posternd" --config "$dir/postern.toml" 2> "$dir/posternd.log" &
-        pid=$!
-        for _ in $(seq 50); do
-            grep -q "serving" "$dir/posternd.log" && { pids+=("$pid"); return 0; }
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
-        grep -q "Address already in use" "$dir/posternd.log" || break
-    done
-    fail "posternd did not start"
+    write_config() { config smoke staff; }
+    posternd_start_free "$posternd" "$dir/postern.toml" "$dir/posternd.log" write_config \
+        || fail "posternd did not start"
+    pids+=("$pid")
 }
 
 # connect NAME ID: an ike_client that stays until the server deletes its SA.

@@ -14,6 +14,7 @@ pki="$(cd "$(dirname "$0")/../data/pki" && pwd)"
 dir="$(mktemp -d)"; pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
 fail() { echo "FAIL: $*"; echo "--- posternd log"; cat "$dir/posternd.log" 2>/dev/null; exit 1; }
+source "$(dirname "$0")/posternd-lib.sh"
 db="$dir/users.db"
 
 printf 'alice password 1\n' | "$postern" --db "$db" user add alice --password-stdin >/dev/null ||
@@ -25,8 +26,7 @@ printf 'alice password 1\n' > "$dir/alice.pw"
 printf 'not her password\n' > "$dir/wrong.pw"
 printf 'bob password 2\n' > "$dir/bob.pw"
 
-start() {
-    port=$((20000 + RANDOM % 40000)); natt=$((port + 1))
+write_config() {
     cat > "$dir/postern.toml" <<TOML
 [server]
 listen = ["127.0.0.1"]
@@ -50,23 +50,10 @@ cert = "$pki/server-rsa-chain.pem"
 key = "$pki/server-rsa.key"
 pools = ["clients"]
 TOML
-    "$posternd" --config "$dir/postern.toml" 2>> "$dir/posternd.log" &
-    pid=$!
-    for _ in $(seq 50); do
-        grep -q "serving" "$dir/posternd.log" && return 0
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    return 1
 }
 start_retry() {
-    : > "$dir/posternd.log"
-    for _ in 1 2 3; do
-        start && return 0
-        kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=""
-        grep -q "Address already in use" "$dir/posternd.log" || break
-    done
-    fail "posternd did not start"
+    posternd_start_free "$posternd" "$dir/postern.toml" "$dir/posternd.log" write_config \
+        || fail "posternd did not start"
 }
 login() {  # login USER PWFILE -> prints ike_client's stdout, returns its exit code
     "$client" --port "$port" --eap-id "$1" --eap-password-file "$2" --ca "$pki/root-ca.pem" \

@@ -8,10 +8,10 @@
 set -u
 posternd="$1"; client="$2"
 dir="$(mktemp -d)"; trap 'rm -rf "$dir"' EXIT
+source "$(dirname "$0")/posternd-lib.sh"
 echo "smoke-test-pre-shared-key-0123456789" > "$dir/psk.txt"
 
-start() {
-    port=$((20000 + RANDOM % 40000)); natt=$((port + 1))
+write_config() {
     cat > "$dir/postern.toml" <<TOML
 [server]
 listen = [$listen]
@@ -33,27 +33,14 @@ remote_auth = "psk"
 psk_file = "psk.txt"
 pools = ["clients"]
 TOML
-    "$posternd" --config "$dir/postern.toml" 2> "$dir/posternd.log" &
-    pid=$!
-    for _ in $(seq 50); do
-        grep -q "serving" "$dir/posternd.log" && return 0
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    return 1
 }
 
 listen='"0.0.0.0", "::"'; have_v6=1
 if ! grep -q "^00000000000000000000000000000001 " /proc/net/if_inet6 2>/dev/null; then
     listen='"0.0.0.0"'; have_v6=0
 fi
-ok=0
-for _ in 1 2 3; do  # a random port may be taken
-    if start; then ok=1; break; fi
-    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
-    grep -q "Address already in use" "$dir/posternd.log" || break
-done
-if [ $ok -ne 1 ]; then cat "$dir/posternd.log"; echo "FAIL: posternd did not start"; exit 1; fi
+posternd_start_free "$posternd" "$dir/postern.toml" "$dir/posternd.log" write_config \
+    || { cat "$dir/posternd.log"; echo "FAIL: posternd did not start"; exit 1; }
 
 last=127.0.0.1
 if [ $have_v6 -eq 1 ]; then
