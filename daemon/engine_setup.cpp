@@ -353,6 +353,11 @@ tl::expected<ike::EngineConfig, ConfigError> build_engine_config(
     e.fragment_size = c.fragment_size;
     e.retransmit_timeout = std::chrono::milliseconds(c.retransmit_timeout_ms);
     e.retransmit_tries = c.retransmit_tries;
+    for (const auto& p : c.pools) {
+        auto& dns = e.pool_dns[p.name];
+        for (const auto& d : p.dns)
+            if (auto a = IpAddress::parse(d)) dns.push_back(*a);
+    }
     // posternd as an EAP-TLS client takes the eap-tls plugin's highest version too (the
     // plugin checks the value; the server side is the plugin's own).
     if (auto it = c.plugins.settings.find("eap-tls"); it != c.plugins.settings.end())

@@ -407,9 +407,13 @@ std::vector<std::string> PluginSet::reload(const Config& next) {
         }
         SettingsView settings(*config_, p->name);
         std::string error;
+        // The plugin's own words say what it kept (its previous keys, a script's previous
+        // version, ...).
         if (!p->instance->reload(settings, error))
-            notes.push_back("plugin " + p->name + ": reload refused, the previous settings stay: " +
-                            error);
+            notes.push_back("plugin " + p->name + ": reload: " + error);
+        if (settings.type_error())
+            notes.push_back("plugin " + p->name + ": " + settings.type_error()->to_string() +
+                            " (ignored: the default applies until the file is fixed)");
     }
     return notes;
 }

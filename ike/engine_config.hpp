@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -132,6 +133,10 @@ struct EngineConfig {
     // After a peer authenticated: asked in order, the first that does not abstain decides
     // (plugins: lua). None: every authenticated peer is allowed.
     std::vector<std::shared_ptr<plugin::Authorizer>> authorizers;
+    // Every pool of the configuration and its DNS servers: what an authorizer may name (an
+    // unknown pool denies) and the DNS servers sent with an address from it. Empty: pools
+    // are not checked (tests).
+    std::map<std::string, std::vector<IpAddress>> pool_dns;
     // Responder: EAP round trips allowed before the peer must have finished (a bound on work
     // done for an unauthenticated peer; MSCHAPv2 needs 4, EAP-TLS about 10 with 1024-octet
     // fragments; strongSwan's eap-tls allows 32 messages too).

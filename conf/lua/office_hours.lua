@@ -2,7 +2,10 @@
 -- on weekdays from 07:00 to 19:00 (the server's local time), nobody else.
 --
 --   [plugins.lua]
---   scripts = ["lua/office_hours.lua"]
+--   scripts = ["lua/office_hours.lua", "lua/pools_by_group.lua"]
+--
+-- It only refuses: a login it lets through gets no answer here (nil), so a later script (such
+-- as pools_by_group.lua) can still choose its pool. List it first.
 
 local OPEN, CLOSE = 7, 19                  -- hours
 local WEEKDAYS = {[2] = true, [3] = true, [4] = true, [5] = true, [6] = true}  -- Mon-Fri
@@ -16,11 +19,11 @@ end
 
 function authorize(ctx)
   if member(ctx, "staff") then
-    return true
+    return nil
   end
   if member(ctx, "contractors") then
     if WEEKDAYS[ctx.weekday] and ctx.hour >= OPEN and ctx.hour < CLOSE then
-      return true
+      return nil
     end
     return "contractors connect on weekdays from 07:00 to 19:00"
   end

@@ -11,7 +11,8 @@ namespace postern::ike::exchange {
 
 namespace {
 
-tl::expected<sa::Authorization, std::string> convert(const plugin::AuthorizeResult& r) {
+tl::expected<sa::Authorization, std::string> convert(const Ctx& ctx,
+                                                     const plugin::AuthorizeResult& r) {
     sa::Authorization a;
     a.pool = r.pool;
     a.group = r.group.value_or("");
@@ -46,6 +47,9 @@ tl::expected<sa::Authorization, std::string> convert(const plugin::AuthorizeResu
         }
     }
     if (a.pool && a.pool->empty()) return tl::unexpected(std::string("pool: empty name"));
+    const auto& known = ctx.config.pool_dns;
+    if (a.pool && !known.empty() && !known.count(*a.pool))
+        return tl::unexpected("pool: no pool named \"" + *a.pool + "\" in the configuration");
     return a;
 }
 
@@ -70,7 +74,7 @@ std::optional<std::string> authorize(const Ctx& ctx, sa::IkeSa& sa, const std::s
             case plugin::AuthorizeResult::Decision::deny:
                 return r.reason.empty() ? std::string("denied") : r.reason;
             case plugin::AuthorizeResult::Decision::allow: {
-                auto a = convert(r);
+                auto a = convert(ctx, r);
                 if (!a) return "the authorizer's attributes are unusable: " + a.error();
                 sa.authorization = std::move(*a);
                 ctx.log(&sa, "authorized " + q.user +

@@ -88,7 +88,15 @@ bool respond_config(const Ctx& ctx, sa::IkeSa& sa, const std::vector<wire::Paylo
         ctx.log(&sa, "no virtual IP available in pools for " + who);
         return false;
     }
-    for (const auto& d : authz.dns ? *authz.dns : c.dns) {
+    // DNS: the authorizer's, else the chosen pool's, else the connection's pools'.
+    const std::vector<IpAddress>* dns = &c.dns;
+    if (authz.dns) {
+        dns = &*authz.dns;
+    } else if (authz.pool) {
+        if (auto it = ctx.config.pool_dns.find(*authz.pool); it != ctx.config.pool_dns.end())
+            dns = &it->second;
+    }
+    for (const auto& d : *dns) {
         if (d.is_v4())
             out.attributes.push_back(attr(CfgAttribute::INTERNAL_IP4_DNS, d.bytes()));
         else

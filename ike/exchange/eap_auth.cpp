@@ -107,8 +107,12 @@ std::vector<eap::EapServer::Method> server_methods(const Ctx& ctx, const Connect
     std::vector<eap::EapServer::Method> methods;
     for (auto m : c.eap_methods) {
         std::shared_ptr<plugin::EapMethodFactory> factory;
+        // The first plugin (in load order) that provides the method, as for every other kind.
         for (const auto& f : ctx.config.eap_factories)
-            if (f && f->type() == static_cast<std::uint8_t>(m)) factory = f;
+            if (f && f->type() == static_cast<std::uint8_t>(m)) {
+                factory = f;
+                break;
+            }
         if (!factory) continue;
         methods.push_back(
             {static_cast<eap::EapType>(m),

@@ -63,7 +63,7 @@ class PskPlugin final : public plugin::Plugin {
     bool reload(const plugin::Settings& settings, std::string& error) override {
         auto s = read_secrets(settings, dir_);
         if (!s) {
-            error = s.error();
+            error = s.error() + " (the previous keys stay)";
             return false;
         }
         table_->secrets = std::move(*s);

@@ -202,6 +202,16 @@ tl::expected<std::shared_ptr<plugin::AddressPools>, std::string> make_pools(
     return std::make_shared<Pools>(s, std::move(*dynamic), std::move(ranges));
 }
 
+// Check mode's stand-ins (posternd --check, postern check-config).
+class NoUsers final : public plugin::UserStore {
+  public:
+    plugin::UserInfo lookup(std::string_view) override { return plugin::UserInfo::unknown_user(); }
+};
+class NoPsks final : public plugin::PskSource {
+  public:
+    std::optional<SecretBytes> psk(const plugin::PskRequest&) override { return std::nullopt; }
+};
+
 class SqliteUsersPlugin final : public plugin::Plugin {
   public:
     explicit SqliteUsersPlugin(std::shared_ptr<Shared> s) : s_(std::move(s)) {}
@@ -218,7 +228,12 @@ std::unique_ptr<plugin::Plugin> create(plugin::Host& host, const plugin::Setting
     }
     std::string path = host.user_db();
     if (path.empty()) path = "/var/lib/postern/postern.db";
-    if (host.check_only()) return std::make_unique<SqliteUsersPlugin>(nullptr);
+    if (host.check_only()) {
+        // The same kinds of component, answering nothing: no database is opened.
+        registry.add_user_store(std::make_shared<NoUsers>());
+        registry.add_psk_source(std::make_shared<NoPsks>());
+        return std::make_unique<SqliteUsersPlugin>(nullptr);
+    }
     if (auto dir = parent_dir(path); !dir.empty()) {
         struct stat st {};
         // One level is enough for /var/lib/postern; deeper trees are the administrator's.

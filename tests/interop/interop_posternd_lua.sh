@@ -110,7 +110,7 @@ nc_postern --socket "$WORK/postern.ctl.sock" reload >"$WORK/reload.out" 2>&1 \
 PI_LOGS+=("$WORK/reload.out")
 grep -q "reloaded $WORK/postern.toml: 1 IKE SA kept, 0 deleted" "$WORK/reload.out" \
     || fail "postern reload did not keep alice's SA: $(cat "$WORK/reload.out")"
-grep -q "plugin lua: reload refused, the previous settings stay: $WORK/lua/allow_staff.lua:3: .*(the previous version keeps running)" \
+grep -q "plugin lua: reload: $WORK/lua/allow_staff.lua:3: .*(the previous version keeps running)" \
     "$WORK/reload.out" || fail "postern reload did not report the broken script: $(cat "$WORK/reload.out")"
 pi_ping "$NS_B" "$VIP4" "$LAN_A_HOST4"
 pi_log "ok: postern reload kept the SA and reported the broken script with file:line"

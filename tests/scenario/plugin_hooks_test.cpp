@@ -100,6 +100,39 @@ BOOST_AUTO_TEST_CASE(an_authorizer_sees_the_peer_and_allows_with_attributes) {
     BOOST_TEST(e->virtual_ips[0].to_string() == "10.98.0.1");
 }
 
+BOOST_AUTO_TEST_CASE(the_chosen_pool_brings_its_dns_and_an_unknown_pool_denies) {
+    for (const char* pool : {"staff", "nowhere"}) {
+        BOOST_TEST_CONTEXT(pool) {
+            Network net;
+            auto cr = psk_responder();
+            // What the daemon sets from [pools.*]: every pool and its DNS servers.
+            cr.pool_dns = {{"clients", {*IpAddress::parse("10.99.0.1")}},
+                           {"staff", {*IpAddress::parse("10.98.0.53")}}};
+            cr.authorizers = {std::make_shared<FnAuthorizer>([pool](const AuthorizeRequest&) {
+                AuthorizeResult r = AuthorizeResult::allow();
+                r.pool = pool;
+                return r;
+            })};
+            net.b.pools.add("clients", "10.99.0.0/24");
+            net.b.pools.add("staff", "10.98.0.0/24");
+            net.start(psk_initiator(net), std::move(cr));
+            net.initiate("home");
+            net.run();
+            BOOST_TEST_INFO(net.a.log() + net.b.log());
+            if (std::string(pool) == "staff") {
+                BOOST_TEST(net.b.count(EventKind::IkeEstablished) == 1u);
+                BOOST_TEST(logged(net.a, "peer's DNS server 10.98.0.53"));
+                BOOST_TEST(!logged(net.a, "peer's DNS server 10.99.0.1"));
+            } else {
+                BOOST_TEST(net.b.count(EventKind::IkeEstablished) == 0u);
+                BOOST_TEST(net.b.first(EventKind::AuthFailed)->reason ==
+                           "denied: the authorizer's attributes are unusable: pool: no pool "
+                           "named \"nowhere\" in the configuration");
+            }
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(a_fixed_address_from_the_authorizer) {
     Network net;
     auto a = std::make_shared<FnAuthorizer>([](const AuthorizeRequest&) {

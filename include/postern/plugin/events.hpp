@@ -23,7 +23,7 @@ struct DisconnectEvent {
     std::string connection;
     std::string user;
     std::string peer;
-    std::string reason;  // "deleted by the peer", "dead peer", "administrator", ...
+    std::string reason;  // "deleted by the peer", "deleted by us", "peer did not answer", ...
     std::int64_t time = 0;
 };
 

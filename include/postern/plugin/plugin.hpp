@@ -76,7 +76,8 @@ class Host {
     // The account as the other plugins' user stores know it (in load order; this plugin's
     // own stores are not asked).
     virtual UserInfo lookup_user(std::string_view name) = 0;
-    // server.user_db: the SQLite user database, "" when not configured.
+    // The SQLite user database: server.user_db, else /var/lib/postern/postern.db when a
+    // connection logs users in with EAP, else "".
     virtual std::string user_db() const = 0;
     // The folder of postern.toml, against which relative paths are resolved.
     virtual std::string config_dir() const = 0;
@@ -86,9 +87,10 @@ class Host {
     virtual const std::vector<PoolDefinition>& pools() const = 0;
     // Wall-clock time, Unix seconds.
     virtual std::int64_t now() const = 0;
-    // `posternd --check` or `postern check-config`: check the settings, open nothing, run
-    // nothing, register what you would (posternd then checks that connections have what they
-    // need).
+    // `posternd --check` or `postern check-config`: check the settings, open or change nothing
+    // (no database, no file written; the lua plugin does run its scripts' top level, to report
+    // their errors), and register what you would: posternd then checks that connections have
+    // what they need.
     virtual bool check_only() const = 0;
 };
 

@@ -293,6 +293,13 @@ tl::expected<plugin::UserInfo, std::string> to_user(const Value& v) {
     if (auto s = v.as_string()) {
         password = std::string(*s);
     } else if (v.is_table()) {
+        static const std::set<std::string> kKeys{"password", "nt_hash", "enabled", "groups"};
+        for (const auto& f : *v.as_table()) {
+            const auto* k = std::get_if<std::string>(&f.key);
+            if (!k || !kKeys.count(*k))
+                return tl::unexpected("eap_secret returned a table with the unknown key " +
+                                      (k ? "\"" + *k + "\"" : std::string("[number]")));
+        }
         auto p = optional_string(v.field("password"), "password");
         auto h = optional_string(v.field("nt_hash"), "nt_hash");
         if (!p) return tl::unexpected(p.error());

@@ -13,9 +13,11 @@
 //                                                                    {nt_hash=hex}; enabled=false
 //                                                                    disables; groups={...}
 //   on_connect(ctx)    ike_sa connection identity user auth_method  (ignored)
-//                      peer virtual_ips time
-//   on_disconnect(ctx) ike_sa connection user peer reason time      (ignored)
-//   on_auth_failure    connection identity user peer reason time    (ignored)
+//                      peer peer_address virtual_ips time
+//   on_disconnect(ctx) ike_sa connection user peer peer_address     (ignored)
+//                      reason time
+//   on_auth_failure    connection identity user peer peer_address   (ignored)
+//                      reason time
 //
 //   postern.user(name)        {name, enabled, groups, static_ipv4, static_ipv6, attributes}
 //                             from the other plugins' user stores, or nil

@@ -12,8 +12,9 @@
 // on_auth_failure (plugins/lua/plugin/api.hpp). The plugin registers one component of each kind;
 // each asks the scripts that define the function, in order. A script error, a timeout or a bad
 // return value denies (authorize, eap_secret) or gives no key (psk), and logs file:line and the
-// message; posternd goes on serving. `postern reload` loads the scripts again: a script that no
-// longer loads keeps its previous version running, and the error is reported.
+// message; posternd goes on serving. `postern reload` loads the scripts again with the new
+// settings: a script that no longer loads keeps its previous version running (a new one that
+// does not load stays out), and the errors are reported.
 #include <set>
 
 #include "plugins/lua/plugin/api.hpp"
@@ -88,12 +89,15 @@ class Scripts {
                 continue;
             }
             errors.push_back(script.error().to_string());
+            bool kept = false;
             for (auto& old : scripts_)
                 if (old && old->path() == path) {
                     errors.back() += " (the previous version keeps running)";
                     next.push_back(std::move(old));
+                    kept = true;
                     break;
                 }
+            if (!kept) errors.back() += " (not loaded)";
         }
         scripts_ = std::move(next);
         return errors;
@@ -235,7 +239,7 @@ class LuaPlugin final : public plugin::Plugin {
     bool reload(const plugin::Settings& settings, std::string& error) override {
         auto s = read_settings(settings);
         if (!s) {
-            error = s.error();
+            error = s.error() + " (the previous scripts and settings stay)";
             return false;
         }
         auto errors = s_->load(*s, dir_);

@@ -87,6 +87,47 @@ BOOST_AUTO_TEST_CASE(connections_that_need_what_no_plugin_provides) {
                                             "plugin that provides pre-shared keys") == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(check_mode_registers_what_it_would_without_opening_anything) {
+    // sqlite-users as the only source of PSKs: in check mode it opens no database but still
+    // registers its PSK source, so the keyless connection passes as it would in posternd.
+    Gateway g;
+    const std::string toml = "[server]\nuser_db = \"" + (g.dir.path / "users.db").string() +
+                             "\"\n[plugins]\n" + plugin_paths() +
+                             "load = [\"sqlite-users\"]\n" + rw_connection(false);
+    g.dir.write("postern.toml", toml);
+    auto c = daemon::load_config((g.dir.path / "postern.toml").string());
+    BOOST_REQUIRE(c);
+    auto e = daemon::build_engine_config(*c);
+    BOOST_REQUIRE(e);
+    auto ok = daemon::check_plugins(*c, *e);
+    BOOST_TEST(ok.has_value(), (ok ? "" : ok.error().to_string()));
+    BOOST_TEST(!fs::exists(g.dir.path / "users.db"));
+}
+
+BOOST_AUTO_TEST_CASE(reload_reports_what_it_kept) {
+    Gateway g;
+    g.dir.write("postern.toml", "");
+    BOOST_REQUIRE(!g.load("[plugins]\n" + plugin_paths() + "load = [\"psk\"]\n" +
+                          "[plugins.psk.secrets]\n\"alice@postern.test\" = \"alice's key, long "
+                          "enough\"\n" + rw_connection(false)));
+    // A key too short: the psk plugin keeps the previous keys and says so.
+    g.dir.write("postern.toml", "[plugins]\n" + plugin_paths() + "load = [\"psk\", \"eap-tls\"]\n" +
+                                    "[plugins.psk.secrets]\n\"alice@postern.test\" = \"short\"\n"
+                                    "[plugins.eap-tls]\nfragment_size = \"big\"\n" +
+                                    rw_connection(false));
+    auto next = daemon::load_config((g.dir.path / "postern.toml").string());
+    BOOST_REQUIRE(next);
+    auto notes = g.plugins->reload(*next);
+    BOOST_TEST_REQUIRE(notes.size() == 2u);
+    BOOST_TEST(notes[0] == "plugin eap-tls: added to the load list; loads at the next restart");
+    BOOST_TEST(notes[1].find("plugin psk: reload: ") == 0u, notes[1]);
+    BOOST_TEST(notes[1].find("shorter than 16 characters (the previous keys stay)") !=
+                   std::string::npos,
+               notes[1]);
+    g.login("alice@postern.test", "alice's key, long enough");
+    BOOST_TEST(g.net->b.count(ike::EventKind::IkeEstablished) == 1u, g.log_text());
+}
+
 BOOST_AUTO_TEST_CASE(per_identity_keys_from_the_psk_plugin) {
     Gateway g;
     g.dir.write("bob.psk", "bob's key from a file\n");

@@ -73,8 +73,8 @@ struct Gateway {
         t.prepare_engine = prepare;
         t.reload_plugins = [this](const Config& c) {
             plugin_reloads.push_back(c.file);
-            return std::vector<std::string>{"plugin lua: reload refused, the previous settings "
-                                            "stay: test"};
+            return std::vector<std::string>{"plugin lua: reload: test.lua:3: boom (the "
+                                            "previous version keeps running)"};
         };
         service = std::make_unique<ControlService>(std::move(t), *cfg);
     }
@@ -223,7 +223,8 @@ BOOST_AUTO_TEST_CASE(reload_keeps_unchanged_connections_and_deletes_removed_ones
     g.net.b.engine->config().eap_users("x");
     BOOST_TEST(g.eap_lookup);
     BOOST_TEST(g.plugin_reloads == std::vector<std::string>{g.file()});
-    BOOST_TEST(r["warnings"].dump().find("plugin lua: reload refused") != std::string::npos,
+    BOOST_TEST(r["warnings"].dump().find("plugin lua: reload: test.lua:3: boom") !=
+                   std::string::npos,
                r.dump());
 
     // A reloaded file the plugins refuse (a connection needing a method none provides)
