@@ -7,7 +7,8 @@
 # stopped, and the example's file must hold the connect and the disconnect of that login.
 set -u
 build="$1"; src="$2"; client="$3"; cxx="$4"
-dir="$(mktemp -d)"; trap 'rm -rf "$dir"' EXIT
+dir="$(mktemp -d)"; pid=
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 source "$(dirname "$0")/posternd-lib.sh"
 

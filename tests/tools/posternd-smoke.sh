@@ -7,7 +7,8 @@
 # posternd must delete its SAs and exit 0 within a second.
 set -u
 posternd="$1"; client="$2"
-dir="$(mktemp -d)"; trap 'rm -rf "$dir"' EXIT
+dir="$(mktemp -d)"; pid=
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
 source "$(dirname "$0")/posternd-lib.sh"
 echo "smoke-test-pre-shared-key-0123456789" > "$dir/psk.txt"
 
