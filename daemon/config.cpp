@@ -317,8 +317,25 @@ void read_connection(TableReader& r, Config& c, Connection& conn) {
     r.boolean("fragmentation", conn.fragmentation);
     r.boolean("encap", conn.encap);
     r.boolean("client_to_client", conn.client_to_client);
-    r.duration("ike_lifetime", conn.ike_lifetime_s);
-    r.duration("child_lifetime", conn.child_lifetime_s);
+    r.duration("ike_rekey_time", conn.ike_rekey_s, true);
+    r.duration("ike_life_time", conn.ike_life_s, true);
+    r.duration("reauth_time", conn.reauth_s, true);
+    r.duration("child_rekey_time", conn.child_rekey_s, true);
+    r.duration("child_life_time", conn.child_life_s, true);
+    r.duration("rand_time", conn.rand_s, true);
+    r.volume("child_rekey_bytes", conn.child_rekey_bytes);
+    r.volume("child_life_bytes", conn.child_life_bytes);
+    r.volume("child_rekey_packets", conn.child_rekey_packets);
+    r.volume("child_life_packets", conn.child_life_packets);
+    r.renamed("ike_lifetime", "ike_rekey_time (and ike_life_time for the hard limit)");
+    r.renamed("child_lifetime", "child_rekey_time (and child_life_time for the hard limit)");
+    auto check_life = [&](const char* life_key, std::uint32_t life, std::uint32_t rekey) {
+        if (life && rekey && life <= rekey)
+            r.fail(r.table().get(life_key), r.key_path(life_key),
+                   "must be longer than the rekey time (" + std::to_string(rekey) + " s)");
+    };
+    check_life("ike_life_time", conn.ike_life_s, conn.ike_rekey_s);
+    check_life("child_life_time", conn.child_life_s, conn.child_rekey_s);
     r.finish();
 }
 

@@ -75,8 +75,18 @@ struct Connection {
     bool fragmentation = true;
     bool encap = false;             // force ESP-in-UDP (fake NAT-D)
     bool client_to_client = false;  // clients of this connection may reach each other
-    std::uint32_t ike_lifetime_s = 24 * 3600;
-    std::uint32_t child_lifetime_s = 8 * 3600;
+    // Rekeying (RFC 7296 §2.8): rekey times longer than every native client's so clients
+    // rekey first; life times 0 = 10 % more than the rekey time; rand_time unset (kUnset) =
+    // a tenth of each rekey time, at most an hour; reauth_time 0 = never.
+    static constexpr std::uint32_t kUnset = 0xffffffff;
+    std::uint32_t ike_rekey_s = 26 * 3600;
+    std::uint32_t ike_life_s = 0;
+    std::uint32_t reauth_s = 0;
+    std::uint32_t child_rekey_s = 26 * 3600;
+    std::uint32_t child_life_s = 0;
+    std::uint32_t rand_s = kUnset;
+    std::uint64_t child_rekey_bytes = 0, child_life_bytes = 0;  // 0 = no volume limit
+    std::uint64_t child_rekey_packets = 0, child_life_packets = 0;
 };
 
 // One plugin's [plugins.<name>] table, as plain values with the lines they were written on

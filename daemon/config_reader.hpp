@@ -127,6 +127,43 @@ class TableReader {
     // As duration() but in milliseconds, and "500ms" is accepted too.
     void duration_ms(std::string_view k, std::uint32_t& out) { duration_in(k, out, 1, false); }
 
+    // A byte or packet count: an integer, or a string with a binary suffix ("500M", "2G",
+    // "64k"); 0 = unlimited.
+    void volume(std::string_view k, std::uint64_t& out) {
+        auto* n = get(k);
+        if (!n) return;
+        if (auto v = n->value<std::int64_t>()) {
+            if (*v < 0)
+                fail(n, key_path(k), "expected a count of 0 or more");
+            else
+                out = static_cast<std::uint64_t>(*v);
+            return;
+        }
+        auto s = n->value<std::string>();
+        std::uint64_t num = 0;
+        auto [p, ec] = s ? std::from_chars(s->data(), s->data() + s->size(), num)
+                         : std::from_chars_result{nullptr, std::errc::invalid_argument};
+        std::string_view unit = s ? std::string_view(p, static_cast<std::size_t>(
+                                                            s->data() + s->size() - p))
+                                  : std::string_view();
+        const unsigned shift = unit == ""    ? 0
+                               : unit == "k" ? 10
+                               : unit == "M" ? 20
+                               : unit == "G" ? 30
+                               : unit == "T" ? 40
+                                             : 64;
+        if (!s || ec != std::errc() || shift == 64 || (shift && num >> (64 - shift))) {
+            fail(n, key_path(k), "expected a count such as 1000000, \"500M\" or \"2G\"");
+            return;
+        }
+        out = num << shift;
+    }
+
+    // A key that no longer exists: an error naming what replaced it.
+    void renamed(std::string_view k, const std::string& instead) {
+        if (auto* n = get(k)) fail(n, key_path(k), "renamed: use " + instead);
+    }
+
     void finish() {
         for (auto&& [k, v] : t_) {
             if (!seen_.count(std::string(k.str()))) fail(&v, key_path(k.str()), "unknown key");

@@ -35,6 +35,17 @@ tl::expected<std::string, std::string> read_text_file(const std::string& path) {
 
 namespace {
 
+// ConnectionConfig's rekey/life/rand seconds as the engine's Lifetime (defaults filled in).
+ike::Lifetime lifetime_of(std::uint32_t rekey_s, std::uint32_t life_s, std::uint32_t rand_s) {
+    ike::Lifetime l;
+    l.rekey = std::chrono::seconds(rekey_s);
+    l.life = std::chrono::seconds(life_s ? life_s : std::uint64_t{rekey_s} * 11 / 10);
+    l.jitter = std::chrono::seconds(rand_s != Connection::kUnset
+                                        ? rand_s
+                                        : std::min<std::uint32_t>(3600, rekey_s / 10));
+    return l;
+}
+
 using ike::crypto::Certificate;
 
 struct Builder {
@@ -297,8 +308,16 @@ struct Builder {
             e.remote_endpoint = Endpoint{*a, conn.remote_port};
         }
         e.request_virtual_ip = conn.request_virtual_ip;
-        e.ike_lifetime = std::chrono::seconds(conn.ike_lifetime_s);
-        e.child_lifetime = std::chrono::seconds(conn.child_lifetime_s);
+        e.ike_life = lifetime_of(conn.ike_rekey_s, conn.ike_life_s, conn.rand_s);
+        e.reauth_time = std::chrono::seconds(conn.reauth_s);
+        e.child_life = lifetime_of(conn.child_rekey_s, conn.child_life_s, conn.rand_s);
+        e.child_life.rekey_bytes = conn.child_rekey_bytes;
+        e.child_life.rekey_packets = conn.child_rekey_packets;
+        // Unset hard volume limits are 10 % above the soft ones, as the times.
+        e.child_life.life_bytes = conn.child_life_bytes ? conn.child_life_bytes
+                                                        : conn.child_rekey_bytes / 10 * 11;
+        e.child_life.life_packets = conn.child_life_packets ? conn.child_life_packets
+                                                            : conn.child_rekey_packets / 10 * 11;
         e.fragmentation = conn.fragmentation;
         e.force_encap = conn.encap;
         // Client isolation: unless client_to_client, a client of a connection with pools may

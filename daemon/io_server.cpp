@@ -362,6 +362,7 @@ void Server::apply(ike::Actions& out) {
         send(d);
     for (const auto& i : out.install) {
         for (const EspSaSpec* spec : {&i.in, &i.out}) {
+            if (!(spec == &i.in ? i.install_in : i.install_out)) continue;
             std::string err;
             if (!dp_.install(*spec, err)) {
                 ++stats_.dataplane_errors;
@@ -371,6 +372,7 @@ void Server::apply(ike::Actions& out) {
     }
     for (const auto& r : out.remove) {
         for (auto [spi, inbound] : {std::pair{r.spi_in, true}, std::pair{r.spi_out, false}}) {
+            if (!inbound && !r.remove_out) continue;
             std::string err;
             if (!dp_.remove(spi, inbound, err)) {
                 ++stats_.dataplane_errors;

@@ -28,11 +28,11 @@ std::vector<std::string> describe_lines(const Config& c) {
                 " on UDP " + std::to_string(c.ike_port) + " and " + std::to_string(c.natt_port));
     o.push_back("  data plane  " + to_string(c.dataplane) +
                 (c.dataplane == DataPlaneKind::Kernel
-                     ? " (not implemented yet: posternd refuses to start)"
-                     : " (userspace ESP on a TUN device; without one, SAs are only logged" +
-                           std::string(c.dataplane == DataPlaneKind::Userspace
-                                           ? ", which userspace refuses)"
-                                           : ")")));
+                     ? " (Linux XFRM; posternd refuses to start on a kernel without ESP)"
+                 : c.dataplane == DataPlaneKind::Userspace
+                     ? " (userspace ESP on a TUN device; posternd refuses to start without one)"
+                     : " (Linux XFRM when the kernel can install an ESP SA, else userspace ESP on "
+                       "a TUN device, else SAs are only logged)"));
     o.push_back("  plugins     " + join(c.plugins.load_given ? c.plugins.load
                                                       : default_plugins(c)) +
                 (c.plugins.load_given ? "" : " (the default set)"));
@@ -58,10 +58,11 @@ std::vector<std::string> describe_lines(const Config& c) {
         if (!k.cert.empty()) o.push_back("    cert " + k.cert + ", key " + k.key_file);
         o.push_back("    IKE  " +
                     join(k.ike_proposals.empty() ? kDefaultIkeProposals : k.ike_proposals) +
-                    ", lifetime " + std::to_string(k.ike_lifetime_s) + " s");
+                    ", rekey " + std::to_string(k.ike_rekey_s) + " s" +
+                    (k.reauth_s ? ", reauth " + std::to_string(k.reauth_s) + " s" : ""));
         o.push_back("    ESP  " +
                     join(k.esp_proposals.empty() ? kDefaultEspProposals : k.esp_proposals) +
-                    ", lifetime " + std::to_string(k.child_lifetime_s) + " s");
+                    ", rekey " + std::to_string(k.child_rekey_s) + " s");
         o.push_back("    pools " + join(k.pools) + ", local traffic " + join(k.local_ts) +
                     ", remote traffic " + join(k.remote_ts));
         if (!k.split_include.empty() || !k.dns_domains.empty())

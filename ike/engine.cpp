@@ -31,7 +31,8 @@ std::shared_ptr<const plugin::CertificateVerifier> verifier_for(const EngineConf
 
 }  // namespace
 
-struct Engine::Impl {
+struct Engine::Impl final : exchange::SaTable {
+    const EngineConfig* config = nullptr;
     AddressPools* pools;
     Random random;
     WallClock wall_clock;
@@ -47,8 +48,18 @@ struct Engine::Impl {
     std::optional<wire::Payload> certreq;
 
     Ctx ctx(Engine& e, TimePoint now, Actions& out) {
-        return Ctx{e.config_, e.stats_, pools, random, now, out, wall_clock(), verifier, certreq};
+        config = &e.config_;
+        return Ctx{e.config_, e.stats_, pools,   random, now, out, wall_clock(),
+                   verifier,  certreq,  *this};
     }
+
+    // exchange::SaTable
+    IkeSa* find(IkeSpi ours) override {
+        auto it = by_spi.find(ours.value());
+        return it == by_spi.end() ? nullptr : it->second.get();
+    }
+    IkeSa& adopt(std::unique_ptr<IkeSa> sa) override;
+    void touch(const IkeSa& sa) override;
 };
 
 Engine::Engine(EngineConfig config, AddressPools* pools, Random random, WallClock wall_clock)
@@ -71,25 +82,53 @@ Engine::~Engine() = default;
 
 namespace {
 
-// When this SA next needs the timer: retransmission, half-open expiry, liveness check, NAT
-// keepalive, whichever comes first.
+bool child_delete_due(const IkeSa& sa) {
+    if (!sa.pending_child_deletes.empty()) return true;
+    return std::any_of(sa.children.begin(), sa.children.end(),
+                       [](const sa::ChildSa& c) { return c.state == sa::ChildState::Rekeyed; });
+}
+
+// The CHILD_SA to rekey first (state Installed, rekey time passed), if any.
+sa::ChildSa* child_to_rekey(IkeSa& sa, TimePoint now) {
+    sa::ChildSa* best = nullptr;
+    for (auto& c : sa.children)
+        if (c.state == sa::ChildState::Installed && c.rekey_at <= now &&
+            (!best || c.rekey_at < best->rekey_at))
+            best = &c;
+    return best;
+}
+
+// When this SA next needs the timer: retransmission, half-open expiry, rekeying and
+// lifetimes, liveness check, NAT keepalive, whichever comes first.
 std::optional<TimePoint> due(const EngineConfig& cfg, const IkeSa& sa) {
     std::optional<TimePoint> t = sa.tasks.deadline();
     auto earliest = [&](TimePoint x) {
-        if (!t || x < *t) t = x;
+        if (x != TimePoint::max() && (!t || x < *t)) t = x;
     };
     if (sa.state() == IkeSaState::HalfOpen) earliest(sa.created + cfg.half_open_timeout);
-    if (sa.established() && !sa.tasks.busy() && cfg.dpd_delay.count() > 0)
-        earliest(sa.last_heard + cfg.dpd_delay);
-    // A CHILD_SA Delete waits for the window (one request at a time, §2.3).
-    if (sa.established() && !sa.tasks.busy() && !sa.pending_child_deletes.empty())
-        earliest(sa.last_heard);
-    if (sa.established() && sa.nat_local && cfg.nat_keepalive.count() > 0)
+    if (sa.state() == IkeSaState::Rekeyed) earliest(sa.linger_until);
+    if (!sa.established()) return t;
+    // Hard lifetimes end SAs whatever else is going on.
+    earliest(sa.expire_at);
+    for (const auto& c : sa.children)
+        earliest(c.expire_at);
+    if (sa.nat_local && cfg.nat_keepalive.count() > 0)
         earliest(sa.last_keepalive + cfg.nat_keepalive);
+    // The rest are requests of ours: they wait for the window (one at a time, §2.3).
+    if (sa.tasks.busy()) return t;
+    if (child_delete_due(sa)) earliest(sa.last_heard);
+    earliest(sa.rekey_at);
+    for (const auto& c : sa.children)
+        if (c.state == sa::ChildState::Installed) earliest(c.rekey_at);
+    if (cfg.dpd_delay.count() > 0) earliest(sa.last_heard + cfg.dpd_delay);
     return t;
 }
 
 }  // namespace
+
+static std::string spi_hex(std::uint64_t spi) {
+    return to_hex(exchange::spi_bytes(IkeSpi(spi)));
+}
 
 // Re-files the SA in the timer queue after anything changed it.
 static void reschedule(Engine::Impl& impl, const EngineConfig& cfg, const IkeSa& sa) {
@@ -105,12 +144,29 @@ static void reschedule(Engine::Impl& impl, const EngineConfig& cfg, const IkeSa&
     }
 }
 
+IkeSa& Engine::Impl::adopt(std::unique_ptr<IkeSa> sa) {
+    IkeSa& ref = *sa;
+    by_spi.emplace(sa->local_spi().value(), std::move(sa));
+    reschedule(*this, *config, ref);
+    return ref;
+}
+
+void Engine::Impl::touch(const IkeSa& sa) {
+    if (by_spi.count(sa.local_spi().value())) reschedule(*this, *config, sa);
+}
+
 static void destroy(Engine::Impl& impl, const Ctx& ctx, IkeSa& sa, const std::string& why) {
     exchange::remove_children(ctx, sa);
     exchange::release_virtual_ip(ctx, sa);
-    ++ctx.stats.deleted;
-    Event e{EventKind::IkeDeleted, sa.id, sa.name() + ": IKE SA deleted (" + why + ")"};
-    if (sa.established_at) {  // a logged-in peer leaves: the audit log's disconnect
+    if (sa.retired) {
+        // Replaced by a rekeyed IKE SA (or never used): its peer is still connected.
+        ctx.log(&sa, "replaced IKE SA " + spi_hex(sa.local_spi().value()) + " gone (" + why + ")");
+    } else {
+        ++ctx.stats.deleted;
+    }
+    Event e{sa.retired ? EventKind::Log : EventKind::IkeDeleted, sa.id,
+            sa.name() + ": IKE SA deleted (" + why + ")"};
+    if (sa.established_at && !sa.retired) {  // a logged-in peer leaves: the audit log's disconnect
         e.peer = sa.remote;
         e.identity = e.user = sa.user;
         e.reason = why;
@@ -127,13 +183,6 @@ static void destroy(Engine::Impl& impl, const Ctx& ctx, IkeSa& sa, const std::st
     }
     impl.half_open.erase({sa.spi_i.value(), sa.remote});
     impl.by_spi.erase(spi);  // frees `sa`
-}
-
-static std::string spi_hex(std::uint64_t spi) {
-    Bytes b(8);
-    for (int i = 0; i < 8; ++i)
-        b[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(spi >> (56 - 8 * i));
-    return to_hex(b);
 }
 
 static void drop(const Ctx& ctx, std::uint64_t& counter, const Datagram& in,
@@ -213,10 +262,10 @@ void Engine::on_datagram(const Datagram& in, TimePoint now, Actions& out) {
         return drop(ctx, stats_.dropped_unknown_spi, in, "SPI mismatch");
 
     auto finish = [&](bool alive, const std::string& why) {
-        if (!alive || sa.state() == IkeSaState::Dead)
-            destroy(impl, ctx, sa, why);
-        else
-            reschedule(impl, config_, sa);
+        if (!alive || sa.state() == IkeSaState::Dead) return destroy(impl, ctx, sa, why);
+        // What waited for the window (a Delete after a rekey, a rekey) goes out now.
+        if (sa.established() && !sa.tasks.busy()) start_work(ctx, sa);
+        reschedule(impl, config_, sa);
     };
 
     if (h.response) {
@@ -300,6 +349,7 @@ void Engine::on_datagram(const Datagram& in, TimePoint now, Actions& out) {
 
     if (h.response) {
         sa.tasks.complete_request();
+        using Kind = sa::OwnRequest::Kind;
         switch (h.exchange) {
             case ExchangeType::IKE_AUTH:
                 if (sa.state() != IkeSaState::AuthSent) return finish(true, "");
@@ -307,8 +357,18 @@ void Engine::on_datagram(const Datagram& in, TimePoint now, Actions& out) {
                               "IKE_AUTH failed");
             case ExchangeType::INFORMATIONAL:
                 if (sa.state() == IkeSaState::Deleting) return finish(false, "deleted by us");
+                if (sa.request.kind == Kind::ChildDelete)
+                    exchange::handle_child_delete_response(ctx, sa);
+                sa.request = {};
+                return finish(true, "");
+            case ExchangeType::CREATE_CHILD_SA:
+                if (sa.request.kind == Kind::IkeRekey)
+                    exchange::handle_ike_rekey_response(ctx, sa, inner);
+                else
+                    exchange::handle_create_child_response(ctx, sa, inner);
                 return finish(true, "");
             default:
+                sa.request = {};
                 return finish(true, "");
         }
     }
@@ -325,8 +385,19 @@ void Engine::on_datagram(const Datagram& in, TimePoint now, Actions& out) {
         case ExchangeType::INFORMATIONAL:
             return finish(exchange::respond_informational(ctx, sa, h.message_id, inner),
                           "deleted by the peer");
+        case ExchangeType::CREATE_CHILD_SA:
+            if (sa.state() == IkeSaState::HalfOpen) {
+                // §1.3: only after IKE_AUTH.
+                exchange::send_response(ctx, sa, h.exchange, h.message_id,
+                                        {wire::make_notify(NotifyType::INVALID_SYNTAX)});
+                return finish(true, "");
+            }
+            exchange::respond_create_child(ctx, sa, h.message_id, inner);
+            return finish(true, "");
         default:
-            exchange::refuse_exchange(ctx, sa, h.exchange, h.message_id);
+            // IKE_SA_INIT on an SA that exists, IKE_INTERMEDIATE, IKE_FOLLOWUP_KE: not for now.
+            exchange::send_response(ctx, sa, h.exchange, h.message_id,
+                                    {wire::make_notify(NotifyType::INVALID_SYNTAX)});
             return finish(true, "");
     }
 }
@@ -361,11 +432,25 @@ void Engine::on_timer(TimePoint now, Actions& out) {
             destroy(impl, ctx, sa, "half-open too long");
             continue;
         }
-        if (sa.established() && !sa.tasks.busy() && !sa.pending_child_deletes.empty())
-            exchange::start_child_delete(ctx, sa);
-        if (sa.established() && !sa.tasks.busy() && config_.dpd_delay.count() > 0 &&
-            now >= sa.last_heard + config_.dpd_delay)
-            exchange::start_liveness_check(ctx, sa);
+        if (sa.state() == IkeSaState::Rekeyed && now >= sa.linger_until) {
+            // The peer never deleted the IKE SA its rekey replaced: we do.
+            if (sa.tasks.busy()) {
+                destroy(impl, ctx, sa, "replaced, the peer never deleted it");
+                continue;
+            }
+            exchange::start_delete(ctx, sa);
+        }
+        if (sa.established() && now >= sa.expire_at) {
+            // Not rekeyed in time (§2.8: the hard lifetime).
+            ctx.log(&sa, "IKE SA lifetime ended");
+            if (sa.tasks.busy()) {
+                destroy(impl, ctx, sa, "lifetime ended");
+                continue;
+            }
+            exchange::start_delete(ctx, sa);
+        }
+        if (sa.established()) expire_children(ctx, sa);
+        if (sa.established() && !sa.tasks.busy()) start_work(ctx, sa);
         if (sa.established() && sa.nat_local && config_.nat_keepalive.count() > 0 &&
             now >= sa.last_keepalive + config_.nat_keepalive) {
             out.send.push_back(Datagram{sa.local, sa.remote, Bytes{0xff}});
@@ -373,6 +458,40 @@ void Engine::on_timer(TimePoint now, Actions& out) {
         }
         reschedule(impl, config_, sa);
     }
+}
+
+void Engine::expire_children(const Ctx& ctx, IkeSa& sa) {
+    std::vector<EspSpi> ended;
+    for (const auto& c : sa.children)
+        if (ctx.now >= c.expire_at) ended.push_back(c.spi_in);
+    for (EspSpi spi : ended)
+        end_child(ctx, sa, spi, "hard lifetime reached");
+}
+
+void Engine::end_child(const Ctx& ctx, IkeSa& sa, EspSpi spi_in, const std::string& why) {
+    const sa::ChildSa* c = exchange::find_child(sa, spi_in, /*inbound=*/true);
+    if (!c) return;
+    // Its Delete goes out as soon as the window allows; the data plane state goes now. A
+    // Delete already on its way covers it.
+    if (c->state != sa::ChildState::Deleting) sa.pending_child_deletes.push_back(spi_in);
+    exchange::remove_child(ctx, sa, spi_in, "deleted: " + why);
+}
+
+void Engine::start_work(const Ctx& ctx, IkeSa& sa) {
+    // One request at a time (§2.3), most urgent first: Deletes of CHILD_SAs that are gone or
+    // replaced, rekeying the IKE SA, rekeying a CHILD_SA, a liveness check.
+    if (child_delete_due(sa) && exchange::start_child_delete(ctx, sa)) return;
+    if (ctx.now >= sa.rekey_at) {
+        sa.rekey_at = TimePoint::max();  // set again by the rekey, or by its failure
+        exchange::start_ike_rekey(ctx, sa);
+        if (sa.tasks.busy()) return;
+    }
+    if (sa::ChildSa* c = child_to_rekey(sa, ctx.now)) {
+        exchange::start_child_rekey(ctx, sa, c->spi_in);
+        if (sa.tasks.busy()) return;
+    }
+    if (config_.dpd_delay.count() > 0 && ctx.now >= sa.last_heard + config_.dpd_delay)
+        exchange::start_liveness_check(ctx, sa);
 }
 
 std::optional<TimePoint> Engine::next_timer() const {
@@ -415,7 +534,7 @@ bool Engine::terminate(std::uint64_t id, TimePoint now, Actions& out) {
     Impl& impl = *impl_;
     Ctx ctx = impl.ctx(*this, now, out);
     for (auto& [spi, sa] : impl.by_spi) {
-        if (sa->id != id) continue;
+        if (sa->id != id || sa->retired) continue;
         if (sa->established() && !sa->tasks.busy()) {
             exchange::start_delete(ctx, *sa);
             reschedule(impl, config_, *sa);
@@ -438,26 +557,20 @@ bool Engine::expire_child(EspSpi spi, bool inbound, bool hard, TimePoint now, Ac
     Impl& impl = *impl_;
     Ctx ctx = impl.ctx(*this, now, out);
     for (auto& [ours, sa] : impl.by_spi) {
-        auto& children = sa->children;
-        auto it = std::find_if(children.begin(), children.end(), [&](const sa::ChildSa& c) {
-            return (inbound ? c.spi_in : c.spi_out) == spi;
-        });
-        if (it == children.end()) continue;
-        const std::string name = sa->name() + ": CHILD_SA " + std::to_string(it->reqid);
+        sa::ChildSa* c = exchange::find_child(*sa, spi, inbound);
+        if (!c) continue;
         const char* dir = inbound ? "inbound" : "outbound";
         if (!hard) {
-            ctx.log(sa.get(), "CHILD_SA " + std::to_string(it->reqid) + ": " + dir +
-                                  " soft lifetime reached (rekeying arrives with issue 8; the "
-                                  "hard lifetime will end it)");
-            return true;
+            // Rekey it now (if it is not being rekeyed or replaced already).
+            if (c->state == sa::ChildState::Installed && c->rekey_at > now) {
+                ctx.log(sa.get(), exchange::describe_child(*c) + ": " + dir +
+                                      " soft lifetime reached, rekeying");
+                c->rekey_at = now;
+            }
+        } else {
+            end_child(ctx, *sa, c->spi_in, std::string(dir) + " hard lifetime reached");
         }
-        if (it->installed)
-            out.remove.push_back(RemoveChildSa{sa->id, it->reqid, it->spi_in, it->spi_out});
-        ctx.event(EventKind::ChildDeleted, sa.get(),
-                  name + " deleted: " + dir + " hard lifetime reached");
-        sa->pending_child_deletes.push_back(it->spi_in);
-        children.erase(it);
-        if (sa->established() && !sa->tasks.busy()) exchange::start_child_delete(ctx, *sa);
+        if (sa->established() && !sa->tasks.busy()) start_work(ctx, *sa);
         reschedule(impl, config_, *sa);
         return true;
     }
@@ -467,6 +580,8 @@ bool Engine::expire_child(EspSpi spi, bool inbound, bool hard, TimePoint now, Ac
 std::vector<IkeSaInfo> Engine::list() const {
     std::vector<IkeSaInfo> out;
     for (const auto& [spi, sa] : impl_->by_spi) {
+        // A replaced IKE SA, or one a rekey collision may still discard, is not a connection.
+        if (sa->retired || sa->provisional) continue;
         IkeSaInfo i{sa->id,
                     sa->connection ? sa->connection->name : "",
                     sa->role,
@@ -503,6 +618,10 @@ std::vector<IkeSaInfo> Engine::list() const {
         out.push_back(std::move(i));
     }
     return out;
+}
+
+std::size_t Engine::ike_sa_count() const {
+    return impl_->by_spi.size();
 }
 
 std::vector<std::uint64_t> Engine::sas_of_user(std::string_view user) const {

@@ -32,6 +32,9 @@
 #include "postern/plugin/pools.hpp"
 
 namespace postern::ike {
+namespace exchange {
+struct Ctx;
+}
 
 using Clock = sa::Clock;
 using TimePoint = sa::TimePoint;
@@ -47,12 +50,16 @@ struct InstallChildSa {
     std::uint64_t ike_sa;
     EspSaSpec in, out;  // key views point into `keys`
     std::shared_ptr<std::vector<crypto::Secret>> keys;
+    // Which directions to install now. A CHILD_SA made by the peer's rekey gets its inbound
+    // SA first and its outbound SA (a second InstallChildSa) once the SA it replaces is gone.
+    bool install_in = true, install_out = true;
 };
 
 struct RemoveChildSa {
     std::uint64_t ike_sa;
     std::uint32_t reqid;
     EspSpi spi_in, spi_out;
+    bool remove_out = true;  // false: the outbound SA was never installed
 };
 
 enum class EventKind {
@@ -110,6 +117,9 @@ struct EngineStats {
                   dropped_integrity = 0;
     std::uint64_t cookies_sent = 0, invalid_ke_sent = 0, no_proposal_chosen = 0;
     std::uint64_t auth_failed = 0, established = 0, deleted = 0, half_open_expired = 0;
+    // Rekeying (§2.8), whoever started it: IKE SAs and CHILD_SAs replaced, CHILD_SAs made
+    // by CREATE_CHILD_SA, and rekeys of the same SA by both ends at once.
+    std::uint64_t ike_rekeyed = 0, child_rekeyed = 0, child_created = 0, rekey_collisions = 0;
 };
 
 // A read-only view of one CHILD_SA, for the control socket.
@@ -173,8 +183,8 @@ class Engine {
 
     // The data plane reports a lifetime event of one direction of a CHILD_SA (by its SPI:
     // ours for inbound, the peer's for outbound).
-    //   soft: the byte/packet soft limit or 7/8 of the sequence space; logged (rekeying the
-    //         CHILD_SA arrives with issue 8; until then the hard limit ends it).
+    //   soft: the byte/packet soft limit or 7/8 of the sequence space: the CHILD_SA is rekeyed
+    //         (right away, or as soon as no request of ours is outstanding).
     //   hard: the SA carries no more traffic (hard limit, or the sequence number would
     //         cycle): both directions are removed from the data plane at once, and the peer
     //         gets an INFORMATIONAL Delete for the CHILD_SA (right away, or as soon as no
@@ -182,7 +192,10 @@ class Engine {
     // False when no CHILD_SA has that SPI (already deleted: events may cross a Delete).
     bool expire_child(EspSpi spi, bool inbound, bool hard, TimePoint now, Actions& out);
 
+    // The IKE SAs that are connections (not a replaced one waiting for its Delete).
     std::vector<IkeSaInfo> list() const;
+    // Every IKE SA the engine holds, replaced ones included.
+    std::size_t ike_sa_count() const;
     // The IKE SAs whose user (IkeSaInfo::user) is `user`, compared exactly.
     std::vector<std::uint64_t> sas_of_user(std::string_view user) const;
 
@@ -197,6 +210,11 @@ class Engine {
     struct Impl;
 
   private:
+    // Timer work of one established IKE SA (engine.cpp).
+    void expire_children(const exchange::Ctx& ctx, sa::IkeSa& sa);
+    void end_child(const exchange::Ctx& ctx, sa::IkeSa& sa, EspSpi spi_in, const std::string& why);
+    void start_work(const exchange::Ctx& ctx, sa::IkeSa& sa);
+
     EngineConfig config_;
     EngineStats stats_;
     std::unique_ptr<Impl> impl_;

@@ -38,6 +38,22 @@ enum class EapMethod : std::uint8_t {
     mschapv2 = 26,  // user name and password (NT hash in the user store)
 };
 
+// When an SA is renewed, strongSwan's model: `rekey` after it was made, less a random part
+// of `jitter` (so that both ends do not rekey at once, §2.8.1), and it is deleted at `life`
+// (the hard lifetime) if that has not happened. For CHILD_SAs the volume limits work the same
+// way, counted by the data plane (its soft event rekeys, its hard event deletes). Zero: no
+// limit of that kind.
+struct Lifetime {
+    std::chrono::seconds rekey{0}, life{0}, jitter{0};
+    std::uint64_t rekey_bytes = 0, life_bytes = 0, rekey_packets = 0, life_packets = 0;
+
+    // rekey 26 h, life 10 % longer, jitter 1 h: every renewal between 25 h and 26 h.
+    static Lifetime defaults() {
+        return {std::chrono::hours(26), std::chrono::seconds(26 * 3600 * 11 / 10),
+                std::chrono::hours(1)};
+    }
+};
+
 struct ConnectionConfig {
     std::string name;
     std::vector<crypto::Proposal> ike_proposals;  // our preference order
@@ -83,8 +99,14 @@ struct ConnectionConfig {
     std::optional<Endpoint> remote_endpoint;
     bool request_virtual_ip = false;
 
-    std::chrono::seconds ike_lifetime{24 * 3600};
-    std::chrono::seconds child_lifetime{8 * 3600};
+    // Rekeying (RFC 7296 §2.8). The defaults are longer than every native client's (Apple's
+    // longest is 24 h), so clients rekey first (native-clients.md §2 item 18).
+    Lifetime ike_life = Lifetime::defaults();
+    // Initiator: reauthenticate (§2.8.3: a new IKE SA from scratch, then the old one goes)
+    // this long after authenticating; responder: ask the peer to (AUTH_LIFETIME, RFC 4478).
+    // 0 = never.
+    std::chrono::seconds reauth_time{0};
+    Lifetime child_life = Lifetime::defaults();
     bool fragmentation = true;
     // Force ESP-in-UDP even without a NAT (strongSwan's `encap = yes`): our NAT-D source hash
     // is faked so the peer encapsulates too (RFC 7296 §2.23 allows either side to do this).

@@ -78,8 +78,10 @@ esp_proposals = ["aes256gcm16", "aes128gcm16", "chacha20poly1305", "aes256-sha25
 pools = ["clients"]
 local_ts = ["0.0.0.0/0", "::/0"]
 fragmentation = true
-ike_lifetime = "24h"
-child_lifetime = "8h"
+# Rekeying: later than every native client does it (Apple's longest is 24 h), so that
+# clients rekey first; the server rekeys between 25 h and 26 h if one has not.
+ike_rekey_time = "26h"
+child_rekey_time = "26h"
 )toml";
     auto replace = [&t](const std::string& key, const std::string& value) {
         for (auto p = t.find(key); p != std::string::npos; p = t.find(key, p + value.size()))

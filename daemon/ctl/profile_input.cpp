@@ -169,8 +169,9 @@ Result<ProfileInput> profile_input(const Config& c, const InputRequest& req,
             if (auto ok = ike::crypto::parse_proposal(p, proto, {in.allow_legacy}); !ok)
                 return failure(kFailure,
                                "connection \"" + conn->name + "\": \"" + p + "\": " + ok.error());
-    in.ike_lifetime_s = conn->ike_lifetime_s;
-    in.child_lifetime_s = conn->child_lifetime_s;
+    // Clients are told to rekey before the server would.
+    in.ike_lifetime_s = conn->ike_rekey_s;
+    in.child_lifetime_s = conn->child_rekey_s;
     in.remote_ts = conn->local_ts;
 
     // Virtual IP families: those of the connection's pools (both when it names none).

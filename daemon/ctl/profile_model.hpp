@@ -50,8 +50,9 @@ struct ProfileInput {
     std::vector<std::string> ike_proposals;
     std::vector<std::string> esp_proposals;
     bool allow_legacy = false;  // [server] allow_legacy_crypto
-    std::uint32_t ike_lifetime_s = 24 * 3600;
-    std::uint32_t child_lifetime_s = 8 * 3600;
+    // The server's rekey times (ike_rekey_time, child_rekey_time): clients get shorter ones.
+    std::uint32_t ike_lifetime_s = 26 * 3600;
+    std::uint32_t child_lifetime_s = 26 * 3600;
     // What the client routes through the tunnel (the connection's local_ts); empty = all.
     std::vector<std::string> remote_ts;
     bool want_ipv4 = true, want_ipv6 = true;  // virtual IPs to ask for (the pools' families)

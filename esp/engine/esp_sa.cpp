@@ -180,6 +180,10 @@ tl::expected<std::unique_ptr<EspSa>, std::string> EspSa::create(const EspSaSpec&
     sa->soft_bytes_ = spec.soft_bytes;
     sa->hard_bytes_ = spec.hard_bytes;
     sa->limits_ = limits;
+    // The spec's packet limits (from the IKE engine) apply too; the tighter of each wins.
+    auto tighter = [](std::uint64_t a, std::uint64_t b) { return a && b ? std::min(a, b) : a | b; };
+    sa->limits_.soft_packets = tighter(limits.soft_packets, spec.soft_packets);
+    sa->limits_.hard_packets = tighter(limits.hard_packets, spec.hard_packets);
     sa->replay_ = ReplayWindow(spec.replay_window, spec.esn);
     return sa;
 }

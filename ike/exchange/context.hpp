@@ -4,10 +4,16 @@
 //   ike_auth.cpp       IKE_AUTH, both roles (identities, PSK and signature AUTH)
 //   eap_auth.cpp       IKE_AUTH with EAP (RFC 7296 §2.16, RFC 5998), both roles
 //   authorize.cpp      authorizers and PSK sources (the plugins' hooks into IKE_AUTH)
-//   child.cpp          the CHILD_SA carried in IKE_AUTH (ESP proposal, TS narrowing, keys)
+//   child.cpp          the CHILD_SA carried in IKE_AUTH, and what all CHILD_SAs share
+//                      (ESP proposal, TS narrowing, keys, the data plane)
+//   create_child.cpp   CREATE_CHILD_SA for CHILD_SAs, both roles: new ones and rekeys, with
+//                      and without PFS, and rekey collisions (§1.3, §2.8, §2.8.1)
+//   ike_rekey.cpp      CREATE_CHILD_SA rekeying the IKE SA, both roles (§1.3.2, §2.8.2)
+//   lifetimes.cpp      when SAs are rekeyed and when they die (jitter, limits)
 //   config_payload.cpp the CP payload (virtual IPs, DNS, split include)
-//   informational.cpp  INFORMATIONAL (Delete, liveness checks), and refusing what we don't do
+//   informational.cpp  INFORMATIONAL (Delete, liveness checks)
 //   messages.cpp       building, protecting and sending messages for an IKE SA
+//   spis.cpp           SPIs: random ones, wire forms
 #pragma once
 
 #include <ctime>
@@ -20,6 +26,23 @@
 #include "ike/wire/message.hpp"
 
 namespace postern::ike::exchange {
+
+// Nonces we send (§2.10: at least 16 octets and half the PRF key size; 32 covers every PRF).
+constexpr std::size_t kNonceSize = 32;
+
+// The engine's IKE SAs, for exchanges that make or touch another one (rekeying).
+class SaTable {
+  public:
+    // By our SPI.
+    virtual sa::IkeSa* find(IkeSpi ours) = 0;
+    // Takes a new IKE SA (made by a rekey) into the engine, keyed by its local SPI.
+    virtual sa::IkeSa& adopt(std::unique_ptr<sa::IkeSa> sa) = 0;
+    // Its timers changed (another SA's exchange gave it CHILD_SAs).
+    virtual void touch(const sa::IkeSa& sa) = 0;
+
+  protected:
+    ~SaTable() = default;
+};
 
 struct Ctx {
     const EngineConfig& config;
@@ -34,6 +57,7 @@ struct Ctx {
     const std::shared_ptr<const plugin::CertificateVerifier>& verifier;
     // CERTREQ naming our trust anchors (SHA-1 of each SPKI), built once; nullopt without any.
     const std::optional<wire::Payload>& certreq;
+    SaTable& sas;
 
     Bytes random_bytes(std::size_t n) const {
         Bytes b(n);
@@ -133,6 +157,14 @@ std::optional<std::string> authorize(const Ctx& ctx, sa::IkeSa& sa, const std::s
 std::optional<crypto::Secret> psk_for(const Ctx& ctx, const sa::IkeSa& sa,
                                       const policy::Identity& remote);
 
+// ---- spis.cpp -----------------------------------------------------------------------------
+IkeSpi random_ike_spi(const Ctx& ctx);
+EspSpi random_esp_spi(const Ctx& ctx);
+Bytes spi_bytes(EspSpi spi);
+Bytes spi_bytes(IkeSpi spi);
+std::optional<EspSpi> esp_spi_from(ByteView b);
+std::optional<IkeSpi> ike_spi_from(ByteView b);  // nullopt also for zero
+
 // ---- child.cpp ----------------------------------------------------------------------------
 // Responder: negotiates the CHILD_SA of an IKE_AUTH request. On success appends SA, TSi, TSr to
 // `reply` and records the ChildSa (not yet installed); on failure appends the error notify
@@ -143,9 +175,73 @@ void respond_child(const Ctx& ctx, sa::IkeSa& sa, const std::vector<wire::Payloa
 void request_child(const Ctx& ctx, sa::IkeSa& sa, std::vector<wire::Payload>& request);
 bool handle_child_response(const Ctx& ctx, sa::IkeSa& sa,
                            const std::vector<wire::Payload>& response);
-// Hands the SA's not-yet-installed CHILD_SAs to the data plane.
+// Hands the SA's not-yet-installed CHILD_SAs to the data plane (the inbound SA only while
+// outbound_deferred) and starts their lifetimes.
 void install_children(const Ctx& ctx, sa::IkeSa& sa);
+// Installs the outbound SA a CHILD_SA held back (ChildSa::outbound_deferred).
+void install_outbound(const Ctx& ctx, sa::IkeSa& sa, sa::ChildSa& child);
+// Takes one CHILD_SA (by our inbound SPI) out of the data plane and the SA; a CHILD_SA that
+// replaced it and held its outbound SA back installs it now.
+void remove_child(const Ctx& ctx, sa::IkeSa& sa, EspSpi spi_in, const std::string& why);
 void remove_children(const Ctx& ctx, sa::IkeSa& sa);
+sa::ChildSa* find_child(sa::IkeSa& sa, EspSpi spi, bool inbound);
+// Responder, any CHILD_SA: the ESP proposal and selectors of `request` (SA, TSi, TSr) for this
+// IKE SA (a virtual IP narrows TSi to it). The new CHILD_SA has our SPI, the peer's, the
+// algorithms and selectors; no reqid or keys yet. On failure the error notify is in `reply`.
+std::optional<sa::ChildSa> negotiate_child(const Ctx& ctx, sa::IkeSa& sa,
+                                           const std::vector<wire::Payload>& request,
+                                           bool ignore_ke, std::vector<wire::Payload>& reply);
+// Responder: SA (the chosen proposal with our SPI), TSi, TSr.
+void answer_child(const sa::ChildSa& child, std::vector<wire::Payload>& reply);
+// Initiator: the responder's SA, TSi, TSr for a CHILD_SA we proposed (`child` has our SPI and
+// the selectors we sent); fills in its SPI, the algorithms and the narrowed selectors.
+// Returns why it is unacceptable.
+std::optional<std::string> accept_child(sa::ChildSa& child,
+                                        const std::vector<wire::Payload>& response,
+                                        std::span<const crypto::Proposal> offered);
+// KEYMAT (§2.17) into the child's four keys; g_ir empty without PFS.
+bool derive_child(const Ctx& ctx, const sa::IkeSa& sa, sa::ChildSa& child, ByteView g_ir,
+                  ByteView ni, ByteView nr, bool we_initiated);
+wire::Payload ts_payload(PayloadType type, const std::vector<policy::TrafficSelector>& ts);
+std::string describe_child(const sa::ChildSa& child);
+
+// ---- create_child.cpp ---------------------------------------------------------------------
+// Responder: a CREATE_CHILD_SA request (a new CHILD_SA, a CHILD_SA rekey, or an IKE SA rekey,
+// handed to respond_ike_rekey).
+void respond_create_child(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
+                          const std::vector<wire::Payload>& inner);
+// Initiator: rekeys the CHILD_SA with our inbound SPI `spi_in` (its state becomes Rekeying).
+void start_child_rekey(const Ctx& ctx, sa::IkeSa& sa, EspSpi spi_in);
+// The response to our CREATE_CHILD_SA (sa.request says which).
+void handle_create_child_response(const Ctx& ctx, sa::IkeSa& sa,
+                                  const std::vector<wire::Payload>& inner);
+// The nonce rule of §2.8.1: true when the lowest of the four nonces is one of `ours` (so the
+// SA our exchange made is the redundant one). Octet by octet; a nonce that is a prefix of
+// another is the lower.
+bool lowest_nonce_is_ours(ByteView our_ni, ByteView our_nr, ByteView their_ni,
+                          ByteView their_nr);
+
+// ---- ike_rekey.cpp ------------------------------------------------------------------------
+void respond_ike_rekey(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
+                       const std::vector<wire::Payload>& inner);
+void start_ike_rekey(const Ctx& ctx, sa::IkeSa& sa);
+void handle_ike_rekey_response(const Ctx& ctx, sa::IkeSa& sa,
+                               const std::vector<wire::Payload>& inner);
+// Moves the CHILD_SAs and virtual IPs of `from` to `to`, its successor (a rekeyed IKE SA).
+void hand_over(const Ctx& ctx, sa::IkeSa& from, sa::IkeSa& to);
+// SK_* and the two SK ciphers of `sa` from SKEYSEED (§2.14), with sa.algorithms, its nonces
+// and SPIs.
+bool set_ike_keys(const Ctx& ctx, sa::IkeSa& sa, const crypto::Secret& skeyseed);
+
+// ---- lifetimes.cpp ------------------------------------------------------------------------
+// When the CHILD_SA is rekeyed and when it dies (ConnectionConfig::child_life), from now.
+void start_child_lifetime(const Ctx& ctx, const sa::IkeSa& sa, sa::ChildSa& child);
+// The same for an IKE SA (ike_life, and reauth_time for an initiator, or the peer's
+// AUTH_LIFETIME), from now.
+void start_ike_lifetime(const Ctx& ctx, sa::IkeSa& sa);
+// A rekey that failed for a reason that may pass (TEMPORARY_FAILURE, a lost peer answer):
+// when to try again.
+TimePoint retry_time(const Ctx& ctx);
 
 // ---- config_payload.cpp -------------------------------------------------------------------
 // Responder: answers a CFG_REQUEST (appending CP(CFG_REPLY) to reply when there is anything to
@@ -161,11 +257,13 @@ void release_virtual_ip(const Ctx& ctx, sa::IkeSa& sa);
 // Responder for INFORMATIONAL; returns false when the IKE SA was deleted.
 bool respond_informational(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
                            const std::vector<wire::Payload>& inner);
-// Responder for exchanges we do not do yet (CREATE_CHILD_SA): NO_ADDITIONAL_SAS.
-void refuse_exchange(const Ctx& ctx, sa::IkeSa& sa, ExchangeType exchange, MessageId id);
 void start_delete(const Ctx& ctx, sa::IkeSa& sa);
 void start_liveness_check(const Ctx& ctx, sa::IkeSa& sa);
-// Sends INFORMATIONAL { D(ESP, sa.pending_child_deletes) } and clears the list (§1.4.1).
-void start_child_delete(const Ctx& ctx, sa::IkeSa& sa);
+// Sends INFORMATIONAL { D(ESP, ...) } for sa.pending_child_deletes (gone from the data plane
+// already) and for the CHILD_SAs in state Rekeyed (removed when the answer comes, §1.4.1).
+// False when there was nothing to delete.
+bool start_child_delete(const Ctx& ctx, sa::IkeSa& sa);
+// The response to our Delete of CHILD_SAs: what was left of them goes.
+void handle_child_delete_response(const Ctx& ctx, sa::IkeSa& sa);
 
 }  // namespace postern::ike::exchange

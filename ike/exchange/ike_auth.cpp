@@ -150,6 +150,7 @@ void mark_established(const Ctx& ctx, sa::IkeSa& sa, const policy::Identity& pee
                       const std::string& how) {
     sa.set_state(sa::IkeSaState::Established);
     sa.established_at = ctx.now;
+    start_ike_lifetime(ctx, sa);
     if (sa.user.empty()) sa.user = policy::to_string(peer);
     ++ctx.stats.established;
     Event e{EventKind::IkeEstablished, sa.id,

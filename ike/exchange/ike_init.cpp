@@ -23,18 +23,7 @@ namespace postern::ike::exchange {
 
 namespace {
 
-constexpr std::size_t kNonceSize = 32;
 constexpr unsigned kMaxInitRetries = 3;  // COOKIE / INVALID_KE round trips per attempt
-
-IkeSpi random_spi(const Ctx& ctx) {
-    std::uint64_t v = 0;
-    while (v == 0) {
-        Bytes b = ctx.random_bytes(8);
-        for (auto x : b)
-            v = v << 8 | x;
-    }
-    return IkeSpi(v);
-}
 
 Bytes u16_bytes(std::uint16_t v) {
     return {static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)};
@@ -130,35 +119,12 @@ bool derive_keys(const Ctx& ctx, sa::IkeSa& sa, ByteView peer_public) {
         ctx.log(&sa, "key exchange failed: " + shared.error());
         return false;
     }
-    const auto& a = sa.algorithms;
-    crypto::IkeTransforms t{*a.prf, a.encr.id, a.encr.key_bits,
-                            a.integ.value_or(IntegId::AUTH_NONE)};
-    auto seed = crypto::skeyseed(t.prf, sa.nonce_i, sa.nonce_r, shared->view());
+    auto seed = crypto::skeyseed(*sa.algorithms.prf, sa.nonce_i, sa.nonce_r, shared->view());
     if (!seed) {
         ctx.log(&sa, seed.error());
         return false;
     }
-    auto keys = crypto::derive_ike_keys(t, *seed, sa.nonce_i, sa.nonce_r, sa.spi_i.value(),
-                                        sa.spi_r.value());
-    if (!keys) {
-        ctx.log(&sa, keys.error());
-        return false;
-    }
-    sa.keys = std::move(*keys);
-    const bool init = sa.role == sa::Role::Initiator;
-    auto out = crypto::SkCipher::create(t.encr, t.encr_key_bits, t.integ,
-                                        init ? sa.keys.sk_ei : sa.keys.sk_er,
-                                        init ? sa.keys.sk_ai : sa.keys.sk_ar);
-    auto in = crypto::SkCipher::create(t.encr, t.encr_key_bits, t.integ,
-                                       init ? sa.keys.sk_er : sa.keys.sk_ei,
-                                       init ? sa.keys.sk_ar : sa.keys.sk_ai);
-    if (!out || !in) {
-        ctx.log(&sa, "cannot set up SK cipher: " + (out ? in.error() : out.error()));
-        return false;
-    }
-    sa.cipher_out.emplace(std::move(*out));
-    sa.cipher_in.emplace(std::move(*in));
-    return true;
+    return set_ike_keys(ctx, sa, *seed);
 }
 
 // The request an initiator sends (again, after COOKIE or INVALID_KE_PAYLOAD).
@@ -252,7 +218,7 @@ std::unique_ptr<sa::IkeSa> respond_ike_sa_init(const Ctx& ctx, std::uint64_t id,
                              ctx.config.retransmit_tries});
     sa->connection = conn;
     sa->spi_i = m.header.initiator_spi;
-    sa->spi_r = random_spi(ctx);
+    sa->spi_r = random_ike_spi(ctx);
     sa->local = in.local;
     sa->remote = in.remote;
     sa->created = sa->last_heard = ctx.now;
@@ -304,7 +270,7 @@ std::unique_ptr<sa::IkeSa> respond_ike_sa_init(const Ctx& ctx, std::uint64_t id,
 }
 
 void start_ike_sa_init(const Ctx& ctx, sa::IkeSa& sa) {
-    sa.spi_i = random_spi(ctx);
+    sa.spi_i = random_ike_spi(ctx);
     sa.nonce_i = ctx.random_bytes(kNonceSize);
     const auto& first = sa.connection->ike_proposals.front();
     auto ke = crypto::KeyExchange::generate(first.ke.front());

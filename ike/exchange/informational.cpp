@@ -6,20 +6,15 @@
 //                        <--  HDR, SK { D(ESP, our inbound SPIs of the same SAs) }
 //   HDR, SK { }  -->                                 liveness check (dead peer detection)
 //                        <--  HDR, SK { }
+//
+// Crossing Deletes (§1.4.1): a Delete for CHILD_SAs whose Delete we sent ourselves removes
+// them, and the response leaves them out.
+
+#include <algorithm>
 
 #include "ike/exchange/context.hpp"
 
 namespace postern::ike::exchange {
-
-namespace {
-
-Bytes spi_bytes(EspSpi spi) {
-    std::uint32_t v = spi.value();
-    return {static_cast<std::uint8_t>(v >> 24), static_cast<std::uint8_t>(v >> 16),
-            static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)};
-}
-
-}  // namespace
 
 bool respond_informational(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
                            const std::vector<wire::Payload>& inner) {
@@ -36,27 +31,27 @@ bool respond_informational(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
         if (d->protocol != ProtocolId::ESP) continue;
         // The peer lists the SPIs it receives on: our outbound SPIs.
         for (const auto& raw : d->spis) {
-            if (raw.size() != 4) continue;
-            const EspSpi spi(std::uint32_t{raw[0]} << 24 | std::uint32_t{raw[1]} << 16 |
-                             std::uint32_t{raw[2]} << 8 | raw[3]);
-            for (auto it = sa.children.begin(); it != sa.children.end(); ++it) {
-                if (it->spi_out != spi) continue;
-                our_deleted.spis.push_back(spi_bytes(it->spi_in));
-                if (it->installed)
-                    ctx.out.remove.push_back(
-                        RemoveChildSa{sa.id, it->reqid, it->spi_in, it->spi_out});
-                ctx.event(
-                    EventKind::ChildDeleted, &sa,
-                    sa.name() + ": CHILD_SA " + std::to_string(it->reqid) + " deleted by the peer");
-                sa.children.erase(it);
-                break;
-            }
+            auto spi = esp_spi_from(raw);
+            sa::ChildSa* child = spi ? find_child(sa, *spi, /*inbound=*/false) : nullptr;
+            if (!child) continue;
+            const EspSpi ours = child->spi_in;
+            if (child->state != sa::ChildState::Deleting) our_deleted.spis.push_back(spi_bytes(ours));
+            remove_child(ctx, sa, ours, "deleted by the peer");
         }
     }
     if (delete_ike) {
+        // §2.25.2: a Delete of the IKE SA we are rekeying ends our rekey; after a collision
+        // the peer's new IKE SA, which we answered, takes over.
+        if (sa.tasks.busy() && sa.request.kind == sa::OwnRequest::Kind::IkeRekey &&
+            sa.request.collision) {
+            if (sa::IkeSa* theirs = ctx.sas.find(sa.request.collision->ike)) {
+                hand_over(ctx, sa, *theirs);
+                sa.retired = true;
+            }
+        }
         // §1.4.1: the response to a Delete of the IKE SA is empty.
         send_response(ctx, sa, ExchangeType::INFORMATIONAL, id, {});
-        ctx.log(&sa, "peer deleted the IKE SA");
+        ctx.log(&sa, sa.retired ? "peer deleted the replaced IKE SA" : "peer deleted the IKE SA");
         sa.set_state(sa::IkeSaState::Dead);
         return false;
     }
@@ -65,28 +60,42 @@ bool respond_informational(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
     return true;
 }
 
-void refuse_exchange(const Ctx& ctx, sa::IkeSa& sa, ExchangeType exchange, MessageId id) {
-    // CHILD_SA creation and rekeying arrive with issue 8; until then say so (§1.3).
-    send_response(ctx, sa, exchange, id, {wire::make_notify(NotifyType::NO_ADDITIONAL_SAS)});
-}
-
 void start_delete(const Ctx& ctx, sa::IkeSa& sa) {
     sa.set_state(sa::IkeSaState::Deleting);
+    sa.request = {};
     send_request(ctx, sa, ExchangeType::INFORMATIONAL,
                  {{PayloadType::D, false, wire::DeletePayload{ProtocolId::IKE, 0, {}}}});
 }
 
 void start_liveness_check(const Ctx& ctx, sa::IkeSa& sa) {
+    sa.request = {};
     send_request(ctx, sa, ExchangeType::INFORMATIONAL, {});
 }
 
-void start_child_delete(const Ctx& ctx, sa::IkeSa& sa) {
+bool start_child_delete(const Ctx& ctx, sa::IkeSa& sa) {
     wire::DeletePayload d{ProtocolId::ESP, 4, {}};
+    sa::OwnRequest r;
+    r.kind = sa::OwnRequest::Kind::ChildDelete;
     for (EspSpi spi : sa.pending_child_deletes)
         d.spis.push_back(spi_bytes(spi));
     sa.pending_child_deletes.clear();
-    if (d.spis.empty()) return;
+    for (auto& c : sa.children) {
+        if (c.state != sa::ChildState::Rekeyed) continue;
+        c.state = sa::ChildState::Deleting;
+        d.spis.push_back(spi_bytes(c.spi_in));
+        r.spis.push_back(c.spi_in);
+    }
+    if (d.spis.empty()) return false;
     send_request(ctx, sa, ExchangeType::INFORMATIONAL, {{PayloadType::D, false, std::move(d)}});
+    sa.request = std::move(r);
+    return true;
+}
+
+void handle_child_delete_response(const Ctx& ctx, sa::IkeSa& sa) {
+    const sa::OwnRequest r = std::move(sa.request);
+    sa.request = {};
+    for (EspSpi spi : r.spis)
+        remove_child(ctx, sa, spi, "deleted");
 }
 
 }  // namespace postern::ike::exchange

@@ -16,6 +16,8 @@ std::string_view to_string(IkeSaState s) {
             return "AUTH_SENT";
         case IkeSaState::Established:
             return "ESTABLISHED";
+        case IkeSaState::Rekeyed:
+            return "REKEYED";
         case IkeSaState::Deleting:
             return "DELETING";
         case IkeSaState::Dead:
@@ -29,7 +31,9 @@ bool IkeSa::set_state(IkeSaState next) {
     bool ok = false;
     switch (state_) {
         case S::Created:
-            ok = next == S::InitSent || next == S::HalfOpen || next == S::Dead;
+            // Established directly: an IKE SA made by rekeying one (§2.18).
+            ok = next == S::InitSent || next == S::HalfOpen || next == S::Established ||
+                 next == S::Dead;
             break;
         case S::InitSent:
             ok = next == S::AuthSent || next == S::Dead;
@@ -41,6 +45,9 @@ bool IkeSa::set_state(IkeSaState next) {
             ok = next == S::Established || next == S::Dead;
             break;
         case S::Established:
+            ok = next == S::Rekeyed || next == S::Deleting || next == S::Dead;
+            break;
+        case S::Rekeyed:
             ok = next == S::Deleting || next == S::Dead;
             break;
         case S::Deleting:

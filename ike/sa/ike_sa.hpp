@@ -38,12 +38,43 @@ enum class IkeSaState : std::uint8_t {
     HalfOpen,     // responder: IKE_SA_INIT answered, waiting for IKE_AUTH
     AuthSent,     // initiator: IKE_AUTH request out
     Established,  // authenticated both ways
+    Rekeyed,      // replaced by a rekeyed IKE SA: waiting for the Delete (either way)
     Deleting,     // our Delete is out
     Dead,         // gone; the engine frees it
 };
 std::string_view to_string(IkeSaState s);
 
 enum class Role : std::uint8_t { Initiator, Responder };
+
+// What our outstanding request is for (one at a time, §2.3), so that its response, or a
+// request of the peer crossing it, is understood.
+struct OwnRequest {
+    enum class Kind : std::uint8_t {
+        Other,        // IKE_SA_INIT, IKE_AUTH, liveness checks, the Delete of the IKE SA
+        ChildDelete,  // INFORMATIONAL { D(ESP, spis) }
+        ChildCreate,  // CREATE_CHILD_SA for a new CHILD_SA
+        ChildRekey,   // CREATE_CHILD_SA { N(REKEY_SA) } for the CHILD_SA `rekeyed`
+        IkeRekey,     // CREATE_CHILD_SA for a new IKE SA
+    };
+    Kind kind = Kind::Other;
+    std::vector<EspSpi> spis;  // ChildDelete: our inbound SPIs named in the Delete
+    EspSpi rekeyed;            // ChildRekey: our inbound SPI of the CHILD_SA being replaced
+    ChildSa child;             // ChildCreate / ChildRekey: the new one (our SPI, selectors)
+    IkeSpi ike_spi;            // IkeRekey: our SPI of the new IKE SA
+    std::unique_ptr<crypto::KeyExchange> ke;
+    Bytes nonce;
+    unsigned invalid_ke = 0;  // INVALID_KE_PAYLOAD round trips so far
+
+    // A collision (§2.8.1, §2.8.2): the peer's rekey of what we are rekeying, which we
+    // answered while this request was out. Who keeps which SA is decided by the four nonces
+    // once this request's response is in.
+    struct Collision {
+        Bytes nonce_i, nonce_r;  // the peer's exchange: its Ni, our Nr
+        EspSpi child;            // ChildRekey: our inbound SPI of the CHILD_SA it created
+        IkeSpi ike;              // IkeRekey: our SPI of the IKE SA it created
+    };
+    std::optional<Collision> collision;
+};
 
 struct VirtualIp {
     std::string pool;
@@ -123,8 +154,24 @@ class IkeSa {
     std::vector<ChildSa> children;
 
     TaskManager tasks;
+    // What the request tasks.outstanding() is about.
+    OwnRequest request;
     TimePoint created{}, last_heard{}, last_keepalive{};
     std::optional<TimePoint> established_at;
+
+    // Rekeying (§2.8): when we rekey this IKE SA (time-based, with jitter), when we
+    // reauthenticate (initiator, §2.8.3) and when it dies if neither happened; max(): never.
+    TimePoint rekey_at = TimePoint::max(), reauth_at = TimePoint::max(),
+              expire_at = TimePoint::max();
+    // Rekeyed: when we stop waiting for the peer's Delete of this, the replaced IKE SA.
+    TimePoint linger_until = TimePoint::max();
+    // Replaced (its children and addresses moved to the rekeyed IKE SA) or redundant (the
+    // loser of a rekey collision, which never had any): it goes quietly, without the
+    // disconnect of a user. Hidden from list().
+    bool retired = false;
+    // Created by the peer's rekey while ours was out (a collision): it takes over only if it
+    // wins. Hidden from list() until then.
+    bool provisional = false;
 
   private:
     IkeSaState state_ = IkeSaState::Created;

@@ -36,7 +36,11 @@ struct EspSaSpec {
     std::uint32_t replay_window = 64;
     std::vector<Selector> local_ts, remote_ts;  // as negotiated (from our point of view)
     std::uint32_t reqid = 0;  // ties the two directions and their policies together
-    std::uint64_t soft_bytes = 0, hard_bytes = 0;  // 0 = unlimited
+    // Lifetime limits (0 = unlimited). Soft: report it (the engine rekeys); hard: report it
+    // and carry nothing more. The engine keeps time-based rekeying itself and hands over the
+    // hard time limit only as a backstop.
+    std::uint64_t soft_bytes = 0, hard_bytes = 0;
+    std::uint64_t soft_packets = 0, hard_packets = 0;
     std::uint32_t soft_seconds = 0, hard_seconds = 0;
 };
 

@@ -5,7 +5,7 @@
 //                                       <--  HDR, SK { D(ESP, its inbound SPI) }
 //                         and the IKE SA stays; sent only when no request of ours is
 //                         outstanding (one request at a time, RFC 7296 §2.3)
-//   expire_child (soft)   logged only (rekeying is issue 8)
+//   expire_child (soft)   the CHILD_SA is rekeyed (rekey_test.cpp has the rest)
 //   encap = true          NAT-D source faked: both sides encapsulate without a NAT
 //   isolation             the inbound SA's local selectors lose the pool (but keep the gateway)
 
@@ -94,17 +94,39 @@ BOOST_AUTO_TEST_CASE(outbound_hard_expiry_is_found_by_the_peers_spi) {
     BOOST_TEST(net.sas(net.b).at(0).children == 0u);
 }
 
-BOOST_AUTO_TEST_CASE(soft_expiry_is_logged_and_changes_nothing) {
+BOOST_AUTO_TEST_CASE(soft_expiry_rekeys_the_child) {
+    //   expire_child (soft)  -->  HDR, SK { N(REKEY_SA), SA, Ni, TSi, TSr }  -->
+    //                                  <--  HDR, SK { SA, Nr, TSi, TSr }
+    //                             HDR, SK { D(ESP, old SPI) }  -->  <-- HDR, SK { D(ESP) }
     Network net;
     establish(net, psk_initiator(net), psk_responder());
     const auto child = net.b.installed[0];
     ike::Actions out;
     BOOST_REQUIRE(net.b.engine->expire_child(child.in.spi, true, false, net.now, out));
     BOOST_TEST(out.remove.empty());
-    BOOST_TEST(out.send.empty());
-    BOOST_REQUIRE_EQUAL(out.events.size(), 1u);
-    BOOST_TEST(out.events[0].text.find("soft lifetime") != std::string::npos, out.events[0].text);
+    BOOST_REQUIRE_EQUAL(out.send.size(), 1u);  // the CREATE_CHILD_SA request, at once
+    net.inject(net.b, out);
+    net.run();
+    BOOST_TEST_INFO(net.a.log() << net.b.log());
+    // Both ends have the new SA pair, with the old reqid, and have removed the old one. The
+    // rekey's initiator installed both directions at once; the responder its inbound SA
+    // first and its outbound SA when the Delete of the old one came (make-before-break).
+    BOOST_REQUIRE_EQUAL(net.b.installed.size(), 2u);
+    BOOST_TEST((net.b.installed[1].install_in && net.b.installed[1].install_out));
+    BOOST_REQUIRE_EQUAL(net.a.installed.size(), 3u);
+    BOOST_TEST((net.a.installed[1].install_in && !net.a.installed[1].install_out));
+    BOOST_TEST((!net.a.installed[2].install_in && net.a.installed[2].install_out));
+    BOOST_TEST(net.b.installed[1].in.reqid == child.in.reqid);
+    BOOST_TEST(net.b.installed[1].in.spi.value() != child.in.spi.value());
+    BOOST_TEST(net.a.installed[2].out.spi.value() == net.b.installed[1].in.spi.value());
+    BOOST_REQUIRE_EQUAL(net.b.removed.size(), 1u);
+    BOOST_TEST(net.b.removed[0].spi_in.value() == child.in.spi.value());
+    BOOST_REQUIRE_EQUAL(net.a.removed.size(), 1u);
+    BOOST_TEST(net.sas(net.a).at(0).children == 1u);
     BOOST_TEST(net.sas(net.b).at(0).children == 1u);
+    // A second soft event for the old SA finds nothing.
+    ike::Actions late;
+    BOOST_TEST(!net.b.engine->expire_child(child.in.spi, true, false, net.now, late));
 }
 
 BOOST_AUTO_TEST_CASE(unknown_spi_is_not_an_error_and_does_nothing) {

@@ -16,6 +16,8 @@
 #include "ike/engine.hpp"
 #include "ike/policy/address_pool.hpp"
 
+#include <openssl/rand.h>
+
 namespace postern::scenario {
 
 using namespace std::chrono_literals;
@@ -80,6 +82,9 @@ struct Node {
     std::vector<ike::RemoveChildSa> removed;
     std::vector<ike::Event> events;
     ike::Engine::WallClock wall_clock;  // empty: the real time
+    // First octets for the next nonces this engine makes (32-octet random draws), in order;
+    // empty: random. Rekey collisions are decided by the lowest nonce (RFC 7296 §2.8.1).
+    std::deque<std::uint8_t> nonce_first;
 
     std::size_t count(ike::EventKind k) const {
         std::size_t n = 0;
@@ -115,8 +120,10 @@ class Network {
     }
 
     void start(ike::EngineConfig ca, ike::EngineConfig cb) {
-        a.engine = std::make_unique<ike::Engine>(std::move(ca), &a.pools, nullptr, a.wall_clock);
-        b.engine = std::make_unique<ike::Engine>(std::move(cb), &b.pools, nullptr, b.wall_clock);
+        a.engine = std::make_unique<ike::Engine>(std::move(ca), &a.pools, random_for(a),
+                                                 a.wall_clock);
+        b.engine = std::make_unique<ike::Engine>(std::move(cb), &b.pools, random_for(b),
+                                                 b.wall_clock);
     }
 
     std::uint64_t initiate(const std::string& connection) {
@@ -175,6 +182,16 @@ class Network {
     std::vector<ike::Datagram> wire;  // every datagram put on the network, for inspection
 
   private:
+    static ike::Engine::Random random_for(Node& n) {
+        return [&n](MutableByteView b) {
+            RAND_bytes(b.data(), static_cast<int>(b.size()));
+            if (b.size() == 32 && !n.nonce_first.empty()) {
+                b[0] = n.nonce_first.front();
+                n.nonce_first.pop_front();
+            }
+        };
+    }
+
     void collect(Node& from, ike::Actions& out) {
         for (auto& d : out.send) {
             wire.push_back(d);

@@ -68,33 +68,62 @@ BOOST_AUTO_TEST_CASE(bad_identity_is_refused) {
     BOOST_TEST(net.sas(net.b).empty());
 }
 
-BOOST_AUTO_TEST_CASE(childless_auth_then_create_child_sa_is_refused) {
+BOOST_AUTO_TEST_CASE(childless_auth_then_create_child_sa) {
     auto r = peer->request(ike::ExchangeType::IKE_AUTH, 1, good_auth());
     BOOST_REQUIRE(r);
     BOOST_TEST(ike::wire::find_payload(*r, PayloadType::AUTH) != nullptr);
     BOOST_TEST((net.sas(net.b).at(0).state == ike::sa::IkeSaState::Established));
     BOOST_TEST(net.sas(net.b).at(0).children == 0u);
-    // CREATE_CHILD_SA is not implemented yet (issue 8): a well-formed request gets
-    // NO_ADDITIONAL_SAS and the SA stays.
-    //   HDR, SK { SA, Ni, TSi, TSr }  -->  <-- HDR, SK { N(NO_ADDITIONAL_SAS) }
     const std::vector<ike::policy::TrafficSelector> any{ike::policy::TrafficSelector::any_v4()};
-    auto c = peer->request(
-        ike::ExchangeType::CREATE_CHILD_SA, 2,
-        {{PayloadType::SA, false,
-          ike::policy::build_sa_payload(std::vector{proposal("aes256gcm16", ike::ProtocolId::ESP)},
-                                        ike::ProtocolId::ESP, Bytes{1, 2, 3, 4})},
-         {PayloadType::NONCE, false, ike::wire::NoncePayload{Bytes(32, 7)}},
-         {PayloadType::TSi, false, ike::policy::to_wire(any)},
-         {PayloadType::TSr, false, ike::policy::to_wire(any)}});
+    auto request = [&](std::uint8_t number, std::optional<Bytes> rekey) {
+        auto sa = ike::policy::build_sa_payload(
+            std::vector{proposal("aes256gcm16", ike::ProtocolId::ESP)}, ike::ProtocolId::ESP,
+            Bytes{1, 2, 3, number});
+        sa.proposals[0].number = number;
+        std::vector<ike::wire::Payload> p;
+        if (rekey)
+            p.push_back(ike::wire::make_notify(NotifyType::REKEY_SA, {}, ike::ProtocolId::ESP,
+                                               *rekey));
+        p.push_back({PayloadType::SA, false, sa});
+        p.push_back({PayloadType::NONCE, false, ike::wire::NoncePayload{Bytes(32, 7)}});
+        p.push_back({PayloadType::TSi, false, ike::policy::to_wire(any)});
+        p.push_back({PayloadType::TSr, false, ike::policy::to_wire(any)});
+        return p;
+    };
+    // A CHILD_SA after a childless IKE_AUTH (RFC 6023, RFC 7296 §1.3.1), its proposal numbered
+    // 3 as macOS 14 numbers its rekeys: the answer echoes the number (§3.3.1).
+    //   HDR, SK { SA, Ni, TSi, TSr }  -->  <-- HDR, SK { SA, Nr, TSi, TSr }
+    auto c = peer->request(ike::ExchangeType::CREATE_CHILD_SA, 2, request(3, std::nullopt));
     BOOST_REQUIRE(c);
-    BOOST_TEST(has_notify(*c, NotifyType::NO_ADDITIONAL_SAS));
+    const auto* sa = ike::wire::find_payload(*c, PayloadType::SA);
+    BOOST_REQUIRE(sa);
+    BOOST_REQUIRE_EQUAL(sa->get<ike::wire::SaPayload>()->proposals.size(), 1u);
+    BOOST_TEST(sa->get<ike::wire::SaPayload>()->proposals[0].number == 3);
+    BOOST_TEST(sa->get<ike::wire::SaPayload>()->proposals[0].spi.size() == 4u);
+    BOOST_TEST(ike::wire::find_payload(*c, PayloadType::NONCE) != nullptr);
+    BOOST_TEST(ike::wire::find_payload(*c, PayloadType::TSi) != nullptr);
+    BOOST_TEST(net.sas(net.b).at(0).children == 1u);
+    BOOST_TEST(net.b.engine->stats().child_created == 1u);
+    // Rekeying a CHILD_SA the responder does not have (§2.25.1): CHILD_SA_NOT_FOUND.
+    auto nf = peer->request(ike::ExchangeType::CREATE_CHILD_SA, 3,
+                            request(1, Bytes{9, 9, 9, 9}));
+    BOOST_REQUIRE(nf);
+    BOOST_TEST(has_notify(*nf, NotifyType::CHILD_SA_NOT_FOUND));
+    BOOST_TEST(net.sas(net.b).at(0).children == 1u);
+    // Rekeying the one it has (named by the SPI we receive on): a second CHILD_SA replaces it.
+    auto rk = peer->request(ike::ExchangeType::CREATE_CHILD_SA, 4,
+                            request(1, Bytes{1, 2, 3, 3}));
+    BOOST_REQUIRE(rk);
+    BOOST_TEST(ike::wire::find_payload(*rk, PayloadType::SA) != nullptr);
+    BOOST_TEST(net.sas(net.b).at(0).children == 2u);  // the old one until its Delete
+    BOOST_TEST(net.b.engine->stats().child_rekeyed == 1u);
     // A second IKE_AUTH on an established SA is a protocol error, not a new authentication.
-    auto again = peer->request(ike::ExchangeType::IKE_AUTH, 3, good_auth());
+    auto again = peer->request(ike::ExchangeType::IKE_AUTH, 5, good_auth());
     BOOST_REQUIRE(again);
     BOOST_TEST(has_notify(*again, NotifyType::INVALID_SYNTAX));
     BOOST_TEST((net.sas(net.b).at(0).state == ike::sa::IkeSaState::Established));
     // Liveness still answered.
-    auto live = peer->request(ike::ExchangeType::INFORMATIONAL, 4, {});
+    auto live = peer->request(ike::ExchangeType::INFORMATIONAL, 6, {});
     BOOST_REQUIRE(live);
     BOOST_TEST(live->empty());
 }

@@ -23,7 +23,7 @@ BOOST_AUTO_TEST_CASE(example_config_loads) {
     BOOST_REQUIRE_MESSAGE(c, (c ? "" : c.error().to_string()));
     BOOST_TEST(c->connections.size() == 1u);
     BOOST_TEST(c->connections[0].name == "roadwarriors");
-    BOOST_TEST(c->connections[0].ike_lifetime_s == 86400u);
+    BOOST_TEST(c->connections[0].ike_rekey_s == 26 * 3600u);
     BOOST_TEST(c->pools.at(0).ipv4 == "10.99.0.0/24");
     BOOST_TEST(!c->allow_legacy_crypto);
 }
@@ -70,20 +70,35 @@ BOOST_AUTO_TEST_CASE(connection_errors_name_the_connection_index) {
     BOOST_TEST(e.line == 3u);
     e = error_of("[[connections]]\nname = \"a\"\nremote_auth = \"radius\"\n");
     BOOST_TEST(e.key == "connections[0].remote_auth");
-    e = error_of("[[connections]]\nname = \"a\"\nike_lifetime = \"8y\"\n");
+    e = error_of("[[connections]]\nname = \"a\"\nike_rekey_time = \"8y\"\n");
+    BOOST_TEST(e.key == "connections[0].ike_rekey_time");
+    // The keys of earlier versions say what replaced them.
+    e = error_of("[[connections]]\nname = \"a\"\nike_lifetime = \"8h\"\n");
     BOOST_TEST(e.key == "connections[0].ike_lifetime");
+    BOOST_TEST(e.message.find("ike_rekey_time") != std::string::npos, e.message);
+    // A hard lifetime that would end the SA before its rekey.
+    e = error_of("[[connections]]\nname = \"a\"\nchild_rekey_time = \"1h\"\n"
+                 "child_life_time = \"30m\"\n");
+    BOOST_TEST(e.key == "connections[0].child_life_time");
+    BOOST_TEST(e.line == 4u);
+    e = error_of("[[connections]]\nname = \"a\"\nchild_rekey_bytes = \"12X\"\n");
+    BOOST_TEST(e.key == "connections[0].child_rekey_bytes");
     e = error_of("[[connections]]\nname = \"a\"\nlocal_ts = [\"10.0.0.0/8\", \"::/129\"]\n");
     BOOST_TEST(e.key == "connections[0].local_ts[1]");
 }
 
 BOOST_AUTO_TEST_CASE(durations_accept_units) {
     auto c = parse_config(
-        "[[connections]]\nname = \"a\"\nike_lifetime = \"90m\"\n"
-        "child_lifetime = 120\n",
+        "[[connections]]\nname = \"a\"\nike_rekey_time = \"90m\"\n"
+        "child_rekey_time = 120\nreauth_time = \"0\"\nchild_rekey_bytes = \"500M\"\n"
+        "child_life_packets = 1000000\n",
         "t.toml");
     BOOST_REQUIRE(c);
-    BOOST_TEST(c->connections[0].ike_lifetime_s == 5400u);
-    BOOST_TEST(c->connections[0].child_lifetime_s == 120u);
+    BOOST_TEST(c->connections[0].ike_rekey_s == 5400u);
+    BOOST_TEST(c->connections[0].child_rekey_s == 120u);
+    BOOST_TEST(c->connections[0].reauth_s == 0u);
+    BOOST_TEST(c->connections[0].child_rekey_bytes == 500ull << 20);
+    BOOST_TEST(c->connections[0].child_life_packets == 1000000u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

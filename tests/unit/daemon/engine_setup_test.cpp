@@ -65,7 +65,8 @@ BOOST_AUTO_TEST_CASE(psk_connection_inline_with_pools_and_defaults) {
                     "psk = \"a long enough pre-shared key\"\npools = [\"clients\"]\n"
                     "dns_domains = [\"corp.example\"]\nsplit_include = [\"10.0.0.0/8\"]\n"
                     "local_ts = [\"10.0.0.0/8\"]\nremote_ts = [\"10.99.0.0/24\"]\n"
-                    "fragmentation = false\nike_lifetime = \"1h\"\n");
+                    "fragmentation = false\nike_rekey_time = \"1h\"\n"
+                    "child_rekey_bytes = \"1G\"\n");
     std::vector<std::string> warnings;
     auto e = build_engine_config(c, &warnings);
     BOOST_REQUIRE_MESSAGE(e, (e ? "" : e.error().to_string()));
@@ -89,7 +90,15 @@ BOOST_AUTO_TEST_CASE(psk_connection_inline_with_pools_and_defaults) {
     BOOST_TEST(k.local_ts[0].to_string() == "10.0.0.0/8");
     BOOST_REQUIRE_EQUAL(k.remote_ts.size(), 1u);
     BOOST_TEST(!k.fragmentation);
-    BOOST_TEST(k.ike_lifetime.count() == 3600);
+    // Rekey times as given; hard limits 10 % later; the jitter a tenth, at most an hour.
+    BOOST_TEST(k.ike_life.rekey.count() == 3600);
+    BOOST_TEST(k.ike_life.life.count() == 3960);
+    BOOST_TEST(k.ike_life.jitter.count() == 360);
+    BOOST_TEST(k.child_life.rekey.count() == 26 * 3600);
+    BOOST_TEST(k.child_life.jitter.count() == 3600);
+    BOOST_TEST(k.child_life.rekey_bytes == 1ull << 30);
+    BOOST_TEST(k.child_life.life_bytes == (1ull << 30) / 10 * 11);
+    BOOST_TEST(k.reauth_time.count() == 0);
     BOOST_TEST(!k.remote_endpoint.has_value());
     BOOST_TEST(e->trust_anchors.empty());
 }

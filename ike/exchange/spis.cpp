@@ -1,0 +1,55 @@
+// SPIs: random ones of our own, and ESP SPIs to and from their 4-octet wire form.
+
+#include "ike/exchange/context.hpp"
+
+namespace postern::ike::exchange {
+
+IkeSpi random_ike_spi(const Ctx& ctx) {
+    std::uint64_t v = 0;
+    while (v == 0) {  // §3.1: zero means "not yet known"
+        Bytes b = ctx.random_bytes(8);
+        for (auto x : b)
+            v = v << 8 | x;
+    }
+    return IkeSpi(v);
+}
+
+EspSpi random_esp_spi(const Ctx& ctx) {
+    // RFC 4303 §2.1: SPIs 1-255 are reserved; 0 is never used.
+    for (;;) {
+        Bytes b = ctx.random_bytes(4);
+        std::uint32_t v =
+            std::uint32_t{b[0]} << 24 | std::uint32_t{b[1]} << 16 | std::uint32_t{b[2]} << 8 | b[3];
+        if (v > 255) return EspSpi(v);
+    }
+}
+
+Bytes spi_bytes(EspSpi spi) {
+    std::uint32_t v = spi.value();
+    return {static_cast<std::uint8_t>(v >> 24), static_cast<std::uint8_t>(v >> 16),
+            static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)};
+}
+
+Bytes spi_bytes(IkeSpi spi) {
+    Bytes b(8);
+    for (int i = 0; i < 8; ++i)
+        b[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(spi.value() >> (56 - 8 * i));
+    return b;
+}
+
+std::optional<EspSpi> esp_spi_from(ByteView b) {
+    if (b.size() != 4) return std::nullopt;
+    return EspSpi(std::uint32_t{b[0]} << 24 | std::uint32_t{b[1]} << 16 | std::uint32_t{b[2]} << 8 |
+                  b[3]);
+}
+
+std::optional<IkeSpi> ike_spi_from(ByteView b) {
+    if (b.size() != 8) return std::nullopt;
+    std::uint64_t v = 0;
+    for (auto x : b)
+        v = v << 8 | x;
+    if (v == 0) return std::nullopt;
+    return IkeSpi(v);
+}
+
+}  // namespace postern::ike::exchange
