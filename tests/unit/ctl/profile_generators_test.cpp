@@ -77,7 +77,7 @@ BOOST_AUTO_TEST_CASE(ios_profile_for_a_gcm_first_server) {
     const PValue& child = ike["ChildSecurityAssociationParameters"];
     BOOST_TEST(child["EncryptionAlgorithm"].str() == "AES-256-GCM");
     BOOST_TEST(!child.has("IntegrityAlgorithm"));
-    BOOST_TEST(child["LifeTimeInMinutes"].integer() == 450);
+    BOOST_TEST(child["LifeTimeInMinutes"].integer() == 1410);  // the server rekeys its CHILD_SAs at 26 h
     BOOST_TEST(vpn["IPv4"]["OverridePrimary"].integer() == 1);
 
     const PValue& ca = payload(top, "com.apple.security.root");
@@ -374,7 +374,7 @@ BOOST_AUTO_TEST_CASE(snippet_structure_and_proposals) {
     BOOST_TEST(v.at("connections.rw.children.rw.start_action") == "none");
     BOOST_TEST(v.at("secrets.eap-alice.id") == "alice");
     BOOST_TEST(v.at("secrets.eap-alice.secret") == "\"<password>\"");
-    // Rekeying before the server's lifetimes end (24h / 8h): strongSwan's 4h / 1h.
+    // Rekeying before the server would (26 h / 26 h): strongSwan's 4 h / 1 h.
     BOOST_TEST(v.at("connections.rw.rekey_time") == "14400s");
     BOOST_TEST(v.at("connections.rw.children.rw.rekey_time") == "3600s");
 

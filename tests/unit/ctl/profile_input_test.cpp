@@ -52,7 +52,7 @@ ike_proposals = ["aes256gcm16-prfsha256-ecp256", "aes256-sha256-ecp256", "aes256
 esp_proposals = ["aes256gcm16", "aes256-sha256"]
 pools = ["clients"]
 local_ts = ["0.0.0.0/0"]
-ike_lifetime = "12h"
+ike_rekey_time = "12h"
 
 [[connections]]
 name = "dn"
