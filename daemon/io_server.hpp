@@ -70,6 +70,20 @@ class Server {
     void set_natt_reuseport(bool on) { natt_reuseport_ = on; }
     // The NAT-T sockets, for the workers (after open()).
     std::vector<esp::NattBinding> natt_bindings();
+    // Every socket (after open()), for the kernel data plane's socket options.
+    struct SocketInfo {
+        int fd;
+        Endpoint bound;
+        bool natt;
+    };
+    std::vector<SocketInfo> socket_list() const {
+        std::vector<SocketInfo> out;
+        for (const auto& s : sockets_)
+            out.push_back({s.socket->native_handle(), s.socket->bound(), s.natt});
+        return out;
+    }
+    // The IKE thread's loop (the kernel data plane watches its event socket on it).
+    boost::asio::io_context& io_context() { return io_; }
 
     // The userspace data plane (which must outlive the server), after open(), before run().
     // The workers carry the traffic; this thread only logs the counters and, when the kernel

@@ -2,14 +2,16 @@
 //
 // Loads postern.toml, builds the IKE engine's configuration (reading certificates, keys and
 // PSK files), binds UDP 500 and 4500 on every listen address and serves until SIGINT/SIGTERM.
-// CHILD_SAs go to the userspace ESP data plane (a multi-queue TUN device "postern%d" and one
-// worker thread per core carrying ESP-in-UDP and plain ESP; daemon/tun_setup.hpp,
-// esp/engine/worker.hpp) with server.dataplane = "userspace" or "auto"; "auto"
-// falls back to a data plane that only logs them when the TUN device cannot be created (no
-// CAP_NET_ADMIN). "kernel" (XFRM) is refused: not implemented yet (issue 7).
+// CHILD_SAs go to one data plane (server.dataplane):
+//   "kernel"     Linux XFRM (esp/xfrm, daemon/kernel_dataplane.hpp); posternd refuses to start
+//                (status 1) on a kernel that cannot install an ESP SA, saying why.
+//   "userspace"  a multi-queue TUN device "postern%d" and one worker thread per core carrying
+//                ESP-in-UDP and plain ESP (daemon/tun_setup.hpp, esp/engine/worker.hpp).
+//   "auto"       the kernel when the probe installs an ESP SA, else userspace (one log line
+//                says why); without a TUN device either, a data plane that only logs them.
 //
-// Exit status: 0 after a clean stop, 1 when a socket cannot be bound, 2 for configuration
-// errors.
+// Exit status: 0 after a clean stop, 1 when a socket cannot be bound or the chosen data plane
+// cannot be set up, 2 for configuration errors.
 
 #include <CLI/CLI.hpp>
 
@@ -23,6 +25,7 @@
 #include "daemon/config.hpp"
 #include "daemon/dataplane_log.hpp"
 #include "daemon/io_server.hpp"
+#include "daemon/kernel_dataplane.hpp"
 #include "daemon/load.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/summary.hpp"
@@ -70,17 +73,22 @@ int main(int argc, char** argv) {
     for (const auto& line : describe_lines(*cfg))
         logger(Subsystem::Cfg).info("{}", line);
 
-    if (cfg->dataplane == DataPlaneKind::Kernel) {
-        std::fprintf(stderr,
-                     "posternd: server.dataplane = \"kernel\": the kernel (XFRM) data plane is not "
-                     "implemented yet (issue 7); use \"userspace\" or \"auto\"\n");
-        return 2;
-    }
     auto& dplog = logger(Subsystem::Dp);
-    if (cfg->dataplane == DataPlaneKind::Auto)
-        dplog.info(
-            "server.dataplane = \"auto\": using the userspace data plane (the kernel (XFRM) data "
-            "plane is not implemented yet, issue 7)");
+    // The kernel data plane when asked for, or with "auto" when the kernel can carry ESP.
+    std::unique_ptr<postern::esp::xfrm::XfrmDataPlane> kernel;
+    if (cfg->dataplane != DataPlaneKind::Userspace) {
+        auto dp = choose_kernel_dataplane();
+        if (dp) {
+            kernel = std::move(*dp);
+        } else if (cfg->dataplane == DataPlaneKind::Kernel) {
+            std::fprintf(stderr, "posternd: server.dataplane = \"kernel\": %s\n",
+                         dp.error().c_str());
+            return 1;
+        } else {
+            dplog.info("server.dataplane = \"auto\": using the userspace data plane: {}",
+                       dp.error());
+        }
+    }
     // The userspace data plane: one worker thread per core (POSTERN_WORKERS overrides), each
     // with its own TUN queue, UDP 4500 socket in the NAT-T port's reuseport group (steered by
     // SPI in the kernel) and raw ESP sockets (esp/engine/worker.hpp). Declared before the
@@ -88,7 +96,9 @@ int main(int argc, char** argv) {
     const unsigned workers = postern::esp::default_worker_count();
     const bool offloads = postern::esp::default_offloads();
     std::optional<postern::esp::TunDevice> tun;
-    if (auto dev = create_tun(*cfg, workers)) {
+    if (kernel) {
+        // no TUN device: the kernel carries the traffic
+    } else if (auto dev = create_tun(*cfg, workers)) {
         tun = std::move(*dev);
     } else if (cfg->dataplane == DataPlaneKind::Userspace) {
         std::fprintf(stderr, "posternd: %s\n", dev.error().c_str());
@@ -100,7 +110,9 @@ int main(int argc, char** argv) {
     // Without kernel steering of UDP 4500 (SO_ATTACH_REUSEPORT_CBPF, Linux 4.5) the IKE thread
     // decapsulates ESP-in-UDP itself and the workers only send on its sockets.
     bool steered = true;
-    if (auto ok = postern::esp::probe_udp_steering(); !ok) {
+    if (kernel) {
+        // no workers to steer to
+    } else if (auto ok = postern::esp::probe_udp_steering(); !ok) {
         steered = false;
         if (tun)
             dplog.warn(
@@ -117,6 +129,8 @@ int main(int argc, char** argv) {
         options.udp_on_ike_thread = !steered;
         userspace = std::make_unique<postern::esp::UserspaceDataPlane>(options);
         logged = std::make_unique<LoggedDataPlane>(*userspace);
+    } else if (kernel) {
+        logged = std::make_unique<LoggedDataPlane>(*kernel);
     }
     postern::DataPlane& dataplane = logged ? static_cast<postern::DataPlane&>(*logged) : recording;
 
@@ -165,7 +179,22 @@ int main(int argc, char** argv) {
         return 1;
     }
     std::vector<std::unique_ptr<postern::esp::DataPlaneWorker>> dp_workers;
-    if (userspace) {
+    std::optional<KernelDataPlaneLink> kernel_link;
+    if (kernel) {
+        kernel_link.emplace(server, *kernel);
+        if (auto ok = kernel_link->start(*cfg); !ok) {
+            std::fprintf(stderr, "posternd: kernel data plane: %s\n", ok.error().c_str());
+            kernel_link->shutdown();
+            return 1;
+        }
+        logger(Subsystem::Net)
+            .info(
+                "posternd 0.1.0 serving {} connection{}; data plane: kernel (XFRM): SAs, policies "
+                "and routes (table {}) installed over netlink, ESP-in-UDP decapsulated by the "
+                "kernel on the NAT-T socket{}",
+                cfg->connections.size(), cfg->connections.size() == 1 ? "" : "s", 4500,
+                cfg->dataplane == DataPlaneKind::Auto ? " (server.dataplane = \"auto\")" : "");
+    } else if (userspace) {
         userspace->set_event_callback(
             [&server](const postern::esp::SaLifetimeEvent& e) { server.on_lifetime_event(e); });
         server.attach_userspace(*userspace, tun->queue(0));
@@ -214,6 +243,7 @@ int main(int argc, char** argv) {
     }
     server.start_initiators();
     server.run();
+    if (kernel_link) kernel_link->shutdown();
     // The workers stop before the counters are read, so the exit line is final.
     for (auto& w : dp_workers)
         w->stop();

@@ -100,6 +100,12 @@ tl::expected<esp::TunDevice, std::string> create_tun(const Config& c, unsigned q
         addrs += (addrs.empty() ? "" : ", ") + a.to_string();
     log.info("TUN device {} up, MTU {}, addresses {}", name, kTunMtu,
              addrs.empty() ? "none" : addrs);
+    enable_forwarding(c);
+    return std::move(*dev);
+}
+
+void enable_forwarding(const Config& c) {
+    auto& log = logger(Subsystem::Dp);
     // Forwarding, per family, only when a connection needs it: it exports networks of that
     // family (local_ts), or lets its clients reach each other (client_to_client) in a pool of
     // that family. Clients that only talk to the gateway need none, and a host's switch is not
@@ -119,7 +125,6 @@ tl::expected<esp::TunDevice, std::string> create_tun(const Config& c, unsigned q
                 "IPv6 forwarding turned on (net.ipv6.conf.all.forwarding = 1); an uplink "
                 "configured by router advertisements needs accept_ra = 2 from now on");
     }
-    return std::move(*dev);
 }
 
 }  // namespace postern::daemon

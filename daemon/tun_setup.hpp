@@ -40,6 +40,9 @@ std::optional<IpAddress> pool_gateway_address(const std::string& cidr);
 
 // Whether create_tun() turns forwarding on for `family` (see above).
 bool needs_forwarding(const Config& c, IpAddress::Family family);
+// Turns forwarding on for each family that needs_forwarding() (create_tun() does; so does the
+// kernel data plane); logs what it changed and what it could not.
+void enable_forwarding(const Config& c);
 
 // Creates "postern%d" with `queues` queues (one per data-plane worker; IFF_MULTI_QUEUE when
 // more than one; no virtio-net header), sets MTU, addresses and link up, adds

@@ -159,6 +159,10 @@ tl::expected<Message, std::string> build_sa(const EspSaSpec& sa, std::uint32_t r
     info.lft.soft_add_expires_seconds = sa.soft_seconds;
     info.lft.hard_add_expires_seconds = sa.hard_seconds;
     const bool esn_attr = sa.esn || sa.replay_window > 32;
+    // The selector stays empty (tunnel mode: the policies select), and AF_UNSPEC keeps it so:
+    // without the flag the kernel gives it the outer family, and IPv6 inside an IPv4 tunnel (or
+    // the reverse) fails the inbound state check (XfrmInStateMismatch).
+    info.flags |= XFRM_STATE_AF_UNSPEC;
     if (sa.esn) info.flags |= XFRM_STATE_ESN;
     if (!esn_attr) info.replay_window = static_cast<std::uint8_t>(sa.replay_window);
 

@@ -84,6 +84,8 @@ BOOST_AUTO_TEST_CASE(an_aead_sa_with_nat_t) {
     BOOST_TEST(p.info.mode == XFRM_MODE_TUNNEL);
     BOOST_TEST(p.info.reqid == 0x50000007u);
     BOOST_TEST(p.info.replay_window == 32);
+    BOOST_TEST((p.info.flags & XFRM_STATE_AF_UNSPEC) != 0);  // inner IPv6 in an IPv4 tunnel
+    BOOST_TEST(p.info.sel.family == 0);
     BOOST_TEST(p.info.lft.soft_add_expires_seconds == 3240u);
     BOOST_TEST(p.info.lft.hard_add_expires_seconds == 3600u);
     BOOST_TEST(p.info.lft.hard_byte_limit == kNoLimit);   // 0 in the spec: no limit, not "expire now"
