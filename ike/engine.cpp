@@ -155,18 +155,29 @@ void Engine::Impl::touch(const IkeSa& sa) {
     if (by_spi.count(sa.local_spi().value())) reschedule(*this, *config, sa);
 }
 
+// Takes the SA out of the engine's tables (frees it).
+static void forget(Engine::Impl& impl, const IkeSa& sa) {
+    const std::uint64_t spi = sa.local_spi().value();
+    if (auto it = impl.scheduled.find(spi); it != impl.scheduled.end()) {
+        impl.timers.erase({it->second, spi});
+        impl.scheduled.erase(it);
+    }
+    impl.half_open.erase({sa.spi_i.value(), sa.remote});
+    impl.by_spi.erase(spi);
+}
+
 static void destroy(Engine::Impl& impl, const Ctx& ctx, IkeSa& sa, const std::string& why) {
     exchange::remove_children(ctx, sa);
     exchange::release_virtual_ip(ctx, sa);
     if (sa.retired) {
         // Replaced by a rekeyed IKE SA (or never used): its peer is still connected.
         ctx.log(&sa, "replaced IKE SA " + spi_hex(sa.local_spi().value()) + " gone (" + why + ")");
-    } else {
-        ++ctx.stats.deleted;
+        forget(impl, sa);
+        return;
     }
-    Event e{sa.retired ? EventKind::Log : EventKind::IkeDeleted, sa.id,
-            sa.name() + ": IKE SA deleted (" + why + ")"};
-    if (sa.established_at && !sa.retired) {  // a logged-in peer leaves: the audit log's disconnect
+    ++ctx.stats.deleted;
+    Event e{EventKind::IkeDeleted, sa.id, sa.name() + ": IKE SA deleted (" + why + ")"};
+    if (sa.established_at) {  // a logged-in peer leaves: the audit log's disconnect
         e.peer = sa.remote;
         e.identity = e.user = sa.user;
         e.reason = why;
@@ -176,13 +187,7 @@ static void destroy(Engine::Impl& impl, const Ctx& ctx, IkeSa& sa, const std::st
             e.virtual_ips.push_back(v.address);
     }
     ctx.out.events.push_back(std::move(e));
-    const std::uint64_t spi = sa.local_spi().value();
-    if (auto it = impl.scheduled.find(spi); it != impl.scheduled.end()) {
-        impl.timers.erase({it->second, spi});
-        impl.scheduled.erase(it);
-    }
-    impl.half_open.erase({sa.spi_i.value(), sa.remote});
-    impl.by_spi.erase(spi);  // frees `sa`
+    forget(impl, sa);
 }
 
 static void drop(const Ctx& ctx, std::uint64_t& counter, const Datagram& in,

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -17,6 +18,20 @@ namespace {
 // Messages per sendmsg: their acknowledgements must fit the receive buffer.
 constexpr std::size_t kBatch = 64;
 constexpr std::size_t kBufferSize = 256 * 1024;
+
+// Calls f(h) for each complete netlink message in the first len bytes of buf (the kernel writes
+// them NLMSG_ALIGNTO-aligned into our heap buffer); stops at a truncated or malformed header, or
+// when f returns false.
+template <class F>
+void each_message(unsigned char* buf, std::size_t len, F&& f) {
+    std::size_t off = 0;
+    while (len - off >= sizeof(nlmsghdr)) {
+        auto* h = static_cast<nlmsghdr*>(static_cast<void*>(buf + off));
+        if (h->nlmsg_len < sizeof(nlmsghdr) || h->nlmsg_len > len - off) return;
+        if (!f(h)) return;
+        off += std::min<std::size_t>(NLMSG_ALIGN(h->nlmsg_len), len - off);
+    }
+}
 
 // The text of an NLMSG_ERROR's extended ack (NLMSGERR_ATTR_MSG), if any.
 std::string ext_ack_text(const nlmsghdr* h) {
@@ -163,17 +178,17 @@ std::vector<NetlinkResult> NetlinkSocket::transact(const std::vector<const Messa
                 for (auto& [seq, i] : pending) results[i].error = -errno;
                 break;
             }
-            auto len = static_cast<int>(n);
-            for (auto* h = reinterpret_cast<nlmsghdr*>(buf_.data()); NLMSG_OK(h, len);
-                 h = NLMSG_NEXT(h, len)) {
-                if (h->nlmsg_type != NLMSG_ERROR) continue;
+            each_message(buf_.data(), static_cast<std::size_t>(n), [&](nlmsghdr* h) {
+                if (h->nlmsg_type != NLMSG_ERROR) return true;
+                if (h->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) return true;
                 auto it = pending.find(h->nlmsg_seq);
-                if (it == pending.end()) continue;
+                if (it == pending.end()) return true;
                 const auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
                 results[it->second].error = e->error;
                 if (e->error) results[it->second].kernel_text = ext_ack_text(h);
                 pending.erase(it);
-            }
+                return true;
+            });
         }
     }
     return results;
@@ -200,20 +215,29 @@ NetlinkResult NetlinkSocket::request(const Message& msg, const Handler& on_reply
             r.error = -errno;
             return r;
         }
-        auto len = static_cast<int>(n);
-        for (auto* h = reinterpret_cast<nlmsghdr*>(buf_.data()); NLMSG_OK(h, len);
-             h = NLMSG_NEXT(h, len)) {
-            if (h->nlmsg_seq != seq) continue;
+        bool done = false;
+        each_message(buf_.data(), static_cast<std::size_t>(n), [&](nlmsghdr* h) {
+            if (h->nlmsg_seq != seq) return true;
             if (h->nlmsg_type == NLMSG_ERROR) {
-                const auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
-                r.error = e->error;
-                if (e->error) r.kernel_text = ext_ack_text(h);
-                return r;
+                if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(nlmsgerr))) {
+                    const auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
+                    r.error = e->error;
+                    if (e->error) r.kernel_text = ext_ack_text(h);
+                } else {
+                    r.error = -EPROTO;
+                }
+                done = true;
+                return false;
             }
-            if (h->nlmsg_type == NLMSG_DONE) return r;
+            if (h->nlmsg_type == NLMSG_DONE) {
+                done = true;
+                return false;
+            }
             on_reply(h);
-            if (!dump) return r;
-        }
+            done = !dump;
+            return !done;
+        });
+        if (done) return r;
     }
 }
 
@@ -231,10 +255,10 @@ bool NetlinkSocket::receive(const Handler& on_message, bool& overrun, std::strin
             error = std::strerror(errno);
             return false;
         }
-        auto len = static_cast<int>(n);
-        for (auto* h = reinterpret_cast<nlmsghdr*>(buf_.data()); NLMSG_OK(h, len);
-             h = NLMSG_NEXT(h, len))
+        each_message(buf_.data(), static_cast<std::size_t>(n), [&](nlmsghdr* h) {
             on_message(h);
+            return true;
+        });
     }
 }
 

@@ -154,8 +154,8 @@ tl::expected<Message, std::string> build_sa(const EspSaSpec& sa, std::uint32_t r
     info.reqid = reqid;
     info.lft.soft_byte_limit = sa.soft_bytes ? sa.soft_bytes : kNoLimit;
     info.lft.hard_byte_limit = sa.hard_bytes ? sa.hard_bytes : kNoLimit;
-    info.lft.soft_packet_limit = kNoLimit;
-    info.lft.hard_packet_limit = kNoLimit;
+    info.lft.soft_packet_limit = sa.soft_packets ? sa.soft_packets : kNoLimit;
+    info.lft.hard_packet_limit = sa.hard_packets ? sa.hard_packets : kNoLimit;
     info.lft.soft_add_expires_seconds = sa.soft_seconds;
     info.lft.hard_add_expires_seconds = sa.hard_seconds;
     const bool esn_attr = sa.esn || sa.replay_window > 32;

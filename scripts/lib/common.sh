@@ -10,12 +10,14 @@ POSTERN_BUILD_PACKAGES=(
   libboost-dev libboost-test-dev libexpected-dev libtomlplusplus-dev libcli11-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev
 )
-# What the test tiers add: clang + its sanitizer/libFuzzer runtime, strongSwan, netns tools.
+# What the test tiers add: clang + its sanitizer/libFuzzer runtime, strongSwan, netns tools,
+# and for the kernel tier a VM: qemu, Debian's kernel image, busybox for its initramfs.
 POSTERN_TEST_PACKAGES=(
   clang libclang-rt-14-dev
   strongswan-swanctl strongswan-charon libcharon-extra-plugins libstrongswan-extra-plugins
   libstrongswan-standard-plugins libcharon-extauth-plugins
   iproute2 iputils-ping iperf3 tcpdump python3 nftables openssl
+  qemu-system-x86 linux-image-amd64 busybox-static cpio kmod
 )
 
 log() { printf '==> %s\n' "$*" >&2; }

@@ -111,7 +111,7 @@ xpolicy() { ip -n "$NS_A" xfrm policy | tee "$WORK/xfrm-policy.txt"; }
 PI_LOGS+=("$WORK/xfrm-state.txt" "$WORK/xfrm-policy.txt")
 # Postern's reqids: 0x50000000-0x50ffffff (1342177280-1358954495 as ip prints them).
 postern_reqids() { grep -oE 'reqid 13(4[2-9]|5[0-8])[0-9]{6}' || true; }
-spis() { xstate | grep -oE 'spi 0x[0-9a-f]+' | sort -u | tr '\n' ' '; }
+spis() { xstate | grep -oE 'spi 0x[0-9a-f]+' | cut -d' ' -f2 | sort -u | tr '\n' ' '; }
 
 posternd_kconf() {
     posternd_conf "$WORK/postern.toml" "dataplane = \"$1\""

@@ -119,6 +119,8 @@ BOOST_AUTO_TEST_CASE(a_cbc_hmac_sa_with_esn_and_a_large_window) {
     s.replay_window = 128;
     s.soft_bytes = 1000;
     s.hard_bytes = 2000;
+    s.soft_packets = 30;
+    s.hard_packets = 40;
     auto m = build_sa(s, 0x50000001, true);
     BOOST_REQUIRE(m.has_value());
     BOOST_TEST(m->header()->nlmsg_type == XFRM_MSG_UPDSA);
@@ -127,6 +129,8 @@ BOOST_AUTO_TEST_CASE(a_cbc_hmac_sa_with_esn_and_a_large_window) {
     BOOST_TEST(p.info.replay_window == 0);  // the kernel wants it 0 beside XFRMA_REPLAY_ESN_VAL
     BOOST_TEST(p.info.lft.soft_byte_limit == 1000u);
     BOOST_TEST(p.info.lft.hard_byte_limit == 2000u);
+    BOOST_TEST(p.info.lft.soft_packet_limit == 30u);
+    BOOST_TEST(p.info.lft.hard_packet_limit == 40u);
     BOOST_REQUIRE(p.tb[XFRMA_REPLAY_ESN_VAL]);
     xfrm_replay_state_esn r;
     std::memcpy(&r, nla_data(p.tb[XFRMA_REPLAY_ESN_VAL]), sizeof r);
