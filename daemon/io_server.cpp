@@ -34,13 +34,23 @@ std::string fmt_offloads(unsigned index, bool ike_thread, const esp::DataPlaneSt
     return s;
 }
 
+// DPD counts ESP that arrived (the data plane's last use of the inbound SA) as a sign of life.
+ike::EngineConfig with_inbound_idle(ike::EngineConfig e, DataPlane& dp) {
+    e.inbound_idle = [&dp](EspSpi spi) -> std::optional<std::chrono::seconds> {
+        SaCounters c;
+        if (!dp.counters(spi, true, c)) return std::nullopt;
+        return std::chrono::seconds(static_cast<std::int64_t>(c.last_used_seconds_ago));
+    };
+    return e;
+}
+
 }  // namespace
 
 Server::Server(const Config& config, ike::EngineConfig engine,
                std::shared_ptr<ike::AddressPools> pools, DataPlane& dp)
     : config_(config),
       pools_(std::move(pools)),
-      engine_(std::move(engine), pools_.get()),
+      engine_(with_inbound_idle(std::move(engine), dp), pools_.get()),
       dp_(dp),
       timer_(io_),
       shutdown_timer_(io_),

@@ -60,6 +60,14 @@ struct Engine::Impl final : exchange::SaTable {
     }
     IkeSa& adopt(std::unique_ptr<IkeSa> sa) override;
     void touch(const IkeSa& sa) override;
+    std::size_t end_duplicates(const Ctx& ctx, const IkeSa& fresh,
+                               const std::string& user) override;
+    bool connection_up(const IkeSa& sa) const override {
+        for (const auto& [spi, other] : by_spi)
+            if (other.get() != &sa && other->connection == sa.connection && other->established())
+                return true;
+        return false;
+    }
 };
 
 Engine::Engine(EngineConfig config, AddressPools* pools, Random random, WallClock wall_clock)
@@ -188,6 +196,23 @@ static void destroy(Engine::Impl& impl, const Ctx& ctx, IkeSa& sa, const std::st
     }
     ctx.out.events.push_back(std::move(e));
     forget(impl, sa);
+}
+
+std::size_t Engine::Impl::end_duplicates(const Ctx& ctx, const IkeSa& fresh,
+                                         const std::string& user) {
+    std::vector<std::uint64_t> ended;
+    for (const auto& [spi, sa] : by_spi) {
+        if (sa.get() == &fresh || sa->id == fresh.id || sa->retired || !sa->established()) continue;
+        if (sa->connection != fresh.connection || sa->user != user) continue;
+        ended.push_back(spi);
+    }
+    for (auto spi : ended) {
+        IkeSa& old = *by_spi.at(spi);
+        ++ctx.stats.initial_contact_replaced;
+        destroy(*this, ctx, old, "replaced by a new IKE SA with INITIAL_CONTACT from " +
+                                     fresh.remote.to_string());
+    }
+    return ended.size();
 }
 
 static void drop(const Ctx& ctx, std::uint64_t& counter, const Datagram& in,
@@ -495,8 +520,25 @@ void Engine::start_work(const Ctx& ctx, IkeSa& sa) {
         exchange::start_child_rekey(ctx, sa, c->spi_in);
         if (sa.tasks.busy()) return;
     }
-    if (config_.dpd_delay.count() > 0 && ctx.now >= sa.last_heard + config_.dpd_delay)
+    if (config_.dpd_delay.count() > 0 && ctx.now >= sa.last_heard + config_.dpd_delay &&
+        !esp_arrived(sa, ctx.now))
         exchange::start_liveness_check(ctx, sa);
+}
+
+bool Engine::esp_arrived(IkeSa& sa, TimePoint now) {
+    if (!config_.inbound_idle) return false;
+    std::optional<std::chrono::seconds> least;
+    for (const auto& c : sa.children) {
+        if (!c.installed) continue;
+        auto idle = config_.inbound_idle(c.spi_in);
+        if (idle && (!least || *idle < *least)) least = idle;
+    }
+    if (!least || *least >= config_.dpd_delay) return false;
+    // The peer is alive as of the last ESP packet: the next check is dpd_delay after it.
+    const TimePoint heard = now - std::chrono::duration_cast<TimePoint::duration>(*least);
+    if (heard > sa.last_heard) sa.last_heard = heard;
+    ++stats_.dpd_skipped;
+    return true;
 }
 
 std::optional<TimePoint> Engine::next_timer() const {
@@ -658,6 +700,7 @@ std::size_t Engine::reload(EngineConfig config, TimePoint now, Actions& out) {
     std::map<std::uint64_t, std::string> names;
     for (auto& [spi, sa] : impl.by_spi)
         if (sa->connection) names[spi] = sa->connection->name;
+    if (!config.inbound_idle) config.inbound_idle = std::move(config_.inbound_idle);
     config_ = std::move(config);
     for (auto& [spi, name] : names)
         for (const auto& c : config_.connections)

@@ -120,6 +120,9 @@ struct EngineStats {
     // Rekeying (§2.8), whoever started it: IKE SAs and CHILD_SAs replaced, CHILD_SAs made
     // by CREATE_CHILD_SA, and rekeys of the same SA by both ends at once.
     std::uint64_t ike_rekeyed = 0, child_rekeyed = 0, child_created = 0, rekey_collisions = 0;
+    // Liveness checks not sent because ESP had arrived; IKE SAs ended by a peer's
+    // INITIAL_CONTACT (§2.4) from a new one.
+    std::uint64_t dpd_skipped = 0, initial_contact_replaced = 0;
 };
 
 // A read-only view of one CHILD_SA, for the control socket.
@@ -214,6 +217,9 @@ class Engine {
     void expire_children(const exchange::Ctx& ctx, sa::IkeSa& sa);
     void end_child(const exchange::Ctx& ctx, sa::IkeSa& sa, EspSpi spi_in, const std::string& why);
     void start_work(const exchange::Ctx& ctx, sa::IkeSa& sa);
+    // Whether ESP arrived on one of the SA's CHILD_SAs within dpd_delay (then last_heard moves
+    // to it and no liveness check is needed).
+    bool esp_arrived(sa::IkeSa& sa, TimePoint now);
 
     EngineConfig config_;
     EngineStats stats_;

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -19,6 +20,7 @@
 #include "ike/policy/identity.hpp"
 #include "ike/policy/traffic_selector.hpp"
 #include "ike/wire/constants.hpp"
+#include "postern/ike_types.hpp"
 #include "postern/net.hpp"
 #include "postern/plugin/authorize.hpp"
 #include "postern/plugin/users.hpp"
@@ -108,6 +110,10 @@ struct ConnectionConfig {
     std::chrono::seconds reauth_time{0};
     Lifetime child_life = Lifetime::defaults();
     bool fragmentation = true;
+    // Initiator: send INITIAL_CONTACT (§2.4) in the first IKE_AUTH request when no other IKE
+    // SA of this connection is up, so the peer drops what it kept of an earlier one of ours
+    // (strongSwan does the same). Off only to emulate clients that never send it.
+    bool initial_contact = true;
     // Force ESP-in-UDP even without a NAT (strongSwan's `encap = yes`): our NAT-D source hash
     // is faked so the peer encapsulates too (RFC 7296 §2.23 allows either side to do this).
     bool force_encap = false;
@@ -181,6 +187,12 @@ struct EngineConfig {
     // DPD: send an empty INFORMATIONAL after this long without hearing from the peer
     // (0 = off).
     std::chrono::seconds dpd_delay{30};
+    // How long ago the data plane last received ESP on the inbound SA with this SPI (nullopt:
+    // unknown, e.g. not installed). ESP that arrives proves the peer alive as well as an IKE
+    // message, so DPD waits for dpd_delay after the later of the two (what strongSwan does
+    // with the kernel's SA use time). Unset: only IKE messages count. The daemon sets it to
+    // its data plane's counters; a reload keeps it.
+    std::function<std::optional<std::chrono::seconds>(EspSpi spi_in)> inbound_idle;
     // NAT keepalives (RFC 3948 §4) when we are behind a NAT.
     std::chrono::seconds nat_keepalive{20};
     // Announce RFC 7427 SIGNATURE_HASH_ALGORITHMS in IKE_SA_INIT. Off only to emulate peers

@@ -30,6 +30,8 @@ namespace postern::ike::exchange {
 // Nonces we send (§2.10: at least 16 octets and half the PRF key size; 32 covers every PRF).
 constexpr std::size_t kNonceSize = 32;
 
+struct Ctx;
+
 // The engine's IKE SAs, for exchanges that make or touch another one (rekeying).
 class SaTable {
   public:
@@ -39,6 +41,13 @@ class SaTable {
     virtual sa::IkeSa& adopt(std::unique_ptr<sa::IkeSa> sa) = 0;
     // Its timers changed (another SA's exchange gave it CHILD_SAs).
     virtual void touch(const sa::IkeSa& sa) = 0;
+    // RFC 7296 §2.4, INITIAL_CONTACT: ends at once, without a Delete, every other established
+    // IKE SA of `fresh`'s connection whose peer logged in as `user`, with its CHILD_SAs and
+    // virtual IPs (the peer lost them, e.g. it rebooted). Returns how many.
+    virtual std::size_t end_duplicates(const Ctx& ctx, const sa::IkeSa& fresh,
+                                       const std::string& user) = 0;
+    // Whether another IKE SA than `sa` of the same connection is established.
+    virtual bool connection_up(const sa::IkeSa& sa) const = 0;
 
   protected:
     ~SaTable() = default;
@@ -133,6 +142,13 @@ struct AuthFailure {
 };
 void fail_auth(const Ctx& ctx, sa::IkeSa& sa, const std::string& why, AuthFailure detail);
 // Initiator: our CERTREQ with ConnectionConfig::emulate.certreq_extra appended to its CA data.
+// Responder, peer authenticated and authorized: an INITIAL_CONTACT in its (first) IKE_AUTH
+// request ends its earlier IKE SAs on this connection (SaTable::end_duplicates).
+void honor_initial_contact(const Ctx& ctx, sa::IkeSa& sa, const std::vector<wire::Payload>& request,
+                           const std::string& user);
+// Initiator: N(INITIAL_CONTACT) for the first IKE_AUTH request, when it is due (the connection
+// wants it, the emulated client does not add it itself, no other IKE SA of the connection).
+std::optional<wire::Payload> initial_contact(const Ctx& ctx, const sa::IkeSa& sa);
 wire::Payload with_certreq_extra(const wire::Payload& certreq, const Bytes& extra);
 
 // ---- eap_auth.cpp -------------------------------------------------------------------------

@@ -316,6 +316,8 @@ bool continue_eap(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
         s.failure_reported = true;
         return refuse("", "");
     }
+    honor_initial_contact(ctx, sa, s.first_request,
+                          sa.user.empty() ? policy::to_string(s.peer) : sa.user);
     auto my_octets = responder_octets(sa, sa.local_identity);
     if (!my_octets) return refuse("server_error", my_octets.error());
     auto auth = msk_auth(sa, s.msk, *my_octets);
@@ -356,6 +358,7 @@ void start_eap_initiator(const Ctx& ctx, sa::IkeSa& sa) {
         req.push_back(with_certreq_extra(*ctx.certreq, c.emulate.certreq_extra));
     if (auto exact = c.remote_id.exact())
         req.push_back({PayloadType::IDr, false, id_payload(*exact)});
+    if (auto n = initial_contact(ctx, sa)) req.push_back(std::move(*n));
     for (auto n : c.emulate.auth_notifies)
         req.push_back(wire::make_notify(n));
     if (c.eap_only) req.push_back(wire::make_notify(NotifyType::EAP_ONLY_AUTHENTICATION));

@@ -177,6 +177,22 @@ void fail_auth(const Ctx& ctx, sa::IkeSa& sa, const std::string& why, AuthFailur
     ctx.out.events.push_back(std::move(e));
 }
 
+std::optional<wire::Payload> initial_contact(const Ctx& ctx, const sa::IkeSa& sa) {
+    const ConnectionConfig& c = *sa.connection;
+    if (!c.initial_contact || ctx.sas.connection_up(sa)) return std::nullopt;
+    for (auto n : c.emulate.auth_notifies)
+        if (n == NotifyType::INITIAL_CONTACT) return std::nullopt;
+    return wire::make_notify(NotifyType::INITIAL_CONTACT);
+}
+
+void honor_initial_contact(const Ctx& ctx, sa::IkeSa& sa, const std::vector<wire::Payload>& request,
+                           const std::string& user) {
+    if (!wire::find_notify(request, NotifyType::INITIAL_CONTACT)) return;
+    if (std::size_t n = ctx.sas.end_duplicates(ctx, sa, user))
+        ctx.log(&sa, "INITIAL_CONTACT: " + std::to_string(n) + " earlier IKE SA" +
+                         (n == 1 ? "" : "s") + " of " + user + " ended");
+}
+
 wire::Payload with_certreq_extra(const wire::Payload& certreq, const Bytes& extra) {
     wire::Payload p = certreq;
     if (auto* cr = p.get<wire::CertReqPayload>())
@@ -268,6 +284,9 @@ bool respond_ike_auth(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
         return false;
     }
 
+    // Before the configuration payload, so a returning peer's old lease is free again.
+    honor_initial_contact(ctx, sa, in, sa.user.empty() ? presented : sa.user);
+
     // Our side.
     std::vector<wire::Payload> reply;
     reply.push_back({PayloadType::IDr, false, id_payload(sa.local_identity)});
@@ -321,6 +340,7 @@ void start_ike_auth(const Ctx& ctx, sa::IkeSa& sa) {
         ordered.push_back(req[i]);  // IDr
     for (const auto& p : *auth)
         if (p.type == PayloadType::AUTH) ordered.push_back(p);
+    if (auto n = initial_contact(ctx, sa)) ordered.push_back(std::move(*n));
     for (auto n : c.emulate.auth_notifies)
         ordered.push_back(wire::make_notify(n));
     req = std::move(ordered);

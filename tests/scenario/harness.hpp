@@ -126,6 +126,12 @@ class Network {
                                                  b.wall_clock);
     }
 
+    // The initiator reboots: a new engine without any of the old one's SAs.
+    void restart_a(ike::EngineConfig ca) {
+        a.engine = std::make_unique<ike::Engine>(std::move(ca), &a.pools, random_for(a),
+                                                 a.wall_clock);
+    }
+
     std::uint64_t initiate(const std::string& connection) {
         ike::Actions out;
         auto id = a.engine->initiate(connection, a.address, now, out);

@@ -182,6 +182,7 @@ BOOST_AUTO_TEST_CASE(windows_vendor_ids_ip_identity_big_certreq_and_its_cp_reque
                             hex("26244d38eddb61b3172a36e3d0cfb819"),  // Vid-Initial-Contact
                             hex("01528bbbc00696121849ab9a1c5b2a5100000002")};
     c.emulate.auth_notifies = {NotifyType::MOBIKE_SUPPORTED};
+    c.initial_contact = false;  // its Vid-Initial-Contact Vendor ID says it instead
     c.emulate.cp_attributes = {ADDR, DNS, NBNS, SRV, ADDR6, DNS6, SRV6};
     for (int i = 0; i < 37 * 20; ++i)  // 37 roots the server never heard of, and ours
         c.emulate.certreq_extra.push_back(static_cast<std::uint8_t>(i * 7 + 3));
@@ -266,6 +267,7 @@ BOOST_AUTO_TEST_CASE(android_modp4096_guess_empty_eap_identity_and_its_cp_reques
     c.eap_identity = "";  // Android answers the Identity request with nothing
     c.emulate.cp_attributes = {ADDR, ADDR6, DNS, DNS6, MASK, VER};
     c.emulate.send_certreq = false;
+    c.initial_contact = false;
     net.start(std::move(ci), posternd_eap_responder(net));
     net.initiate("home");
     net.run();

@@ -278,6 +278,45 @@ BOOST_AUTO_TEST_CASE(liveness_check_is_answered) {
     BOOST_TEST(net.b.engine->stats().retransmitted == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(no_liveness_check_while_esp_arrives) {
+    // ESP that keeps arriving proves the peer alive: no empty INFORMATIONAL while it does;
+    // once it stops, the check follows dpd_delay after the last packet.
+    Network net;
+    ike::TimePoint last_esp = net.now;
+    bool flowing = true;
+    std::size_t asked = 0;
+    auto cr = psk_responder();
+    cr.dpd_delay = 30s;
+    cr.inbound_idle = [&](EspSpi) -> std::optional<std::chrono::seconds> {
+        ++asked;
+        if (flowing) last_esp = net.now;
+        return std::chrono::duration_cast<std::chrono::seconds>(net.now - last_esp);
+    };
+    auto ci = psk_initiator(net);
+    ci.dpd_delay = 0s;
+    establish(net, std::move(ci), std::move(cr));
+    auto informational = [&] {
+        std::size_t n = 0;
+        for (const auto& d : net.wire)
+            n += exchange_of(d) == ike::ExchangeType::INFORMATIONAL;
+        return n;
+    };
+    net.advance(100s);
+    BOOST_TEST_INFO(net.a.log() << net.b.log());
+    BOOST_TEST(informational() == 0u);
+    BOOST_TEST(asked >= 3u);
+    BOOST_TEST(net.b.engine->stats().dpd_skipped >= 3u);
+    flowing = false;  // the last packet arrives now
+    last_esp = net.now;
+    const ike::TimePoint stopped = net.now;
+    net.advance(25s);
+    BOOST_TEST(informational() == 0u);
+    net.advance(10s);
+    BOOST_TEST(informational() == 2u);  // one check, one answer
+    BOOST_TEST((net.now - stopped >= 30s));
+    BOOST_TEST(net.sas(net.b).size() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(half_open_sa_expires) {
     Network net;
     net.filter = [](ike::Datagram& d, const Node& from) {
