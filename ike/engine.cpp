@@ -62,6 +62,26 @@ struct Engine::Impl final : exchange::SaTable {
     void touch(const IkeSa& sa) override;
     std::size_t end_duplicates(const Ctx& ctx, const IkeSa& fresh,
                                const std::string& user) override;
+    std::optional<sa::VirtualIp> take_virtual_ip(const IkeSa& fresh, const std::string& user,
+                                                 const IpAddress& address) override {
+        for (auto& [spi, other] : by_spi) {
+            if (other.get() == &fresh || other->retired || !other->established()) continue;
+            if (other->connection != fresh.connection || other->user != user) continue;
+            auto& v = other->virtual_ips;
+            auto it = std::find_if(v.begin(), v.end(),
+                                   [&](const sa::VirtualIp& x) { return x.address == address; });
+            if (it == v.end()) continue;
+            sa::VirtualIp taken = *it;
+            v.erase(it);
+            return taken;
+        }
+        return std::nullopt;
+    }
+    IkeSa* by_id(std::uint64_t id) override {
+        for (auto& [spi, sa] : by_spi)
+            if (sa->id == id && !sa->retired) return sa.get();
+        return nullptr;
+    }
     bool connection_up(const IkeSa& sa) const override {
         for (const auto& [spi, other] : by_spi)
             if (other.get() != &sa && other->connection == sa.connection && other->established())
@@ -118,6 +138,7 @@ std::optional<TimePoint> due(const EngineConfig& cfg, const IkeSa& sa) {
     if (!sa.established()) return t;
     // Hard lifetimes end SAs whatever else is going on.
     earliest(sa.expire_at);
+    earliest(sa.reauth_at);  // responder: the deadline; initiator: not waiting for the window
     for (const auto& c : sa.children)
         earliest(c.expire_at);
     if (sa.nat_local && cfg.nat_keepalive.count() > 0)
@@ -175,6 +196,13 @@ static void forget(Engine::Impl& impl, const IkeSa& sa) {
 }
 
 static void destroy(Engine::Impl& impl, const Ctx& ctx, IkeSa& sa, const std::string& why) {
+    if (sa.reauth_of && !sa.established())
+        if (IkeSa* old = impl.by_id(sa.reauth_of)) {
+            // The reauthentication failed: the old IKE SA carries on and tries again.
+            old->reauth_at = exchange::retry_time(ctx);
+            ctx.log(old, "reauthentication failed (" + why + "), retrying later");
+            impl.touch(*old);
+        }
     exchange::remove_children(ctx, sa);
     exchange::release_virtual_ip(ctx, sa);
     if (sa.retired) {
@@ -470,6 +498,19 @@ void Engine::on_timer(TimePoint now, Actions& out) {
             }
             exchange::start_delete(ctx, sa);
         }
+        if (sa.established() && now >= sa.reauth_at && sa.role == sa::Role::Initiator) {
+            sa.reauth_at = TimePoint::max();  // set again if it fails
+            start_reauth(ctx, sa);
+        }
+        if (sa.established() && now >= sa.reauth_at && sa.role == sa::Role::Responder) {
+            // RFC 4478: the peer was told to reauthenticate by now and did not.
+            ctx.log(&sa, "the peer did not reauthenticate within its AUTH_LIFETIME");
+            if (sa.tasks.busy()) {
+                destroy(impl, ctx, sa, "not reauthenticated in time");
+                continue;
+            }
+            exchange::start_delete(ctx, sa);
+        }
         if (sa.established() && now >= sa.expire_at) {
             // Not rekeyed in time (§2.8: the hard lifetime).
             ctx.log(&sa, "IKE SA lifetime ended");
@@ -507,9 +548,33 @@ void Engine::end_child(const Ctx& ctx, IkeSa& sa, EspSpi spi_in, const std::stri
     exchange::remove_child(ctx, sa, spi_in, "deleted: " + why);
 }
 
+void Engine::start_reauth(const Ctx& ctx, IkeSa& old) {
+    // §2.8.3, make-before-break: a new IKE SA from scratch for the same connection and peer;
+    // once it is up, the old one is deleted (exchange::retire_reauthenticated).
+    Impl& impl = *impl_;
+    auto sa = std::make_unique<IkeSa>(
+        impl.next_id++, sa::Role::Initiator,
+        sa::RetransmitPolicy{config_.retransmit_timeout, config_.retransmit_base,
+                             config_.retransmit_tries});
+    sa->connection = old.connection;
+    sa->local = old.local;
+    sa->remote = old.remote;
+    sa->reauth_of = old.id;
+    sa->reauth_addresses = old.assigned;
+    sa->created = sa->last_heard = sa->last_keepalive = ctx.now;
+    exchange::start_ike_sa_init(ctx, *sa);
+    if (sa->state() == IkeSaState::Dead) {
+        old.reauth_at = exchange::retry_time(ctx);
+        return;
+    }
+    ctx.log(&old, "reauthenticating (new IKE SA " + std::to_string(sa->id) + ")");
+    impl.adopt(std::move(sa));
+}
+
 void Engine::start_work(const Ctx& ctx, IkeSa& sa) {
     // One request at a time (§2.3), most urgent first: Deletes of CHILD_SAs that are gone or
-    // replaced, rekeying the IKE SA, rekeying a CHILD_SA, a liveness check.
+    // replaced, rekeying the IKE SA, rekeying a CHILD_SA, a liveness check. (Reauthenticating
+    // uses another IKE SA: on_timer starts it whatever this one's window.)
     if (child_delete_due(sa) && exchange::start_child_delete(ctx, sa)) return;
     if (ctx.now >= sa.rekey_at) {
         sa.rekey_at = TimePoint::max();  // set again by the rekey, or by its failure

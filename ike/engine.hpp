@@ -220,6 +220,8 @@ class Engine {
     // Whether ESP arrived on one of the SA's CHILD_SAs within dpd_delay (then last_heard moves
     // to it and no liveness check is needed).
     bool esp_arrived(sa::IkeSa& sa, TimePoint now);
+    // Initiator: reauthenticates `old` with a new IKE SA (§2.8.3).
+    void start_reauth(const exchange::Ctx& ctx, sa::IkeSa& old);
 
     EngineConfig config_;
     EngineStats stats_;

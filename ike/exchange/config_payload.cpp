@@ -7,6 +7,8 @@
 // ignored, never failed (native-clients.md §2 item 15). A missing address family is not an
 // error either: the peer gets what exists.
 
+#include <algorithm>
+
 #include "ike/exchange/context.hpp"
 
 namespace postern::ike::exchange {
@@ -61,22 +63,36 @@ bool respond_config(const Ctx& ctx, sa::IkeSa& sa, const std::vector<wire::Paylo
     wire::CpPayload out{CfgType::CFG_REPLY, {}};
     // Leases are sticky per account: the EAP identity with EAP, else the IKE identity.
     const std::string who = sa.user.empty() ? policy::to_string(sa.remote_identity) : sa.user;
+    auto give = [&](IpAddress::Family fam, const sa::VirtualIp& v) {
+        sa.virtual_ips.push_back(v);
+        if (fam == IpAddress::Family::V4) {
+            out.attributes.push_back(attr(CfgAttribute::INTERNAL_IP4_ADDRESS, v.address.bytes()));
+            if (asked_mask)
+                out.attributes.push_back(
+                    attr(CfgAttribute::INTERNAL_IP4_NETMASK, prefix_mask_v4(32)));
+        } else {
+            Bytes b(v.address.bytes().begin(), v.address.bytes().end());
+            b.push_back(128);  // §3.15.1: address | prefix length
+            out.attributes.push_back(attr(CfgAttribute::INTERNAL_IP6_ADDRESS, b));
+        }
+    };
     auto assign = [&](IpAddress::Family fam, std::optional<IpAddress> requested) -> bool {
         if (!ctx.pools) return false;
+        // Reauthentication (§2.8.3): the address the peer's older IKE SA holds moves here.
+        if (requested)
+            if (auto kept = ctx.sas.take_virtual_ip(sa, who, *requested)) {
+                if (std::find(pools.begin(), pools.end(), kept->pool) != pools.end()) {
+                    give(fam, *kept);
+                    ctx.log(&sa, "virtual IP " + kept->address.to_string() +
+                                     " taken over from the peer's earlier IKE SA");
+                    return true;
+                }
+                ctx.pools->release(kept->pool, kept->address);  // not this pool: let it go
+            }
         for (const auto& pool : pools) {
             auto a = ctx.pools->acquire(pool, who, fam, requested);
             if (!a) continue;
-            sa.virtual_ips.push_back(sa::VirtualIp{pool, *a});
-            if (fam == IpAddress::Family::V4) {
-                out.attributes.push_back(attr(CfgAttribute::INTERNAL_IP4_ADDRESS, a->bytes()));
-                if (asked_mask)
-                    out.attributes.push_back(
-                        attr(CfgAttribute::INTERNAL_IP4_NETMASK, prefix_mask_v4(32)));
-            } else {
-                Bytes v(a->bytes().begin(), a->bytes().end());
-                v.push_back(128);  // §3.15.1: address | prefix length
-                out.attributes.push_back(attr(CfgAttribute::INTERNAL_IP6_ADDRESS, v));
-            }
+            give(fam, sa::VirtualIp{pool, *a});
             ctx.log(&sa, "assigned virtual IP " + a->to_string() + " from pool " + pool);
             return true;
         }
@@ -129,6 +145,13 @@ void request_config(const Ctx& ctx, const sa::IkeSa& sa, std::vector<wire::Paylo
         cp.attributes.clear();
         for (auto t : emulated)
             cp.attributes.push_back({static_cast<CfgAttribute>(t), {}});
+    }
+    // Reauthenticating: ask for the addresses the replaced IKE SA has (§3.15.1).
+    for (const auto& a : sa.reauth_addresses) {
+        if (!a.is_v4()) continue;
+        for (auto& attr_value : cp.attributes)
+            if (attr_value.type == CfgAttribute::INTERNAL_IP4_ADDRESS)
+                attr_value.value.assign(a.bytes().begin(), a.bytes().end());
     }
     request.push_back({PayloadType::CP, false, std::move(cp)});
 }

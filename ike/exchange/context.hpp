@@ -46,8 +46,16 @@ class SaTable {
     // virtual IPs (the peer lost them, e.g. it rebooted). Returns how many.
     virtual std::size_t end_duplicates(const Ctx& ctx, const sa::IkeSa& fresh,
                                        const std::string& user) = 0;
+    // The IKE SA with this unique id that is not retired, or null.
+    virtual sa::IkeSa* by_id(std::uint64_t id) = 0;
     // Whether another IKE SA than `sa` of the same connection is established.
     virtual bool connection_up(const sa::IkeSa& sa) const = 0;
+    // A peer reauthenticating (§2.8.3) asks for the virtual IP its older IKE SA holds: that
+    // SA, if it is of the same connection and user, gives it up (its end will not release
+    // it) and the address moves to `fresh`.
+    virtual std::optional<sa::VirtualIp> take_virtual_ip(const sa::IkeSa& fresh,
+                                                         const std::string& user,
+                                                         const IpAddress& address) = 0;
 
   protected:
     ~SaTable() = default;
@@ -142,6 +150,8 @@ struct AuthFailure {
 };
 void fail_auth(const Ctx& ctx, sa::IkeSa& sa, const std::string& why, AuthFailure detail);
 // Initiator: our CERTREQ with ConnectionConfig::emulate.certreq_extra appended to its CA data.
+// Initiator: the IKE SA `fresh` reauthenticated (reauth_of) is deleted now that `fresh` is up.
+void retire_reauthenticated(const Ctx& ctx, sa::IkeSa& fresh);
 // Responder, peer authenticated and authorized: an INITIAL_CONTACT in its (first) IKE_AUTH
 // request ends its earlier IKE SAs on this connection (SaTable::end_duplicates).
 void honor_initial_contact(const Ctx& ctx, sa::IkeSa& sa, const std::vector<wire::Payload>& request,
@@ -258,6 +268,12 @@ void start_ike_lifetime(const Ctx& ctx, sa::IkeSa& sa);
 // A rekey that failed for a reason that may pass (TEMPORARY_FAILURE, a lost peer answer):
 // when to try again.
 TimePoint retry_time(const Ctx& ctx);
+// Responder with reauth_time: the AUTH_LIFETIME notify (RFC 4478) for the last IKE_AUTH
+// response; sets reauth_at to when the SA goes unless the peer reauthenticated.
+std::optional<wire::Payload> auth_lifetime(const Ctx& ctx, sa::IkeSa& sa);
+// Initiator: when to reauthenticate, from the connection's reauth_time (with jitter), or
+// earlier when the responder's AUTH_LIFETIME in `response` says so.
+void start_reauth_timer(const Ctx& ctx, sa::IkeSa& sa, const std::vector<wire::Payload>& response);
 
 // ---- config_payload.cpp -------------------------------------------------------------------
 // Responder: answers a CFG_REQUEST (appending CP(CFG_REPLY) to reply when there is anything to

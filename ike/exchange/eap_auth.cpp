@@ -329,6 +329,7 @@ bool continue_eap(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
     } else {
         respond_child(ctx, sa, s.first_request, reply);
     }
+    if (auto n = auth_lifetime(ctx, sa)) reply.push_back(std::move(*n));
     send_response(ctx, sa, ExchangeType::IKE_AUTH, id, reply);
     const std::string how = std::string(s.server->method_name()) + " as " + sa.user +
                             (s.eap_only ? " (EAP-only)" : "");
@@ -445,6 +446,7 @@ bool handle_eap_response(const Ctx& ctx, sa::IkeSa& sa, const std::vector<wire::
                             ", we with " + std::string(s.client->name());
     sa.eap.reset();
     mark_established(ctx, sa, sa.remote_identity, how);
+    start_reauth_timer(ctx, sa, in);
     handle_config_reply(ctx, sa, in);
     if (handle_child_response(ctx, sa, in)) install_children(ctx, sa);
     return true;

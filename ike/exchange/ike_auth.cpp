@@ -164,6 +164,24 @@ void mark_established(const Ctx& ctx, sa::IkeSa& sa, const policy::Identity& pee
     for (const auto& v : sa.virtual_ips)
         e.virtual_ips.push_back(v.address);
     ctx.out.events.push_back(std::move(e));
+    if (sa.reauth_of) retire_reauthenticated(ctx, sa);
+}
+
+void retire_reauthenticated(const Ctx& ctx, sa::IkeSa& fresh) {
+    sa::IkeSa* old = ctx.sas.by_id(fresh.reauth_of);
+    fresh.reauth_of = 0;
+    if (!old || !old->established()) return;
+    // Make-before-break: the new IKE SA and its CHILD_SAs are up; the old one goes, quietly
+    // (the peer stays connected).
+    old->retired = true;
+    old->reauth_at = TimePoint::max();
+    ctx.log(old, "reauthenticated as IKE SA " + std::to_string(fresh.id) + ", deleting this one");
+    if (!old->tasks.busy()) {
+        start_delete(ctx, *old);
+    } else {
+        old->expire_at = ctx.now;  // deleted as soon as its timer runs
+    }
+    ctx.sas.touch(*old);
 }
 
 void fail_auth(const Ctx& ctx, sa::IkeSa& sa, const std::string& why, AuthFailure detail) {
@@ -305,6 +323,7 @@ bool respond_ike_auth(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
     } else {
         respond_child(ctx, sa, in, reply);
     }
+    if (auto n = auth_lifetime(ctx, sa)) reply.push_back(std::move(*n));
     send_response(ctx, sa, ExchangeType::IKE_AUTH, id, reply);
     mark_established(ctx, sa, peer, auth_method_text(in));
     install_children(ctx, sa);
@@ -383,6 +402,7 @@ bool handle_ike_auth_response(const Ctx& ctx, sa::IkeSa& sa, const std::vector<w
     }
     sa.remote_identity = peer;
     mark_established(ctx, sa, peer, auth_method_text(in));
+    start_reauth_timer(ctx, sa, in);
     handle_config_reply(ctx, sa, in);
     if (handle_child_response(ctx, sa, in)) install_children(ctx, sa);
     return true;

@@ -4,6 +4,7 @@
 // lifetime is not. Volume limits are the data plane's (EspSaSpec soft/hard bytes and packets).
 
 #include <algorithm>
+#include <limits>
 
 #include "ike/exchange/context.hpp"
 
@@ -53,6 +54,43 @@ void start_ike_lifetime(const Ctx& ctx, sa::IkeSa& sa) {
     const Times t = times_of(ctx, sa.connection->ike_life);
     sa.rekey_at = t.rekey;
     sa.expire_at = t.expire;
+}
+
+std::optional<wire::Payload> auth_lifetime(const Ctx& ctx, sa::IkeSa& sa) {
+    const auto t = sa.connection->reauth_time;
+    if (t.count() <= 0 || sa.role != sa::Role::Responder) return std::nullopt;
+    // The peer reauthenticates before t is over (strongSwan's clients at t minus up to their
+    // rand_time); past t plus a tenth (at least a minute, at most an hour) the SA goes.
+    const auto grace = std::clamp<std::chrono::seconds>(t / 10, std::chrono::minutes(1),
+                                                        std::chrono::hours(1));
+    sa.reauth_at = ctx.now + t + grace;
+    const auto secs = static_cast<std::uint32_t>(
+        std::min<std::int64_t>(t.count(), std::numeric_limits<std::uint32_t>::max()));
+    return wire::make_notify(NotifyType::AUTH_LIFETIME,
+                             Bytes{static_cast<std::uint8_t>(secs >> 24),
+                                   static_cast<std::uint8_t>(secs >> 16),
+                                   static_cast<std::uint8_t>(secs >> 8),
+                                   static_cast<std::uint8_t>(secs)});
+}
+
+void start_reauth_timer(const Ctx& ctx, sa::IkeSa& sa,
+                        const std::vector<wire::Payload>& response) {
+    const ConnectionConfig& c = *sa.connection;
+    if (c.reauth_time.count() > 0) {
+        const auto jitter = std::min<std::chrono::milliseconds>(c.ike_life.jitter, c.reauth_time);
+        sa.reauth_at = ctx.now + c.reauth_time - random_part(ctx, jitter);
+    }
+    const auto* n = wire::find_notify(response, NotifyType::AUTH_LIFETIME);
+    if (!n || n->data.size() != 4) return;
+    const std::uint32_t secs = std::uint32_t{n->data[0]} << 24 | std::uint32_t{n->data[1]} << 16 |
+                               std::uint32_t{n->data[2]} << 8 | n->data[3];
+    // Reauthenticate with a tenth of the lifetime to spare (5 s to 5 min).
+    const std::chrono::seconds life(secs);
+    const auto spare = std::clamp<std::chrono::seconds>(life / 10, std::chrono::seconds(5),
+                                                        std::chrono::minutes(5));
+    const TimePoint by = ctx.now + (life > spare ? life - spare : life / 2);
+    if (by < sa.reauth_at) sa.reauth_at = by;
+    ctx.log(&sa, "the responder wants reauthentication within " + std::to_string(secs) + " s");
 }
 
 TimePoint retry_time(const Ctx& ctx) {

@@ -172,6 +172,10 @@ class IkeSa {
     // Created by the peer's rekey while ours was out (a collision): it takes over only if it
     // wins. Hidden from list() until then.
     bool provisional = false;
+    // Initiator, reauthentication (§2.8.3): the IKE SA this one replaces once established
+    // (0: none), and the virtual IPs it held, which this one asks for again.
+    std::uint64_t reauth_of = 0;
+    std::vector<IpAddress> reauth_addresses;
 
   private:
     IkeSaState state_ = IkeSaState::Created;
