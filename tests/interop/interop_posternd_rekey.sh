@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# interop_posternd_rekey.sh client|server - rekeying under traffic (RFC 7296 §2.8).
+# interop_posternd_rekey.sh client|server|reauth - rekeying and reauthentication under traffic
+# (RFC 7296 §2.8, §2.8.3).
 #
 #   netns a: posternd, responder, PSK, userspace data plane, pool 10.99.0.0/24,
 #            local_ts 10.97.0.0/24 (10.97.0.1/32 on lo stands for the network behind)
@@ -9,6 +10,12 @@
 #           lifetimes, strongSwan's jitter); posternd's own times are hours.
 #   server: posternd rekeys: ike_rekey_time 20 s, child_rekey_time 8 s, rand_time 2 s;
 #           strongSwan's are hours.
+#   reauth: posternd's reauth_time is 20 s: its AUTH_LIFETIME (RFC 4478) makes strongSwan
+#           (make_before_break = yes, over_time 5 s) reauthenticate every 15 s with a new IKE
+#           SA asking for its virtual IP, which posternd hands over from the old IKE SA;
+#           strongSwan then deletes the old one. Asserted beside the ping: at least 3
+#           reauthentications as posternd logged them, each a new IKE SA on strongSwan's side
+#           with the same virtual IP, and no AUTH_LIFETIME deadline missed.
 #
 # For a minute, ping runs from b's virtual IP to 10.97.0.1 every 0.2 s (300 echo requests).
 # Asserted:
@@ -25,7 +32,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 MODE=${1:?usage: $0 client|server POSTERND}
 shift
-case $MODE in client | server) ;; *) echo "mode must be client or server" >&2; exit 2 ;; esac
+case $MODE in client | server | reauth) ;; *) echo "mode must be client, server or reauth" >&2; exit 2 ;; esac
 pi_init "$@"
 pi_need_posternd
 pi_setup_pair
@@ -33,7 +40,15 @@ pi_setup_pair
 BEHIND=10.97.0.1
 ip -n "$NS_A" addr add "$BEHIND/32" dev lo
 
-if [ "$MODE" = server ]; then
+CHARON_EXTRA=
+if [ "$MODE" = reauth ]; then
+    TIMES='ike_rekey_time = "4h"
+child_rekey_time = "4h"
+reauth_time = "20s"'
+    SW_IKE='rekey_time = 4h\n        over_time = 5s'
+    SW_CHILD='rekey_time = 1h'
+    CHARON_EXTRA='    make_before_break = yes'
+elif [ "$MODE" = server ]; then
     TIMES='ike_rekey_time = "20s"
 child_rekey_time = "8s"
 rand_time = "2s"'
@@ -59,12 +74,12 @@ local_ts = [\"10.97.0.0/24\"]
 $TIMES"
 posternd_start "$NS_A" "$WORK/postern.toml"
 
-charon_start b "$NS_B"
+charon_start b "$NS_B" "$CHARON_EXTRA"
 charon_rw_conf b aes256gcm16 0.0.0.0 10.97.0.0/24
 # The rekey times go into the connection and its child (swanctl.conf: one key per line).
 sed -i "s|^        encap = yes|        encap = yes\n        $SW_IKE|; s|^                esp_proposals = aes256gcm16|                esp_proposals = aes256gcm16\n                $SW_CHILD|" \
     "$WORK/b/swanctl/swanctl.conf"
-grep -q "$SW_IKE" "$WORK/b/swanctl/swanctl.conf" || fail "could not set strongSwan's rekey times"
+grep -q "${SW_IKE%%\\n*}" "$WORK/b/swanctl/swanctl.conf" || fail "could not set strongSwan's rekey times"
 # No hard expiry stands in for a rekey: strongSwan "closing expired CHILD_SA" would be one.
 charon_load b
 charon_initiate b net
@@ -94,19 +109,31 @@ count() { grep -c -- "$2" "$1" || true; }
 SW_IKE_N=$(count "$WORK/b/charon.log" 'rekeyed between')
 SW_CHILD_N=$(count "$WORK/b/charon.log" 'CHILD_SA net{[0-9]*} established')
 PD_IKE_N=$(count "$WORK/posternd.log" 'IKE SA rekeyed: SPIs')
-if [ "$MODE" = server ]; then
-    PD_CHILD_N=$(grep -Ec 'CHILD_SA [0-9]+ SPIs in [0-9a-f]+ out [0-9a-f]+ rekeyed: ' "$WORK/posternd.log" || true)
-    WHO=$(count "$WORK/posternd.log" 'rekeying the IKE SA')
+PD_CHILD_N=0 PD_REAUTH_N=0
+if [ "$MODE" = reauth ]; then
+    PD_REAUTH_N=$(count "$WORK/posternd.log" "taken over from the peer's earlier IKE SA")
+    SW_EST_N=$(grep -Ec 'IKE_SA home\[[0-9]+\] established' "$WORK/b/charon.log" || true)
+    pi_log "posternd: $PD_REAUTH_N reauthentications keeping the virtual IP; strongSwan: $SW_EST_N IKE SAs established"
+    [ "$PD_REAUTH_N" -ge 3 ] || fail "posternd logged $PD_REAUTH_N reauthentications, expected >= 3"
+    [ "$SW_EST_N" -ge 4 ] || fail "strongSwan established $SW_EST_N IKE SAs, expected >= 4"
+    if grep -q 'did not reauthenticate' "$WORK/posternd.log"; then
+        fail "posternd deleted an IKE SA for a missed reauthentication"
+    fi
 else
-    PD_CHILD_N=$(count "$WORK/posternd.log" 'rekeyed by the peer')
-    WHO=$(count "$WORK/b/charon.log" 'activating IKE_REKEY task')
+    if [ "$MODE" = server ]; then
+        PD_CHILD_N=$(grep -Ec 'CHILD_SA [0-9]+ SPIs in [0-9a-f]+ out [0-9a-f]+ rekeyed: ' "$WORK/posternd.log" || true)
+        WHO=$(count "$WORK/posternd.log" 'rekeying the IKE SA')
+    else
+        PD_CHILD_N=$(count "$WORK/posternd.log" 'rekeyed by the peer')
+        WHO=$(count "$WORK/b/charon.log" 'activating IKE_REKEY task')
+    fi
+    pi_log "strongSwan: $SW_IKE_N IKE rekeys, $((SW_CHILD_N - 1)) CHILD_SAs after the first; posternd: $PD_IKE_N IKE rekeys, $PD_CHILD_N CHILD rekeys"
+    [ "$PD_IKE_N" -ge 2 ] || fail "posternd logged $PD_IKE_N IKE SA rekeys, expected >= 2"
+    [ "$SW_IKE_N" -ge 2 ] || fail "strongSwan logged $SW_IKE_N IKE SA rekeys, expected >= 2"
+    [ "$PD_CHILD_N" -ge 5 ] || fail "posternd logged $PD_CHILD_N CHILD_SA rekeys, expected >= 5"
+    [ "$((SW_CHILD_N - 1))" -ge 5 ] || fail "strongSwan established $((SW_CHILD_N - 1)) new CHILD_SAs, expected >= 5"
+    [ "$WHO" -ge 2 ] || fail "the IKE rekeys were not started by the $MODE side"
 fi
-pi_log "strongSwan: $SW_IKE_N IKE rekeys, $((SW_CHILD_N - 1)) CHILD_SAs after the first; posternd: $PD_IKE_N IKE rekeys, $PD_CHILD_N CHILD rekeys"
-[ "$PD_IKE_N" -ge 2 ] || fail "posternd logged $PD_IKE_N IKE SA rekeys, expected >= 2"
-[ "$SW_IKE_N" -ge 2 ] || fail "strongSwan logged $SW_IKE_N IKE SA rekeys, expected >= 2"
-[ "$PD_CHILD_N" -ge 5 ] || fail "posternd logged $PD_CHILD_N CHILD_SA rekeys, expected >= 5"
-[ "$((SW_CHILD_N - 1))" -ge 5 ] || fail "strongSwan established $((SW_CHILD_N - 1)) new CHILD_SAs, expected >= 5"
-[ "$WHO" -ge 2 ] || fail "the IKE rekeys were not started by the $MODE side"
 if grep -q 'closing expired CHILD_SA' "$WORK/b/charon.log"; then
     fail "a CHILD_SA reached its hard lifetime instead of being rekeyed"
 fi
@@ -127,8 +154,13 @@ LIST=$("$(dirname "$POSTERND")/postern" --socket "$WORK/postern.ctl.sock" sa lis
     || fail "postern sa list failed: $LIST"
 echo "$LIST" | sed 's/^/  [postern sa list] /' >&2
 [ "$(echo "$LIST" | grep -c "$VIP")" = 1 ] || fail "postern sa list does not show the one connection with $VIP"
-if grep -q 'IKE SA deleted (' "$WORK/posternd.log"; then
+# A reauthentication ends the old IKE SA (strongSwan deletes it): a disconnect in the log.
+if [ "$MODE" != reauth ] && grep -q 'IKE SA deleted (' "$WORK/posternd.log"; then
     fail "posternd logged a disconnect: $(grep 'IKE SA deleted (' "$WORK/posternd.log" | head -n 1)"
 fi
 posternd_stop
-pass "$MODE rekeys under ping: $GOT/$SENT replies, $PD_IKE_N IKE and $PD_CHILD_N CHILD_SA rekeys"
+if [ "$MODE" = reauth ]; then
+    pass "reauthentication under ping: $GOT/$SENT replies, $PD_REAUTH_N reauthentications, virtual IP $VIP kept"
+else
+    pass "$MODE rekeys under ping: $GOT/$SENT replies, $PD_IKE_N IKE and $PD_CHILD_N CHILD_SA rekeys"
+fi
