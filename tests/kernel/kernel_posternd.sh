@@ -255,7 +255,11 @@ else
     posternd_kconf kernel
     posternd_start "$NS_A" "$WORK/postern.toml"
     charon_start b "$NS_B"
-    charon_kconf b plain no aes256gcm16 "rekey_time = 10s;rekey_time = 6s"
+    # swanctl's default life_time (110 % rounded down to whole seconds) would be 6 s too: a
+    # hard expiry (delete, then a new CHILD_SA) instead of a rekey.
+    charon_kconf b plain no aes256gcm16 "rekey_time = 10s;rekey_time = 6s
+                life_time = 9s
+                rand_time = 1s"
     charon_load b
     login plain
     before=$(spis)
@@ -273,6 +277,11 @@ else
         [[ " $after " == *" $s "* ]] && fail "SA $s of before the rekeys is still installed ($after)"
     done
     [ "$(echo "$after" | wc -w)" -ge 2 ] || fail "no SAs after the rekeys: $after"
+    rekeys=$(grep -c 'rekeyed by the peer' "$WORK/posternd.log" || true)
+    [ "$rekeys" -ge 2 ] || fail "posternd logged $rekeys CHILD_SA rekeys, expected >= 2"
+    if grep -q 'closing expired CHILD_SA' "$WORK/b/charon.log"; then
+        fail "a CHILD_SA reached its hard lifetime instead of being rekeyed"
+    fi
     pi_log "ok: $received of 110 echoes answered; every SA was replaced"
     posternd_stop
     expect_no_postern_state "after SIGTERM"
