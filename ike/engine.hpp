@@ -120,6 +120,14 @@ struct EngineStats {
     // Rekeying (§2.8), whoever started it: IKE SAs and CHILD_SAs replaced, CHILD_SAs made
     // by CREATE_CHILD_SA, and rekeys of the same SA by both ends at once.
     std::uint64_t ike_rekeyed = 0, child_rekeyed = 0, child_created = 0, rekey_collisions = 0;
+    // DoS protection: new IKE_SA_INIT requests dropped by the per-address rate limit, the
+    // per-address and the total half-open caps; logins refused by the per-identity SA cap;
+    // certificate chains refused for their length or size before verification; datagrams
+    // dropped before parsing as not IKE at all (shorter than a header, or a length field
+    // that is not the datagram's size; also counted in dropped_malformed).
+    std::uint64_t dropped_init_rate = 0, dropped_half_open_address = 0,
+                  dropped_half_open_total = 0, refused_sa_limit = 0, refused_cert_chain = 0,
+                  dropped_garbage = 0;
 };
 
 // A read-only view of one CHILD_SA, for the control socket.
@@ -205,6 +213,13 @@ class Engine {
     // the new configuration. Returns how many SAs were deleted.
     std::size_t reload(EngineConfig config, TimePoint now, Actions& out);
     const EngineStats& stats() const { return stats_; }
+    // The sizes of the DoS protection's tables (ike/admission.hpp), both bounded.
+    struct AdmissionTables {
+        std::size_t rated_addresses = 0;      // <= init_rate_table_size
+        std::size_t half_open_addresses = 0;  // addresses with a half-open SA
+        std::size_t half_open = 0;            // half-open SAs (IKE_AUTH not yet received)
+    };
+    AdmissionTables admission_tables() const;
     const EngineConfig& config() const { return config_; }
 
     struct Impl;
