@@ -199,7 +199,8 @@ BOOST_AUTO_TEST_CASE(dos_protection_keys) {
     BOOST_TEST(e.key == "server.half_open_limit");
     BOOST_TEST(e.line == 3u);
     BOOST_TEST(e.message.find("cookie_threshold (100)") != std::string::npos);
-    BOOST_TEST(parse_config("[server]\nhalf_open_limit = 0\ncookie_threshold = 100\n", "t.toml"));
+    BOOST_TEST(parse_config("[server]\nhalf_open_limit = 0\ncookie_threshold = 100\n", "t.toml")
+                   .has_value());
     BOOST_TEST(error_of("[server]\nmax_peer_certs = 65\n").key == "server.max_peer_certs");
     BOOST_TEST(error_of("[server]\ninit_rate_per_address = -1\n").key ==
                "server.init_rate_per_address");
