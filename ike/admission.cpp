@@ -18,14 +18,20 @@ void InitAdmission::set_limits(AdmissionLimits limits) {
     }
 }
 
-InitAdmission::Verdict InitAdmission::check(const IpAddress& from, std::size_t half_open,
+IpAddress InitAdmission::key(const IpAddress& from) {
+    if (!from.is_v6()) return from;
+    IpAddress k = from;
+    std::fill(k.data() + 8, k.data() + 16, std::uint8_t{0});
+    return k;
+}
+
+InitAdmission::Verdict InitAdmission::check(const IpAddress& address, std::size_t half_open,
                                             sa::TimePoint now) {
+    const IpAddress from = key(address);
     if (limits_.rate_per_address != 0 && !take_token(from, now)) return Verdict::rate_limited;
-    if (limits_.half_open_per_address != 0 &&
-        half_open_of(from) >= limits_.half_open_per_address)
+    if (limits_.half_open_per_address != 0 && half_open_of(from) >= limits_.half_open_per_address)
         return Verdict::per_address;
-    if (limits_.half_open_limit != 0 && half_open >= limits_.half_open_limit)
-        return Verdict::total;
+    if (limits_.half_open_limit != 0 && half_open >= limits_.half_open_limit) return Verdict::total;
     return Verdict::admit;
 }
 
@@ -57,17 +63,17 @@ bool InitAdmission::take_token(const IpAddress& from, sa::TimePoint now) {
 }
 
 void InitAdmission::opened(const IpAddress& from) {
-    ++per_address_[from];
+    ++per_address_[key(from)];
 }
 
 void InitAdmission::closed(const IpAddress& from) {
-    auto it = per_address_.find(from);
+    auto it = per_address_.find(key(from));
     if (it == per_address_.end()) return;
     if (--it->second == 0) per_address_.erase(it);
 }
 
 std::size_t InitAdmission::half_open_of(const IpAddress& from) const {
-    auto it = per_address_.find(from);
+    auto it = per_address_.find(key(from));
     return it == per_address_.end() ? 0 : it->second;
 }
 

@@ -8,6 +8,9 @@
 //   per peer   half-open IKE SAs of one source address (block_threshold)
 //   total      half-open IKE SAs in all, a hard cap above the cookie threshold
 //
+// An IPv6 source counts as its /64 (one subscriber's prefix: its owner picks the rest of the
+// address at will), an IPv4 source as itself.
+//
 // A request over a limit is dropped silently (no answer: answering a flood amplifies it) and
 // counted by the engine. Half-open SAs are counted per address as the engine opens and
 // closes them; that table holds only addresses with at least one half-open SA.
@@ -26,7 +29,7 @@
 namespace postern::ike {
 
 struct AdmissionLimits {
-    unsigned rate_per_address = 0;     // IKE_SA_INIT requests/s per address; 0 = no limit
+    unsigned rate_per_address = 0;       // IKE_SA_INIT requests/s per address; 0 = no limit
     std::size_t rate_table_size = 4096;  // addresses the rate limiter remembers
     unsigned half_open_per_address = 0;  // 0 = no limit
     std::size_t half_open_limit = 0;     // 0 = no limit
@@ -48,6 +51,8 @@ class InitAdmission {
     void closed(const IpAddress& from);
 
     std::size_t half_open_of(const IpAddress& from) const;
+    // What the limits count by: the address, or an IPv6 address's /64.
+    static IpAddress key(const IpAddress& from);
     std::size_t addresses_rated() const { return buckets_.size(); }
     std::size_t addresses_half_open() const { return per_address_.size(); }
 

@@ -130,11 +130,10 @@ Template make_template() {
     m.header.initiator_spi = postern::IkeSpi(1);
     m.header.exchange = ike::ExchangeType::IKE_SA_INIT;
     m.header.initiator = true;
-    m.payloads.push_back({ike::PayloadType::SA, false,
-                          ike::policy::build_sa_payload(std::vector{*prop}, ike::ProtocolId::IKE,
-                                                        {})});
     m.payloads.push_back(
-        {ike::PayloadType::KE, false, wire::KePayload{ike::KeId::CURVE25519, ke}});
+        {ike::PayloadType::SA, false,
+         ike::policy::build_sa_payload(std::vector{*prop}, ike::ProtocolId::IKE, {})});
+    m.payloads.push_back({ike::PayloadType::KE, false, wire::KePayload{ike::KeId::CURVE25519, ke}});
     m.payloads.push_back({ike::PayloadType::NONCE, false, wire::NoncePayload{nonce}});
     Template t{wire::serialize(m), 0};
     auto it = std::search(t.ike.begin(), t.ike.end(), nonce.begin(), nonce.end());
@@ -185,12 +184,12 @@ int main(int argc, char** argv) {
     for (auto& p : packets) {
         p.fill(0);
         std::uint8_t* ip = p.data();
-        ip[0] = 0x45;                          // IPv4, 20-octet header
+        ip[0] = 0x45;                                    // IPv4, 20-octet header
         put16(ip + 2, static_cast<std::uint32_t>(len));  // the kernel fills it in too
-        ip[6] = 0x40;                          // DF
-        ip[8] = 64;                            // TTL
-        ip[9] = IPPROTO_UDP;                   // checksum: filled in by the kernel
-        std::memcpy(ip + 16, &dst.s_addr, 4);  // network order already
+        ip[6] = 0x40;                                    // DF
+        ip[8] = 64;                                      // TTL
+        ip[9] = IPPROTO_UDP;                             // checksum: filled in by the kernel
+        std::memcpy(ip + 16, &dst.s_addr, 4);            // network order already
         std::uint8_t* udp = ip + kIpHeader;
         put16(udp + 2, o.port);
         put16(udp + 4, static_cast<std::uint32_t>(kUdpHeader + t.ike.size()));
@@ -263,10 +262,11 @@ int main(int argc, char** argv) {
     }
     const double secs = std::chrono::duration<double>(clock::now() - start).count();
     close(fd);
-    std::printf("ike_flood: sent %llu packets in %.2f s (%.0f packets/s) from sources %s, "
-                "errors %llu\n",
-                static_cast<unsigned long long>(sent), secs,
-                secs > 0 ? static_cast<double>(sent) / secs : 0.0, o.sources.c_str(),
-                static_cast<unsigned long long>(errors));
+    std::printf(
+        "ike_flood: sent %llu packets in %.2f s (%.0f packets/s) from sources %s, "
+        "errors %llu\n",
+        static_cast<unsigned long long>(sent), secs,
+        secs > 0 ? static_cast<double>(sent) / secs : 0.0, o.sources.c_str(),
+        static_cast<unsigned long long>(errors));
     return 0;
 }

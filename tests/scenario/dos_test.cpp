@@ -28,9 +28,8 @@ class Flood {
     }
 
     static Endpoint source(unsigned n) {
-        return endpoint("198.51." + std::to_string(100 + (n >> 8) % 100) + "." +
-                            std::to_string(n & 0xff),
-                        500);
+        return endpoint(
+            "198.51." + std::to_string(100 + (n >> 8) % 100) + "." + std::to_string(n & 0xff), 500);
     }
 
     Bytes request(std::uint64_t spi, const Bytes& cookie = {}) const {
@@ -38,7 +37,8 @@ class Flood {
         m.header.initiator_spi = IkeSpi(spi);
         m.header.exchange = ike::ExchangeType::IKE_SA_INIT;
         m.header.initiator = true;
-        if (!cookie.empty()) m.payloads.push_back(ike::wire::make_notify(ike::NotifyType::COOKIE, cookie));
+        if (!cookie.empty())
+            m.payloads.push_back(ike::wire::make_notify(ike::NotifyType::COOKIE, cookie));
         m.payloads.push_back(
             {ike::PayloadType::SA, false,
              ike::policy::build_sa_payload(
@@ -150,6 +150,25 @@ BOOST_AUTO_TEST_CASE(forgotten_address_starts_with_a_full_bucket) {
     BOOST_TEST((a.check(x, 0, t) == V::admit));
 }
 
+BOOST_AUTO_TEST_CASE(ipv6_sources_count_per_64) {
+    ike::InitAdmission a({/*rate*/ 1, /*table*/ 100, /*per address*/ 1, 0});
+    const auto t = ike::TimePoint{} + 1000s;
+    using V = ike::InitAdmission::Verdict;
+    const auto x = *IpAddress::parse("2001:db8:1:2::1"),
+               y = *IpAddress::parse("2001:db8:1:2:ffff::9"),
+               z = *IpAddress::parse("2001:db8:1:3::1");
+    BOOST_TEST((a.check(x, 0, t) == V::admit));
+    BOOST_TEST((a.check(y, 0, t) == V::rate_limited));  // the same /64: the same bucket
+    BOOST_TEST((a.check(z, 0, t) == V::admit));
+    a.opened(z);
+    BOOST_TEST((a.check(*IpAddress::parse("2001:db8:1:3::2"), 0, t + 5s) == V::per_address));
+    a.closed(*IpAddress::parse("2001:db8:1:3:aaaa::"));  // any address of the /64 closes it
+    BOOST_TEST(a.addresses_half_open() == 0u);
+    // IPv4 addresses are their own.
+    BOOST_TEST((a.check(*IpAddress::parse("192.0.2.1"), 0, t) == V::admit));
+    BOOST_TEST((a.check(*IpAddress::parse("192.0.2.2"), 0, t) == V::admit));
+}
+
 BOOST_AUTO_TEST_CASE(half_open_cap_per_source_address) {
     Network net;
     auto cr = open_responder();
@@ -238,8 +257,7 @@ BOOST_AUTO_TEST_CASE(ike_sas_per_identity) {
             // 2: the connection's 2 over the server's 1.
             cr.max_ike_sas_per_identity = per_connection == 1 ? 0 : 1;
             if (per_connection > 0)
-                cr.connections[0].max_ike_sas_per_identity =
-                    static_cast<unsigned>(per_connection);
+                cr.connections[0].max_ike_sas_per_identity = static_cast<unsigned>(per_connection);
             net.b.pools.add("clients", "10.99.0.0/24");
             net.start(psk_initiator(net), std::move(cr));
             establish_once(net);
@@ -297,8 +315,8 @@ BOOST_AUTO_TEST_CASE(certificate_chain_caps) {
         bool accepted;
     };
     // The client sends two certificates (its own and the intermediate CA's), about 2 KB.
-    for (const Case& k : {Case{8, 64 * 1024, true}, Case{1, 64 * 1024, false},
-                          Case{8, 600, false}, Case{2, 0, true}}) {
+    for (const Case& k : {Case{8, 64 * 1024, true}, Case{1, 64 * 1024, false}, Case{8, 600, false},
+                          Case{2, 0, true}}) {
         BOOST_TEST_CONTEXT("max_peer_certs " << k.max_certs << " max_peer_cert_bytes "
                                              << k.max_bytes) {
             Network net;
