@@ -6,9 +6,12 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <set>
+
 #include "configs.hpp"
 #include "ike/admission.hpp"
 #include "ike/crypto/ke.hpp"
+#include "ike/eap/mschapv2.hpp"
 #include "ike/policy/proposal_select.hpp"
 #include "ike/wire/message.hpp"
 
@@ -306,6 +309,55 @@ BOOST_AUTO_TEST_CASE(ike_sa_limit_frees_on_delete_and_ignores_rekeys) {
     BOOST_TEST_INFO(net.a.log() << net.b.log());
     BOOST_TEST(net.b.count(EventKind::IkeEstablished) == 2u);
     BOOST_TEST(net.b.engine->stats().refused_sa_limit == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(ike_sas_per_eap_identity) {
+    // With EAP the identity is the EAP identity: two users behind one IDi (Windows sends its
+    // address) are two identities; the same user twice is one.
+    Network net;
+    auto ci = psk_initiator(net);
+    auto base = ci.connections[0];
+    base.local_auth = ike::AuthClass::Eap;
+    base.remote_auth = ike::AuthClass::PublicKey;
+    base.local_id = identity("192.0.2.1");
+    ci.connections.clear();
+    for (const auto& [name, user] : {std::pair{"alice1", "alice"}, std::pair{"alice2", "alice"},
+                                     std::pair{"carol", "carol"}}) {
+        auto c = base;
+        c.name = name;
+        c.eap_identity = user;
+        c.eap_password = secret("pw of " + std::string(user));
+        ci.connections.push_back(std::move(c));
+    }
+    ci.trust_anchors = {cert("root-ca.pem")};
+    auto cr = psk_responder();
+    auto& r = cr.connections[0];
+    r.local_auth = ike::AuthClass::PublicKey;
+    r.remote_auth = ike::AuthClass::Eap;
+    r.local_chain = {cert("server-rsa.pem"), cert("intermediate-ca.pem")};
+    r.local_key = key("server-rsa.key");
+    cr.max_ike_sas_per_identity = 1;
+    cr.eap_users = [](std::string_view name) {
+        return ike::eap::UserRecord::found(
+            *ike::eap::nt_password_hash("pw of " + std::string(name)));
+    };
+    net.b.pools.add("clients", "10.99.0.0/24");
+    net.start(std::move(ci), std::move(cr));
+    for (const char* c : {"alice1", "alice2", "carol"}) {
+        net.initiate(c);
+        net.run();
+    }
+    BOOST_TEST_INFO(net.a.log() << net.b.log());
+    BOOST_TEST(net.b.count(EventKind::IkeEstablished) == 2u);
+    BOOST_TEST(net.b.engine->stats().refused_sa_limit == 1u);
+    const auto* f = net.b.first(EventKind::AuthFailed);
+    BOOST_REQUIRE(f);
+    BOOST_TEST(f->reason == "sa_limit");
+    BOOST_TEST(f->user == "alice");
+    std::set<std::string> users;
+    for (const auto& sa : net.sas(net.b))
+        users.insert(sa.user);
+    BOOST_TEST((users == std::set<std::string>{"alice", "carol"}));
 }
 
 BOOST_AUTO_TEST_CASE(certificate_chain_caps) {
