@@ -47,6 +47,12 @@ ip -n "$NS_A" addr add "$BEHIND/32" dev lo
 [[ "$FLOOD_SOURCES" == 10.200.* ]] || fail "FLOOD_SOURCES must lie in 10.200.0.0/16 (routed back to $NS_F)"
 pi_log "flood namespace $NS_F: $FLOOD_SOURCES -> $IP_A through veth1"
 
+# The responder under attack: posternd (the test), or strongSwan's charon with its defaults
+# for the same figures side by side (FLOOD_RESPONDER=strongswan, by hand: docs/benchmarks.md).
+# (Heredocs below keep their EOF in column 1.)
+FLOOD_RESPONDER=${FLOOD_RESPONDER:-posternd}
+case $FLOOD_RESPONDER in
+posternd)
 posternd_conf "$WORK/postern.toml" 'dataplane = "userspace"'
 # A daemon under attack logs at info: a debug line per flood packet would measure the logger.
 sed -i 's/"debug"/"info"/' "$WORK/postern.toml"
@@ -71,6 +77,55 @@ PID=$(cat "$WORK/posternd.pid")
 SOCK=$WORK/postern.ctl.sock
 wait_for 10 "posternd's control socket" "$POSTERN" --socket "$SOCK" status
 hwm_before=$(awk '/^VmHWM/ {print $2}' "/proc/$PID/status")
+    ;;
+strongswan)
+    charon_start a "$NS_A"
+    # At info level, as posternd: charon's test log (ike = 2) writes lines per packet.
+    sed -i 's/^\( *\)\(default\|cfg\|ike\|chd\|knl\|net\|enc\|lib\|tls\) = [0-9]*/\1\2 = 0/' \
+        "$WORK/a/strongswan.conf"
+    sw a --reload-settings >/dev/null || fail "swanctl --reload-settings failed"
+    cat >"$WORK/a/swanctl/swanctl.conf" <<EOF
+connections {
+    rw {
+        version = 2
+        local_addrs = $IP_A
+        proposals = aes256gcm16-prfsha256-x25519
+        pools = pool4
+        local {
+            auth = psk
+            id = vpn.postern.test
+        }
+        remote {
+            auth = psk
+            id = b.postern.test
+        }
+        children {
+            net {
+                local_ts = 10.97.0.0/24
+                esp_proposals = aes256gcm16
+            }
+        }
+    }
+}
+pools {
+    pool4 {
+        addrs = 10.99.0.0/24
+    }
+}
+secrets {
+    ike-rw {
+        id-1 = vpn.postern.test
+        id-2 = b.postern.test
+        secret = "$PI_PSK"
+    }
+}
+EOF
+    charon_load a
+    PID=$(cat "$WORK/a/pid")
+    hwm_before=$(awk '/^VmHWM/ {print $2}' "/proc/$PID/status")
+    ;;
+*) fail "FLOOD_RESPONDER must be posternd or strongswan, got '$FLOOD_RESPONDER'" ;;
+esac
 
 charon_start b "$NS_B"
 cat >"$WORK/b/swanctl/swanctl.conf" <<EOF
@@ -157,9 +212,19 @@ sed "s/^/  [flood] /" "$WORK/flood.log" >&2
 SENT=${BASH_REMATCH[1]} SECS=${BASH_REMATCH[2]} PPS=${BASH_REMATCH[3]}
 [ "$SENT" -gt 0 ] || fail "ike_flood sent nothing"
 
-posternd_alive
 hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$PID/status")
 rss=$(awk '/^VmRSS/ {print $2}' "/proc/$PID/status")
+pi_log "flood: $SENT packets in $SECS s = $PPS packets/s from $FLOOD_SOURCES"
+pi_log "legitimate handshakes completed during the flood: $done_ok of $tried"
+pi_log "$FLOOD_RESPONDER peak memory VmHWM $hwm kB (before the flood $hwm_before kB, now VmRSS $rss kB)"
+if [ "$FLOOD_RESPONDER" = strongswan ]; then
+    kill -0 "$PID" 2>/dev/null || fail "charon a died during the flood"
+    sw a --stats 2>&1 | sed "s/^/  [charon a] /" >&2 || true
+    [ "$done_ok" -ge 1 ] || fail "no legitimate handshake completed during the flood ($tried tried)"
+    pass "strongSwan under an IKE_SA_INIT flood of $PPS packets/s: $done_ok/$tried legitimate handshakes, VmHWM $hwm kB"
+    exit 0
+fi
+posternd_alive
 "$POSTERN" --socket "$SOCK" --json status >"$WORK/status.json" || fail "postern status failed"
 PI_LOGS+=("$WORK/status.json")
 read -r RECEIVED COOKIES RATE PER_ADDR TOTAL GARBAGE MALFORMED ESTABLISHED HALF_OPEN_EXPIRED < <(
@@ -168,12 +233,8 @@ read -r RECEIVED COOKIES RATE PER_ADDR TOTAL GARBAGE MALFORMED ESTABLISHED HALF_
         \(.dropped_malformed) \(.established) \(.half_open_expired)"' "$WORK/status.json" |
         tr '\n' ' '; echo)
 [ -n "$RECEIVED" ] && [ "$RECEIVED" != null ] || fail "no engine counters in postern status"
-
-pi_log "flood: $SENT packets in $SECS s = $PPS packets/s from $FLOOD_SOURCES"
-pi_log "posternd received $RECEIVED IKE datagrams ($((RECEIVED * 100 / SENT)) % of the flood), sent $COOKIES cookies"
+pi_log "posternd received $RECEIVED IKE datagrams ($((RECEIVED * 100 / SENT)) % of the flood), sent $COOKIES cookies, established $ESTABLISHED"
 pi_log "posternd drops: init_rate $RATE, half_open_address $PER_ADDR, half_open_total $TOTAL, garbage $GARBAGE, malformed $MALFORMED; half-open expired $HALF_OPEN_EXPIRED"
-pi_log "legitimate handshakes completed during the flood: $done_ok of $tried (engine established $ESTABLISHED)"
-pi_log "posternd peak memory VmHWM $hwm kB (before the flood $hwm_before kB, now VmRSS $rss kB)"
 
 [ "$((COOKIES + RATE + PER_ADDR + TOTAL))" -gt 0 ] \
     || fail "the flood never reached posternd's DoS defences (no cookies, no drops)"
