@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <list>
 #include <map>
+#include <unordered_map>
 #include <utility>
 
 #include "ike/sa/task_manager.hpp"
@@ -59,6 +60,15 @@ class InitAdmission {
   private:
     bool take_token(const IpAddress& from, sa::TimePoint now);
 
+    // FNV-1a over the address octets (the table is bounded, so collisions cost little).
+    struct AddressHash {
+        std::size_t operator()(const IpAddress& a) const noexcept {
+            std::uint64_t h = 0xcbf29ce484222325ULL;
+            for (std::uint8_t b : a.bytes())
+                h = (h ^ b) * 0x100000001b3ULL;
+            return static_cast<std::size_t>(h);
+        }
+    };
     struct Bucket {
         double tokens;
         sa::TimePoint last;
@@ -66,7 +76,7 @@ class InitAdmission {
     };
 
     AdmissionLimits limits_;
-    std::map<IpAddress, Bucket> buckets_;
+    std::unordered_map<IpAddress, Bucket, AddressHash> buckets_;
     std::list<IpAddress> lru_;
     std::map<IpAddress, std::size_t> per_address_;
 };
