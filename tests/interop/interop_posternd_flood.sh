@@ -184,11 +184,19 @@ while kill -0 "$FLOOD_PID" 2>/dev/null && [ "$(date +%s)" -lt "$flood_end" ]; do
         done_ok=$((done_ok + 1))
         pi_log "handshake $tried completed during the flood in $ms ms"
         if [ "$pinged" = 0 ]; then
+            # 3 echoes, all answered; one lost under the flood is retried in the next cycle.
             sa_snapshot b
             VIP=$(sa_get b 'local-vips')
             [ -n "$VIP" ] || fail "charon b got no virtual IP"
-            pi_ping "$NS_B" "$VIP" "$BEHIND" 3
-            pinged=1
+            log=$WORK/ping-$tried.log
+            PI_LOGS+=("$log")
+            if ip netns exec "$NS_B" ping -n -c 3 -i 0.2 -W 3 -I "$VIP" "$BEHIND" >"$log" 2>&1 &&
+                grep -q ' 3 received' "$log"; then
+                pi_log "ok: ping $VIP -> $BEHIND through the tunnel during the flood: 3 replies"
+                pinged=1
+            else
+                pi_log "ping $VIP -> $BEHIND in cycle $tried: $(tail -n 2 "$log" | tr '\n' ' ')"
+            fi
         fi
     else
         pi_log "handshake $tried did not complete during the flood"
@@ -242,6 +250,6 @@ pi_log "posternd drops: init_rate $RATE, half_open_address $PER_ADDR, half_open_
 [ $((hwm - hwm_before)) -le "${FLOOD_MAX_GROWTH_KB:-65536}" ] \
     || fail "posternd grew from $hwm_before kB to $hwm kB during the flood"
 [ "$done_ok" -ge 1 ] || fail "no legitimate handshake completed during the flood ($tried tried)"
-[ "$pinged" = 1 ] || fail "no ping through the tunnel during the flood"
+[ "$pinged" = 1 ] || fail "no ping through the tunnel got all its replies during the flood"
 posternd_stop
 pass "under an IKE_SA_INIT flood of $PPS packets/s: $done_ok/$tried legitimate handshakes, ping passed, posternd VmHWM $hwm kB"
