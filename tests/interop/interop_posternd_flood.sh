@@ -29,6 +29,7 @@ pi_need_posternd
 
 FLOOD_SECONDS=${FLOOD_SECONDS:-25}
 FLOOD_PACKETS=${FLOOD_PACKETS:-5000000}
+FLOOD_RATE=${FLOOD_RATE:-0}  # packets/s; 0 = as fast as it can
 FLOOD_SOURCES=${FLOOD_SOURCES:-10.200.0.0/16}  # inside 10.200.0.0/16, /8 to /30
 BEHIND=10.97.0.1
 
@@ -166,7 +167,7 @@ charon_load b
 # --- the flood ---
 PI_LOGS+=("$WORK/flood.log")
 ip netns exec "$NS_F" "$FLOOD" --target "$IP_A" --port 500 --sources "$FLOOD_SOURCES" \
-    --count "$FLOOD_PACKETS" --seconds "$FLOOD_SECONDS" >"$WORK/flood.log" 2>&1 &
+    --count "$FLOOD_PACKETS" --seconds "$FLOOD_SECONDS" --rate "$FLOOD_RATE" >"$WORK/flood.log" 2>&1 &
 FLOOD_PID=$!
 PI_PIDS+=("$FLOOD_PID")
 pi_log "ike_flood started (at most $FLOOD_SECONDS s, $FLOOD_PACKETS packets)"
