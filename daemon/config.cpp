@@ -116,6 +116,17 @@ void read_server(TableReader& r, Config& c) {
     r.integer("fragment_size", c.fragment_size, 576, 65000);
     r.duration_ms("retransmit_timeout", c.retransmit_timeout_ms);
     r.integer("retransmit_tries", c.retransmit_tries, 1, 20);
+    r.integer("init_rate_per_address", c.init_rate_per_address, 0, 1000000);
+    r.integer("half_open_per_address", c.half_open_per_address, 0, 1000000);
+    r.integer("half_open_limit", c.half_open_limit, 0, 10000000);
+    if (c.half_open_limit != 0 && c.half_open_limit < c.cookie_threshold)
+        r.fail(r.table().get("half_open_limit"), r.key_path("half_open_limit"),
+               "must be 0 (no limit) or at least server.cookie_threshold (" +
+                   std::to_string(c.cookie_threshold) +
+                   "): above it cookies protect, the limit is the last resort");
+    r.integer("max_ike_sas_per_identity", c.max_ike_sas_per_identity, 0, 1000000);
+    r.integer("max_peer_certs", c.max_peer_certs, 0, 64);
+    r.integer("max_peer_cert_bytes", c.max_peer_cert_bytes, 0, 16 * 1024 * 1024);
     if (auto* n = r.get("eap_tls_max_version"))
         r.fail(n, r.key_path("eap_tls_max_version"),
                "moved to the eap-tls plugin: [plugins.eap-tls] max_version");
@@ -317,6 +328,11 @@ void read_connection(TableReader& r, Config& c, Connection& conn) {
     r.boolean("fragmentation", conn.fragmentation);
     r.boolean("encap", conn.encap);
     r.boolean("client_to_client", conn.client_to_client);
+    if (r.table().get("max_ike_sas_per_identity")) {
+        std::uint32_t max = 0;
+        r.integer("max_ike_sas_per_identity", max, 0, 1000000);
+        conn.max_ike_sas_per_identity = max;
+    }
     r.duration("ike_rekey_time", conn.ike_rekey_s, true);
     r.duration("ike_life_time", conn.ike_life_s, true);
     r.duration("reauth_time", conn.reauth_s, true);

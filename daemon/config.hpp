@@ -75,6 +75,8 @@ struct Connection {
     bool fragmentation = true;
     bool encap = false;             // force ESP-in-UDP (fake NAT-D)
     bool client_to_client = false;  // clients of this connection may reach each other
+    // IKE SAs one identity may hold on this connection (0 = no limit); unset: the server's.
+    std::optional<std::uint32_t> max_ike_sas_per_identity;
     // Rekeying (RFC 7296 §2.8): rekey times longer than every native client's so clients
     // rekey first; life times 0 = 10 % more than the rekey time; rand_time unset (kUnset) =
     // a tenth of each rekey time, at most an hour; reauth_time 0 = never.
@@ -135,6 +137,13 @@ struct Config {
     std::uint32_t fragment_size = 1280 - 40 - 8 - 4;
     std::uint32_t retransmit_timeout_ms = 2000;
     std::uint32_t retransmit_tries = 5;
+    // DoS protection ([server]; docs/configuration.md "DoS protection"). 0 = no limit.
+    std::uint32_t init_rate_per_address = 10;
+    std::uint32_t half_open_per_address = 5;
+    std::uint32_t half_open_limit = 1024;
+    std::uint32_t max_ike_sas_per_identity = 0;
+    std::uint32_t max_peer_certs = 8;
+    std::uint32_t max_peer_cert_bytes = 64 * 1024;
     // [pki]
     std::vector<std::string> cacerts;  // absolute
     PluginsConfig plugins;

@@ -216,7 +216,13 @@ json ControlService::status_json(ike::TimePoint now) const {
                 {"auth_failed", s.auth_failed},
                 {"established", s.established},
                 {"deleted", s.deleted},
-                {"half_open_expired", s.half_open_expired}};
+                {"half_open_expired", s.half_open_expired},
+                {"dropped_garbage", s.dropped_garbage},
+                {"dropped_init_rate", s.dropped_init_rate},
+                {"dropped_half_open_address", s.dropped_half_open_address},
+                {"dropped_half_open_total", s.dropped_half_open_total},
+                {"refused_sa_limit", s.refused_sa_limit},
+                {"refused_cert_chain", s.refused_cert_chain}};
     json j{{"version", kVersion},
            {"pid", static_cast<std::int64_t>(::getpid())},
            {"started",

@@ -320,6 +320,7 @@ struct Builder {
                                                             : conn.child_rekey_packets / 10 * 11;
         e.fragmentation = conn.fragmentation;
         e.force_encap = conn.encap;
+        e.max_ike_sas_per_identity = conn.max_ike_sas_per_identity;
         // Client isolation: unless client_to_client, a client of a connection with pools may
         // reach a pool address only at the gateway's own one (daemon/tun_setup.hpp); every pool
         // of the file, not only the connection's, since an authorizer may hand out any.
@@ -372,6 +373,12 @@ tl::expected<ike::EngineConfig, ConfigError> build_engine_config(
     e.fragment_size = c.fragment_size;
     e.retransmit_timeout = std::chrono::milliseconds(c.retransmit_timeout_ms);
     e.retransmit_tries = c.retransmit_tries;
+    e.init_rate_per_address = c.init_rate_per_address;
+    e.half_open_per_address = c.half_open_per_address;
+    e.half_open_limit = c.half_open_limit;
+    e.max_ike_sas_per_identity = c.max_ike_sas_per_identity;
+    e.max_peer_certs = c.max_peer_certs;
+    e.max_peer_cert_bytes = c.max_peer_cert_bytes;
     for (const auto& p : c.pools) {
         auto& dns = e.pool_dns[p.name];
         for (const auto& d : p.dns)

@@ -419,12 +419,18 @@ void Server::apply(ike::Actions& out) {
 void Server::arm_timer() {
     auto due = engine_.next_timer();
     if (!due) {
-        timer_.cancel();
+        if (armed_) timer_.cancel();
+        armed_.reset();
         return;
     }
+    // Unchanged (every datagram of a flood lands here): the pending wait is the right one,
+    // and re-arming would cost a timerfd update per datagram.
+    if (armed_ == due) return;
+    armed_ = due;
     timer_.expires_at(*due);
     timer_.async_wait([this](boost::system::error_code ec) {
         if (ec) return;  // re-armed or cancelled
+        armed_.reset();
         ike::Actions out;
         engine_.on_timer(ike::Clock::now(), out);
         apply(out);

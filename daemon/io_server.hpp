@@ -145,6 +145,7 @@ class Server {
     DataPlane& dp_;
     std::vector<Sock> sockets_;
     boost::asio::steady_timer timer_;
+    std::optional<ike::TimePoint> armed_;  // when timer_'s pending wait fires
     boost::asio::steady_timer shutdown_timer_;
     boost::asio::signal_set signals_;
     bool natt_reuseport_ = false;

@@ -10,6 +10,7 @@
 #include <ctime>
 #include <set>
 
+#include "ike/admission.hpp"
 #include "ike/crypto/verifier.hpp"
 #include "ike/exchange/context.hpp"
 #include "ike/sa/protection.hpp"
@@ -29,6 +30,20 @@ std::shared_ptr<const plugin::CertificateVerifier> verifier_for(const EngineConf
     return std::make_shared<crypto::AnchorVerifier>(c.trust_anchors);
 }
 
+AdmissionLimits admission_limits(const EngineConfig& c) {
+    return {c.init_rate_per_address, c.init_rate_table_size, c.half_open_per_address,
+            c.half_open_limit};
+}
+
+// Cheaper than parsing: what cannot be an IKE message at all (RFC 7296 §3.1: a 28-octet
+// header whose Length field is the size of the whole message).
+bool obviously_not_ike(const Bytes& d) {
+    if (d.size() < 28) return true;
+    const std::size_t length = (std::size_t{d[24]} << 24) | (std::size_t{d[25]} << 16) |
+                               (std::size_t{d[26]} << 8) | std::size_t{d[27]};
+    return length != d.size();
+}
+
 }  // namespace
 
 struct Engine::Impl final : exchange::SaTable {
@@ -41,6 +56,8 @@ struct Engine::Impl final : exchange::SaTable {
     std::map<std::uint64_t, std::unique_ptr<IkeSa>> by_spi;  // our SPI -> SA
     // Responder: (SPIi, peer) -> our SPI, to spot retransmitted IKE_SA_INIT requests.
     std::map<std::pair<std::uint64_t, Endpoint>, std::uint64_t> half_open;
+    // Limits on new IKE_SA_INIT requests; counts half_open's entries per address.
+    InitAdmission admission;
     std::set<std::pair<TimePoint, std::uint64_t>> timers;  // (due, our SPI)
     std::map<std::uint64_t, TimePoint> scheduled;          // our SPI -> due in `timers`
 
@@ -88,6 +105,21 @@ struct Engine::Impl final : exchange::SaTable {
                 return true;
         return false;
     }
+    std::size_t count_user(const std::string& user, const IkeSa& except) const override {
+        std::size_t n = 0;
+        for (const auto& [spi, sa] : by_spi)
+            if (sa.get() != &except && sa->established() && !sa->retired && !sa->provisional &&
+                sa->state() != IkeSaState::Rekeyed && sa->user == user)
+                ++n;
+        return n;
+    }
+
+    void open_half(std::uint64_t spi_i, const Endpoint& peer, std::uint64_t ours) {
+        if (half_open.emplace(std::pair{spi_i, peer}, ours).second) admission.opened(peer.address);
+    }
+    void close_half(std::uint64_t spi_i, const Endpoint& peer) {
+        if (half_open.erase({spi_i, peer})) admission.closed(peer.address);
+    }
 };
 
 Engine::Engine(EngineConfig config, AddressPools* pools, Random random, WallClock wall_clock)
@@ -99,6 +131,7 @@ Engine::Engine(EngineConfig config, AddressPools* pools, Random random, WallCloc
         RAND_bytes(b.data(), static_cast<int>(b.size()));
     });
     impl_->verifier = verifier_for(config_);
+    impl_->admission.set_limits(admission_limits(config_));
     if (!config_.trust_anchors.empty())
         impl_->certreq = wire::Payload{PayloadType::CERTREQ, false,
                                        crypto::certreq_payload(config_.trust_anchors)};
@@ -191,7 +224,7 @@ static void forget(Engine::Impl& impl, const IkeSa& sa) {
         impl.timers.erase({it->second, spi});
         impl.scheduled.erase(it);
     }
-    impl.half_open.erase({sa.spi_i.value(), sa.remote});
+    impl.close_half(sa.spi_i.value(), sa.remote);
     impl.by_spi.erase(spi);
 }
 
@@ -255,6 +288,12 @@ void Engine::on_datagram(const Datagram& in, TimePoint now, Actions& out) {
     ++stats_.received;
     // RFC 3948 §2.3: a NAT keepalive is a single 0xFF octet.
     if (in.data.size() == 1 && in.data[0] == 0xff) return;
+    // Garbage is counted, nothing more (no event: a flood of it must stay cheap).
+    if (obviously_not_ike(in.data)) {
+        ++stats_.dropped_malformed;
+        ++stats_.dropped_garbage;
+        return;
+    }
 
     auto m = wire::parse_message(in.data);
     if (!m) {
@@ -290,6 +329,20 @@ void Engine::on_datagram(const Datagram& in, TimePoint now, Actions& out) {
             }
             return;
         }
+        // Under a flood: dropped unanswered and counted, no event (admission.hpp).
+        switch (impl.admission.check(in.remote.address, impl.half_open.size(), now)) {
+            case InitAdmission::Verdict::admit:
+                break;
+            case InitAdmission::Verdict::rate_limited:
+                ++stats_.dropped_init_rate;
+                return;
+            case InitAdmission::Verdict::per_address:
+                ++stats_.dropped_half_open_address;
+                return;
+            case InitAdmission::Verdict::total:
+                ++stats_.dropped_half_open_total;
+                return;
+        }
         if (auto ok = wire::check(h.exchange, false, m->payloads); !ok)
             return drop(ctx, stats_.dropped_malformed, in, ok.error().reason);
         const bool cookies = impl.half_open.size() >= config_.cookie_threshold;
@@ -298,7 +351,7 @@ void Engine::on_datagram(const Datagram& in, TimePoint now, Actions& out) {
         if (!sa) return;
         ++impl.next_id;
         const std::uint64_t spi = sa->local_spi().value();
-        impl.half_open[{sa->spi_i.value(), sa->remote}] = spi;
+        impl.open_half(sa->spi_i.value(), sa->remote, spi);
         IkeSa& ref = *sa;
         impl.by_spi.emplace(spi, std::move(sa));
         reschedule(impl, config_, ref);
@@ -398,7 +451,7 @@ void Engine::on_datagram(const Datagram& in, TimePoint now, Actions& out) {
     if (in.remote != sa.remote &&
         (sa.nat_remote || sa.nat_local || in.local.port != sa.local.port)) {
         ctx.log(&sa, "peer moved to " + in.remote.to_string());
-        impl.half_open.erase({sa.spi_i.value(), sa.remote});
+        impl.close_half(sa.spi_i.value(), sa.remote);
         sa.remote = in.remote;
         sa.local = in.local;
     } else if (in.local != sa.local) {
@@ -437,7 +490,7 @@ void Engine::on_datagram(const Datagram& in, TimePoint now, Actions& out) {
                                         {wire::make_notify(NotifyType::INVALID_SYNTAX)});
                 return finish(true, "");
             }
-            impl.half_open.erase({sa.spi_i.value(), sa.remote});
+            impl.close_half(sa.spi_i.value(), sa.remote);
             return finish(exchange::respond_ike_auth(ctx, sa, h.message_id, inner),
                           "authentication failed");
         case ExchangeType::INFORMATIONAL:
@@ -732,6 +785,11 @@ std::vector<IkeSaInfo> Engine::list() const {
     return out;
 }
 
+Engine::AdmissionTables Engine::admission_tables() const {
+    return {impl_->admission.addresses_rated(), impl_->admission.addresses_half_open(),
+            impl_->half_open.size()};
+}
+
 std::size_t Engine::ike_sa_count() const {
     return impl_->by_spi.size();
 }
@@ -771,6 +829,7 @@ std::size_t Engine::reload(EngineConfig config, TimePoint now, Actions& out) {
         for (const auto& c : config_.connections)
             if (c.name == name) impl.by_spi.at(spi)->connection = &c;
     impl.verifier = verifier_for(config_);
+    impl.admission.set_limits(admission_limits(config_));
     impl.certreq.reset();
     if (!config_.trust_anchors.empty())
         impl.certreq = wire::Payload{PayloadType::CERTREQ, false,

@@ -123,6 +123,14 @@ struct EngineStats {
     // Liveness checks not sent because ESP had arrived; IKE SAs ended by a peer's
     // INITIAL_CONTACT (§2.4) from a new one.
     std::uint64_t dpd_skipped = 0, initial_contact_replaced = 0;
+    // DoS protection: new IKE_SA_INIT requests dropped by the per-address rate limit, the
+    // per-address and the total half-open caps; logins refused by the per-identity SA cap;
+    // certificate chains refused for their length or size before verification; datagrams
+    // dropped before parsing as not IKE at all (shorter than a header, or a length field
+    // that is not the datagram's size; also counted in dropped_malformed).
+    std::uint64_t dropped_init_rate = 0, dropped_half_open_address = 0,
+                  dropped_half_open_total = 0, refused_sa_limit = 0, refused_cert_chain = 0,
+                  dropped_garbage = 0;
 };
 
 // A read-only view of one CHILD_SA, for the control socket.
@@ -208,6 +216,13 @@ class Engine {
     // the new configuration. Returns how many SAs were deleted.
     std::size_t reload(EngineConfig config, TimePoint now, Actions& out);
     const EngineStats& stats() const { return stats_; }
+    // The sizes of the DoS protection's tables (ike/admission.hpp), both bounded.
+    struct AdmissionTables {
+        std::size_t rated_addresses = 0;      // <= init_rate_table_size
+        std::size_t half_open_addresses = 0;  // addresses with a half-open SA
+        std::size_t half_open = 0;            // half-open SAs (IKE_AUTH not yet received)
+    };
+    AdmissionTables admission_tables() const;
     const EngineConfig& config() const { return config_; }
 
     struct Impl;

@@ -132,6 +132,10 @@ struct ConnectionConfig {
     };
     InitiatorExtras emulate;
 
+    // IKE SAs one identity may hold at once on this connection; unset: the server's
+    // EngineConfig::max_ike_sas_per_identity. 0 = no limit.
+    std::optional<unsigned> max_ike_sas_per_identity;
+
     // Destinations a peer of this connection may not reach through the tunnel, taken out of
     // the local selectors of every inbound SA the data plane checks (not of what is
     // negotiated): with client_to_client off, the pools minus the gateway's own address, so
@@ -177,6 +181,24 @@ struct EngineConfig {
     std::size_t cookie_threshold = 64;
     // A half-open SA (IKE_SA_INIT answered, no IKE_AUTH) is dropped after this long.
     std::chrono::seconds half_open_timeout{30};
+    // DoS protection (ike/admission.hpp). A new IKE_SA_INIT request is dropped unanswered
+    // when its source address sent more than init_rate_per_address of them in the last second
+    // (a token bucket; the table of addresses is bounded by init_rate_table_size), when that
+    // address already has half_open_per_address half-open SAs (strongSwan's block_threshold)
+    // or when half_open_limit SAs are half-open in all (init_limit_half_open; meant to be
+    // above cookie_threshold: it bites when attackers return cookies). 0 = no limit.
+    unsigned init_rate_per_address = 10;
+    std::size_t init_rate_table_size = 4096;
+    unsigned half_open_per_address = 5;
+    std::size_t half_open_limit = 1024;
+    // IKE SAs one identity (the user an SA reports: EAP identity, else IDi) may hold at once;
+    // the next login is refused with AUTHENTICATION_FAILED. SAs replaced by a rekey do not
+    // count. 0 = no limit (strongSwan's default, unique = no). A connection may override it.
+    unsigned max_ike_sas_per_identity = 0;
+    // IKE_AUTH: a peer certificate chain with more CERT payloads or more octets than this is
+    // refused before any of it is parsed or verified.
+    unsigned max_peer_certs = 8;
+    std::size_t max_peer_cert_bytes = 64 * 1024;
     // Retransmission (RFC 7296 §2.1): timeout * 1.8^n for n = 0..tries-1, then give up.
     std::chrono::milliseconds retransmit_timeout{2000};
     double retransmit_base = 1.8;

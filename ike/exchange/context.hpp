@@ -4,6 +4,8 @@
 //   ike_auth.cpp       IKE_AUTH, both roles (identities, PSK and signature AUTH)
 //   eap_auth.cpp       IKE_AUTH with EAP (RFC 7296 §2.16, RFC 5998), both roles
 //   authorize.cpp      authorizers and PSK sources (the plugins' hooks into IKE_AUTH)
+//   auth_limits.cpp    work bounded before and after authentication (certificate chain
+//                      caps, IKE SAs per identity)
 //   child.cpp          the CHILD_SA carried in IKE_AUTH, and what all CHILD_SAs share
 //                      (ESP proposal, TS narrowing, keys, the data plane)
 //   create_child.cpp   CREATE_CHILD_SA for CHILD_SAs, both roles: new ones and rekeys, with
@@ -56,6 +58,9 @@ class SaTable {
     virtual std::optional<sa::VirtualIp> take_virtual_ip(const sa::IkeSa& fresh,
                                                          const std::string& user,
                                                          const IpAddress& address) = 0;
+    // Established IKE SAs other than `except` whose user is `user` (rekeyed ones, waiting
+    // for their Delete, and provisional ones of a rekey collision not counted).
+    virtual std::size_t count_user(const std::string& user, const sa::IkeSa& except) const = 0;
 
   protected:
     ~SaTable() = default;
@@ -172,6 +177,17 @@ bool continue_eap(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
 // Initiator with local_auth = Eap.
 void start_eap_initiator(const Ctx& ctx, sa::IkeSa& sa);
 bool handle_eap_response(const Ctx& ctx, sa::IkeSa& sa, const std::vector<wire::Payload>& in);
+
+// ---- auth_limits.cpp ----------------------------------------------------------------------
+// The peer's CERT payloads against EngineConfig::max_peer_certs and max_peer_cert_bytes,
+// before any is parsed; counts a refusal in stats.refused_cert_chain.
+tl::expected<void, std::string> check_cert_chain(const Ctx& ctx,
+                                                 const std::vector<wire::Payload>& in);
+// Responder, the peer authenticated as `user`: the reason to refuse it when that identity
+// already holds as many IKE SAs as the connection (else the server) allows; counts a
+// refusal in stats.refused_sa_limit.
+std::optional<std::string> sa_limit_reached(const Ctx& ctx, const sa::IkeSa& sa,
+                                            const std::string& user);
 
 // ---- authorize.cpp ------------------------------------------------------------------------
 // Responder, the peer authenticated (sa.user, sa.auth_method set): asks the authorizers and

@@ -309,6 +309,11 @@ bool continue_eap(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
         return refuse("bad_auth", ok.error());
     sa.remote_identity = s.peer;
     sa.auth_method = auth_method_name(*s.server);
+    if (auto over = sa_limit_reached(ctx, sa, sa.user)) {
+        fail_auth(ctx, sa, *over, {presented, s.server->identity(), "sa_limit"});
+        s.failure_reported = true;
+        return refuse("", "");
+    }
     if (auto denied = authorize(ctx, sa, presented)) {
         // The account authenticated: it is named in the audit row.
         fail_auth(ctx, sa, "denied by an authorizer: " + *denied,

@@ -123,6 +123,8 @@ tl::expected<void, std::string> verify_peer(const Ctx& ctx, const sa::IkeSa& sa,
         if (!psk) return tl::unexpected("no PSK for " + policy::to_string(peer));
         return crypto::verify_psk_auth(*sa.algorithms.prf, psk->view(), octets, auth->data);
     }
+    // Bounded before any certificate is parsed or a chain verified.
+    if (auto ok = check_cert_chain(ctx, in); !ok) return ok;
     std::vector<crypto::Certificate> certs;
     std::vector<Bytes> der;
     for (const auto& p : in) {
@@ -294,6 +296,13 @@ bool respond_ike_auth(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
     if (!verified) return refuse(NotifyType::AUTHENTICATION_FAILED, verified.error());
     sa.remote_identity = peer;
     sa.auth_method = best->remote_auth == AuthClass::Psk ? "psk" : "pubkey";
+    if (auto over = sa_limit_reached(ctx, sa, presented)) {
+        fail_auth(ctx, sa, *over, {presented, presented, "sa_limit"});
+        send_response(ctx, sa, ExchangeType::IKE_AUTH, id,
+                      {wire::make_notify(NotifyType::AUTHENTICATION_FAILED)});
+        sa.set_state(sa::IkeSaState::Dead);
+        return false;
+    }
     if (auto denied = authorize(ctx, sa, presented)) {
         fail_auth(ctx, sa, "denied by an authorizer: " + *denied, {presented, "", "denied: " + *denied});
         send_response(ctx, sa, ExchangeType::IKE_AUTH, id,

@@ -40,8 +40,10 @@ void answer_stateless(const Ctx& ctx, const Datagram& in, const wire::Message& m
     wire::Message r{h, {wire::make_notify(type, std::move(data))}};
     ctx.out.send.push_back(Datagram{in.local, in.remote, wire::serialize(r)});
     ++ctx.stats.sent;
-    ctx.event(EventKind::Log, nullptr,
-              in.remote.to_string() + ": IKE_SA_INIT answered with " + to_string(type));
+    // Cookies are counted (cookies_sent), not logged one by one: they answer floods.
+    if (type != NotifyType::COOKIE)
+        ctx.event(EventKind::Log, nullptr,
+                  in.remote.to_string() + ": IKE_SA_INIT answered with " + to_string(type));
 }
 
 // RFC 7296 §2.6: Cookie = <VersionIDofSecret> | Hash(Ni | IPi | SPIi | <secret>). We use

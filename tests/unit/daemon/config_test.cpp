@@ -167,6 +167,45 @@ BOOST_AUTO_TEST_CASE(server_tuning_and_log_levels) {
     BOOST_TEST(ms->retransmit_timeout_ms == 250u);
 }
 
+BOOST_AUTO_TEST_CASE(dos_protection_keys) {
+    auto d = parse_config("", "t.toml");
+    BOOST_REQUIRE(d);
+    BOOST_TEST(d->init_rate_per_address == 10u);
+    BOOST_TEST(d->half_open_per_address == 5u);
+    BOOST_TEST(d->half_open_limit == 1024u);
+    BOOST_TEST(d->max_ike_sas_per_identity == 0u);
+    BOOST_TEST(d->max_peer_certs == 8u);
+    BOOST_TEST(d->max_peer_cert_bytes == 65536u);
+    auto c = parse_config(
+        "[server]\ninit_rate_per_address = 3\nhalf_open_per_address = 0\nhalf_open_limit = 64\n"
+        "max_ike_sas_per_identity = 2\nmax_peer_certs = 4\nmax_peer_cert_bytes = 8192\n"
+        "[[connections]]\nname = \"a\"\nlocal_auth = \"psk\"\nremote_auth = \"psk\"\n"
+        "psk = \"0123456789abcdef0123456789\"\nlocal_id = \"gw\"\nmax_ike_sas_per_identity = 1\n"
+        "[[connections]]\nname = \"b\"\nlocal_auth = \"psk\"\nremote_auth = \"psk\"\n"
+        "psk = \"0123456789abcdef0123456789\"\nlocal_id = \"gw\"\n",
+        "t.toml");
+    BOOST_REQUIRE_MESSAGE(c, (c ? "" : c.error().to_string()));
+    BOOST_TEST(c->init_rate_per_address == 3u);
+    BOOST_TEST(c->half_open_per_address == 0u);
+    BOOST_TEST(c->half_open_limit == 64u);
+    BOOST_TEST(c->max_ike_sas_per_identity == 2u);
+    BOOST_TEST(c->max_peer_certs == 4u);
+    BOOST_TEST(c->max_peer_cert_bytes == 8192u);
+    BOOST_REQUIRE(c->connections.size() == 2u);
+    BOOST_TEST(c->connections[0].max_ike_sas_per_identity.value_or(99) == 1u);
+    BOOST_TEST(!c->connections[1].max_ike_sas_per_identity);
+    // The hard cap sits above the cookie threshold; the error names the file, line and key.
+    auto e = error_of("[server]\ncookie_threshold = 100\nhalf_open_limit = 50\n");
+    BOOST_TEST(e.key == "server.half_open_limit");
+    BOOST_TEST(e.line == 3u);
+    BOOST_TEST(e.message.find("cookie_threshold (100)") != std::string::npos);
+    BOOST_TEST(parse_config("[server]\nhalf_open_limit = 0\ncookie_threshold = 100\n", "t.toml")
+                   .has_value());
+    BOOST_TEST(error_of("[server]\nmax_peer_certs = 65\n").key == "server.max_peer_certs");
+    BOOST_TEST(error_of("[server]\ninit_rate_per_address = -1\n").key ==
+               "server.init_rate_per_address");
+}
+
 BOOST_AUTO_TEST_CASE(server_values_are_checked) {
     BOOST_TEST(error_of("[server]\nhalf_open_timeout = 0\n").key == "server.half_open_timeout");
     BOOST_TEST(error_of("[server]\nhalf_open_timeout = \"500ms\"\n").key ==
