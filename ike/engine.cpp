@@ -99,9 +99,11 @@ struct Engine::Impl final : exchange::SaTable {
             if (sa->id == id && !sa->retired) return sa.get();
         return nullptr;
     }
-    bool connection_up(const IkeSa& sa) const override {
+    bool has_contact(const IkeSa& sa) const override {
         for (const auto& [spi, other] : by_spi)
-            if (other.get() != &sa && other->connection == sa.connection && other->established())
+            if (other.get() != &sa && other->established() && other->connection &&
+                other->remote.address == sa.remote.address &&
+                policy::same_identity(other->connection->local_id, sa.connection->local_id))
                 return true;
         return false;
     }

@@ -50,8 +50,9 @@ class SaTable {
                                        const std::string& user) = 0;
     // The IKE SA with this unique id that is not retired, or null.
     virtual sa::IkeSa* by_id(std::uint64_t id) = 0;
-    // Whether another IKE SA than `sa` of the same connection is established.
-    virtual bool connection_up(const sa::IkeSa& sa) const = 0;
+    // Whether another IKE SA than `sa` is established with the same peer address and our
+    // same identity (strongSwan's "has contact"): then an initiator sends no INITIAL_CONTACT.
+    virtual bool has_contact(const sa::IkeSa& sa) const = 0;
     // A peer reauthenticating (§2.8.3) asks for the virtual IP its older IKE SA holds: that
     // SA, if it is of the same connection and user, gives it up (its end will not release
     // it) and the address moves to `fresh`.
@@ -162,7 +163,7 @@ void retire_reauthenticated(const Ctx& ctx, sa::IkeSa& fresh);
 void honor_initial_contact(const Ctx& ctx, sa::IkeSa& sa, const std::vector<wire::Payload>& request,
                            const std::string& user);
 // Initiator: N(INITIAL_CONTACT) for the first IKE_AUTH request, when it is due (the connection
-// wants it, the emulated client does not add it itself, no other IKE SA of the connection).
+// wants it, the emulated client does not add it itself, no other IKE SA with the peer).
 std::optional<wire::Payload> initial_contact(const Ctx& ctx, const sa::IkeSa& sa);
 wire::Payload with_certreq_extra(const wire::Payload& certreq, const Bytes& extra);
 

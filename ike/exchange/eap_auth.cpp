@@ -309,11 +309,6 @@ bool continue_eap(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
         return refuse("bad_auth", ok.error());
     sa.remote_identity = s.peer;
     sa.auth_method = auth_method_name(*s.server);
-    if (auto over = sa_limit_reached(ctx, sa, sa.user)) {
-        fail_auth(ctx, sa, *over, {presented, s.server->identity(), "sa_limit"});
-        s.failure_reported = true;
-        return refuse("", "");
-    }
     if (auto denied = authorize(ctx, sa, presented)) {
         // The account authenticated: it is named in the audit row.
         fail_auth(ctx, sa, "denied by an authorizer: " + *denied,
@@ -323,6 +318,11 @@ bool continue_eap(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
     }
     honor_initial_contact(ctx, sa, s.first_request,
                           sa.user.empty() ? policy::to_string(s.peer) : sa.user);
+    if (auto over = sa_limit_reached(ctx, sa, sa.user)) {
+        fail_auth(ctx, sa, *over, {presented, s.server->identity(), "sa_limit"});
+        s.failure_reported = true;
+        return refuse("", "");
+    }
     auto my_octets = responder_octets(sa, sa.local_identity);
     if (!my_octets) return refuse("server_error", my_octets.error());
     auto auth = msk_auth(sa, s.msk, *my_octets);

@@ -199,7 +199,7 @@ void fail_auth(const Ctx& ctx, sa::IkeSa& sa, const std::string& why, AuthFailur
 
 std::optional<wire::Payload> initial_contact(const Ctx& ctx, const sa::IkeSa& sa) {
     const ConnectionConfig& c = *sa.connection;
-    if (!c.initial_contact || ctx.sas.connection_up(sa)) return std::nullopt;
+    if (!c.initial_contact || ctx.sas.has_contact(sa)) return std::nullopt;
     for (auto n : c.emulate.auth_notifies)
         if (n == NotifyType::INITIAL_CONTACT) return std::nullopt;
     return wire::make_notify(NotifyType::INITIAL_CONTACT);
@@ -296,13 +296,6 @@ bool respond_ike_auth(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
     if (!verified) return refuse(NotifyType::AUTHENTICATION_FAILED, verified.error());
     sa.remote_identity = peer;
     sa.auth_method = best->remote_auth == AuthClass::Psk ? "psk" : "pubkey";
-    if (auto over = sa_limit_reached(ctx, sa, presented)) {
-        fail_auth(ctx, sa, *over, {presented, presented, "sa_limit"});
-        send_response(ctx, sa, ExchangeType::IKE_AUTH, id,
-                      {wire::make_notify(NotifyType::AUTHENTICATION_FAILED)});
-        sa.set_state(sa::IkeSaState::Dead);
-        return false;
-    }
     if (auto denied = authorize(ctx, sa, presented)) {
         fail_auth(ctx, sa, "denied by an authorizer: " + *denied, {presented, "", "denied: " + *denied});
         send_response(ctx, sa, ExchangeType::IKE_AUTH, id,
@@ -311,8 +304,16 @@ bool respond_ike_auth(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
         return false;
     }
 
-    // Before the configuration payload, so a returning peer's old lease is free again.
+    // Before the configuration payload, so a returning peer's old lease is free again, and
+    // before the per-identity cap, which the SAs it ends no longer count against.
     honor_initial_contact(ctx, sa, in, sa.user.empty() ? presented : sa.user);
+    if (auto over = sa_limit_reached(ctx, sa, presented)) {
+        fail_auth(ctx, sa, *over, {presented, presented, "sa_limit"});
+        send_response(ctx, sa, ExchangeType::IKE_AUTH, id,
+                      {wire::make_notify(NotifyType::AUTHENTICATION_FAILED)});
+        sa.set_state(sa::IkeSaState::Dead);
+        return false;
+    }
 
     // Our side.
     std::vector<wire::Payload> reply;

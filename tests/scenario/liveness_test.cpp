@@ -64,6 +64,30 @@ BOOST_AUTO_TEST_CASE(a_rebooted_peer_replaces_its_old_sa) {
     BOOST_TEST(net.b.count(EventKind::IkeDeleted) == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(initial_contact_comes_before_the_per_identity_cap) {
+    // With one IKE SA per identity allowed, the rebooted peer's stale SA does not count: it is
+    // ended by the INITIAL_CONTACT before the cap is checked.
+    Network net;
+    net.b.pools.add("clients", "10.99.0.0/24");
+    auto cr = psk_responder();
+    cr.max_ike_sas_per_identity = 1;
+    net.start(psk_initiator(net), cr);
+    connect(net);
+    net.restart_a(psk_initiator(net));
+    connect(net);
+    BOOST_TEST_INFO(net.b.log());
+    BOOST_TEST(net.sas(net.b).size() == 1u);
+    BOOST_TEST(net.b.engine->stats().initial_contact_replaced == 1u);
+    BOOST_TEST(net.b.engine->stats().refused_sa_limit == 0u);
+    // Without INITIAL_CONTACT the cap refuses the second login.
+    auto ci = psk_initiator(net);
+    ci.connections[0].initial_contact = false;
+    net.restart_a(std::move(ci));
+    connect(net);
+    BOOST_TEST(net.sas(net.b).size() == 1u);
+    BOOST_TEST(net.b.engine->stats().refused_sa_limit == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(without_initial_contact_the_old_sa_stays) {
     Network net;
     net.b.pools.add("clients", "10.99.0.0/24");
