@@ -108,6 +108,10 @@ struct ConnectionConfig {
     std::chrono::seconds reauth_time{0};
     Lifetime child_life = Lifetime::defaults();
     bool fragmentation = true;
+    // MOBIKE (RFC 4555): announce MOBIKE_SUPPORTED in IKE_AUTH and, when the peer does too,
+    // accept its UPDATE_SA_ADDRESSES (responder) or send ours when our address changes
+    // (initiator, Engine::local_address_changed).
+    bool mobike = true;
     // Force ESP-in-UDP even without a NAT (strongSwan's `encap = yes`): our NAT-D source hash
     // is faked so the peer encapsulates too (RFC 7296 §2.23 allows either side to do this).
     bool force_encap = false;
@@ -123,6 +127,10 @@ struct ConnectionConfig {
                                                    // request_virtual_ip
         Bytes certreq_extra;  // appended to our CERTREQ's CA hashes (CAs the peer never heard of)
         bool send_certreq = true;  // false: no CERTREQ in IKE_AUTH (Apple, Android native)
+        // MOBIKE misbehaviour: send UPDATE_SA_ADDRESSES although MOBIKE was not negotiated,
+        // and leave COOKIE2 out of it.
+        bool mobike_unnegotiated = false;
+        bool mobike_no_cookie2 = false;
     };
     InitiatorExtras emulate;
 

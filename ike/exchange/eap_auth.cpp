@@ -327,6 +327,7 @@ bool continue_eap(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
     } else {
         respond_child(ctx, sa, s.first_request, reply);
     }
+    answer_mobike_supported(sa, reply);
     send_response(ctx, sa, ExchangeType::IKE_AUTH, id, reply);
     const std::string how = std::string(s.server->method_name()) + " as " + sa.user +
                             (s.eap_only ? " (EAP-only)" : "");
@@ -358,6 +359,7 @@ void start_eap_initiator(const Ctx& ctx, sa::IkeSa& sa) {
         req.push_back({PayloadType::IDr, false, id_payload(*exact)});
     for (auto n : c.emulate.auth_notifies)
         req.push_back(wire::make_notify(n));
+    request_mobike_supported(sa, req);
     if (c.eap_only) req.push_back(wire::make_notify(NotifyType::EAP_ONLY_AUTHENTICATION));
     request_config(ctx, sa, req);
     request_child(ctx, sa, req);
