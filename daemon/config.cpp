@@ -316,6 +316,7 @@ void read_connection(TableReader& r, Config& c, Connection& conn) {
                "start = true needs remote_addrs (where to connect)");
     r.boolean("fragmentation", conn.fragmentation);
     r.boolean("encap", conn.encap);
+    r.boolean("mobike", conn.mobike);
     r.boolean("client_to_client", conn.client_to_client);
     r.duration("ike_rekey_time", conn.ike_rekey_s, true);
     r.duration("ike_life_time", conn.ike_life_s, true);

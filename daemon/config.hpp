@@ -74,6 +74,7 @@ struct Connection {
     bool start = false;
     bool fragmentation = true;
     bool encap = false;             // force ESP-in-UDP (fake NAT-D)
+    bool mobike = true;             // MOBIKE (RFC 4555)
     bool client_to_client = false;  // clients of this connection may reach each other
     // Rekeying (RFC 7296 §2.8): rekey times longer than every native client's so clients
     // rekey first; life times 0 = 10 % more than the rekey time; rand_time unset (kUnset) =

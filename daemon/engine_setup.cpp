@@ -320,6 +320,7 @@ struct Builder {
                                                             : conn.child_rekey_packets / 10 * 11;
         e.fragmentation = conn.fragmentation;
         e.force_encap = conn.encap;
+        e.mobike = conn.mobike;
         // Client isolation: unless client_to_client, a client of a connection with pools may
         // reach a pool address only at the gateway's own one (daemon/tun_setup.hpp); every pool
         // of the file, not only the connection's, since an authorizer may hand out any.

@@ -380,6 +380,20 @@ void Server::apply(ike::Actions& out) {
             }
         }
     }
+    for (const auto& m : out.move) {
+        // MOBIKE: inbound remote -> local, outbound local -> remote.
+        for (bool inbound : {true, false}) {
+            if (!inbound && !m.move_out) continue;
+            std::string err;
+            const Endpoint& src = inbound ? m.remote : m.local;
+            const Endpoint& dst = inbound ? m.local : m.remote;
+            EspSpi spi = inbound ? m.spi_in : m.spi_out;
+            if (!dp_.move(spi, inbound, src, dst, m.udp_encap, err)) {
+                ++stats_.dataplane_errors;
+                logger(Subsystem::Dp).error("IKE SA {}: move failed: {}", m.ike_sa, err);
+            }
+        }
+    }
     auto& log = logger(Subsystem::Ike);
     for (const auto& e : out.events) {
         switch (e.kind) {
