@@ -184,10 +184,10 @@ class Network {
 
   private:
     static ike::Engine::Random random_for(Node& n) {
-        return [&n](MutableByteView b) {
-            RAND_bytes(b.data(), static_cast<int>(b.size()));
-            if (b.size() == 32 && !n.nonce_first.empty()) {
-                b[0] = n.nonce_first.front();
+        return [&n](MutableByteView out) {
+            RAND_bytes(out.data(), static_cast<int>(out.size()));
+            if (out.size() == 32 && !n.nonce_first.empty()) {
+                out[0] = n.nonce_first.front();
                 n.nonce_first.pop_front();
             }
         };
