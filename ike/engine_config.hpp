@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ike/crypto/algorithms.hpp"
@@ -131,6 +132,9 @@ struct ConnectionConfig {
         // and leave COOKIE2 out of it.
         bool mobike_unnegotiated = false;
         bool mobike_no_cookie2 = false;
+        // Notifies (type, data) appended to our UPDATE_SA_ADDRESSES: ADDITIONAL_*_ADDRESS,
+        // NO_ADDITIONAL_ADDRESSES, NO_NATS_ALLOWED, a COOKIE2 of a wrong size, ...
+        std::vector<std::pair<NotifyType, Bytes>> mobike_update_notifies;
     };
     InitiatorExtras emulate;
 

@@ -180,6 +180,9 @@ void start_update_addresses(const Ctx& ctx, sa::IkeSa& sa) {
         r.cookie2 = ctx.random_bytes(kCookie2Size);
         req.push_back(wire::make_notify(NotifyType::COOKIE2, r.cookie2));
     }
+    if (sa.connection)
+        for (const auto& [type, data] : sa.connection->emulate.mobike_update_notifies)
+            req.push_back(wire::make_notify(type, data));
     send_request(ctx, sa, ExchangeType::INFORMATIONAL, req);
     sa.request = std::move(r);
 }

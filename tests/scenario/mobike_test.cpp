@@ -313,6 +313,66 @@ BOOST_AUTO_TEST_CASE(refused_without_mobike) {
     same_tunnel(net, before, 1);
 }
 
+BOOST_AUTO_TEST_CASE(additional_addresses_accepted_and_ignored) {
+    // ADDITIONAL_IP4/6_ADDRESS and NO_ADDITIONAL_ADDRESSES (§3.4) in the update, one of them
+    // malformed (3 octets for an IPv4 address): the update is applied, the list ignored.
+    Network net;
+    auto s = configs(net);
+    s.a.connections[0].emulate.mobike_update_notifies = {
+        {ike::NotifyType::ADDITIONAL_IP4_ADDRESS, Bytes{203, 0, 113, 5}},
+        {ike::NotifyType::ADDITIONAL_IP4_ADDRESS, Bytes{203, 0, 113}},
+        {ike::NotifyType::ADDITIONAL_IP6_ADDRESS, Bytes(16, 0x20)},
+        {ike::NotifyType::NO_ADDITIONAL_ADDRESSES, Bytes{}}};
+    establish(net, std::move(s));
+    BOOST_TEST(move_client(net, endpoint("198.51.100.7", 4500)) == 1u);
+    BOOST_TEST_INFO(net.a.log() << net.b.log());
+    BOOST_TEST(logged(net.b, "N(ADD_4_ADDR) N(ADD_4_ADDR) N(ADD_6_ADDR) N(NO_ADD_ADDR) ]"));
+    BOOST_TEST(net.sas(net.b).at(0).remote.to_string() == "198.51.100.7:4500");
+    BOOST_TEST(net.b.moved.size() == 1u);
+    BOOST_TEST(net.a.moved.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(no_nats_allowed_refused_behind_a_nat) {
+    // §3.9: NO_NATS_ALLOWED and a NAT on the new path: UNEXPECTED_NAT_DETECTED, no move.
+    Network net;
+    auto s = configs(net);
+    s.a.connections[0].emulate.mobike_update_notifies = {
+        {ike::NotifyType::NO_NATS_ALLOWED, Bytes{}}};
+    establish(net, std::move(s));
+    const Endpoint inside = endpoint("10.1.1.5", 4500), outside = endpoint("203.0.113.9", 61000);
+    net.filter = [&](ike::Datagram& d, const Node& from) {
+        if (&from == &net.a && d.remote == inside) d.remote = outside;
+        if (&from == &net.b && d.local == outside) d.local = inside;
+        return true;
+    };
+    move_client(net, inside);
+    BOOST_TEST_INFO(net.a.log() << net.b.log());
+    BOOST_TEST(net.b.engine->stats().mobike_refused == 1u);
+    BOOST_TEST(net.b.moved.empty());
+    BOOST_TEST(net.a.moved.empty());
+    BOOST_TEST(net.sas(net.b).at(0).remote.to_string() == "192.0.2.1:500");
+    BOOST_TEST(logged(net.a, "peer refused UPDATE_SA_ADDRESSES: UNEXPECTED_NAT_DETECTED"));
+}
+
+BOOST_AUTO_TEST_CASE(cookie2_of_a_wrong_size_refused) {
+    // §3.6: COOKIE2 is 8 to 64 octets; 4 octets is a syntax error, nothing moves.
+    for (std::size_t size : {4u, 65u}) {
+        BOOST_TEST_CONTEXT("COOKIE2 of " << size << " octets") {
+            Network net;
+            auto s = configs(net);
+            s.a.connections[0].emulate.mobike_no_cookie2 = true;
+            s.a.connections[0].emulate.mobike_update_notifies = {
+                {ike::NotifyType::COOKIE2, Bytes(size, 0x77)}};
+            establish(net, std::move(s));
+            move_client(net, endpoint("198.51.100.7", 4500));
+            BOOST_TEST_INFO(net.a.log() << net.b.log());
+            BOOST_TEST(net.b.engine->stats().mobike_refused == 1u);
+            BOOST_TEST(net.b.moved.empty());
+            BOOST_TEST(logged(net.a, "peer refused UPDATE_SA_ADDRESSES: INVALID_SYNTAX"));
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(addresses_follow_only_update_sa_addresses) {
     // With MOBIKE a message from another address (here a liveness check through a NAT that
     // rebinds) does not move the SA; without MOBIKE (RFC 7296 §2.23, behind a NAT) it does,
