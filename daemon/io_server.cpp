@@ -380,8 +380,11 @@ void Server::apply(ike::Actions& out) {
             }
         }
     }
+    // MOBIKE: inbound remote -> local, outbound local -> remote. A CHILD_SA the data plane
+    // cannot move (the kernel data plane) is rekeyed instead, as strongSwan does: its
+    // successor is installed between the new addresses.
+    std::vector<EspSpi> unmoved;
     for (const auto& m : out.move) {
-        // MOBIKE: inbound remote -> local, outbound local -> remote.
         for (bool inbound : {true, false}) {
             if (!inbound && !m.move_out) continue;
             std::string err;
@@ -390,7 +393,8 @@ void Server::apply(ike::Actions& out) {
             EspSpi spi = inbound ? m.spi_in : m.spi_out;
             if (!dp_.move(spi, inbound, src, dst, m.udp_encap, err)) {
                 ++stats_.dataplane_errors;
-                logger(Subsystem::Dp).error("IKE SA {}: move failed: {}", m.ike_sa, err);
+                logger(Subsystem::Dp).warn("IKE SA {}: move failed: {}", m.ike_sa, err);
+                if (unmoved.empty() || unmoved.back() != m.spi_in) unmoved.push_back(m.spi_in);
             }
         }
     }
@@ -418,6 +422,16 @@ void Server::apply(ike::Actions& out) {
     }
     out.clear();
     arm_timer();
+    if (!unmoved.empty()) {
+        ike::Actions more;
+        for (EspSpi spi : unmoved) {
+            logger(Subsystem::Dp)
+                .info("CHILD_SA with inbound SPI {:08x} not moved by the {} data plane: rekeying it",
+                      spi.value(), dp_.name());
+            engine_.expire_child(spi, /*inbound=*/true, /*hard=*/false, ike::Clock::now(), more);
+        }
+        apply(more);
+    }
 }
 
 void Server::arm_timer() {
