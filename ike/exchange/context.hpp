@@ -289,6 +289,11 @@ void request_mobike_supported(const sa::IkeSa& sa, std::vector<wire::Payload>& r
 void settle_mobike(const Ctx& ctx, sa::IkeSa& sa);
 // An INFORMATIONAL request's COOKIE2 (§3.6), copied into the response.
 void append_cookie2(const std::vector<wire::Payload>& request, std::vector<wire::Payload>& reply);
+// Any other INFORMATIONAL request with NAT-D payloads under MOBIKE (a client behind a NAT
+// checking its mapping, as strongSwan does in its liveness checks): our NAT-D for the
+// addresses the request came by.
+void answer_natd(const Ctx& ctx, const sa::IkeSa& sa, const std::vector<wire::Payload>& request,
+                 std::vector<wire::Payload>& reply);
 bool is_update_addresses(const std::vector<wire::Payload>& in);
 // Responder: UPDATE_SA_ADDRESSES received in datagram `from` (authenticated already).
 void respond_update_addresses(const Ctx& ctx, sa::IkeSa& sa, MessageId id,

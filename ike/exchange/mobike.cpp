@@ -103,6 +103,21 @@ void append_cookie2(const std::vector<wire::Payload>& request, std::vector<wire:
     reply.push_back(wire::make_notify(NotifyType::COOKIE2, c->data));
 }
 
+void answer_natd(const Ctx& ctx, const sa::IkeSa& sa, const std::vector<wire::Payload>& request,
+                 std::vector<wire::Payload>& reply) {
+    if (!sa.mobike || !wire::find_notify(request, NotifyType::NAT_DETECTION_SOURCE_IP)) return;
+    // The addresses this request came by (the SA's are not updated implicitly, §3.8): the
+    // initiator compares them with its own to see whether its NAT mapping changed.
+    const Endpoint local = sa.request_path ? sa.request_path->local : sa.local;
+    const Endpoint remote = sa.request_path ? sa.request_path->remote : sa.remote;
+    Bytes source = crypto::nat_detection_hash(sa.spi_i.value(), sa.spi_r.value(), local);
+    if (sa.nat_fake) source = ctx.random_bytes(source.size());
+    reply.push_back(wire::make_notify(NotifyType::NAT_DETECTION_SOURCE_IP, std::move(source)));
+    reply.push_back(
+        wire::make_notify(NotifyType::NAT_DETECTION_DESTINATION_IP,
+                          crypto::nat_detection_hash(sa.spi_i.value(), sa.spi_r.value(), remote)));
+}
+
 bool is_update_addresses(const std::vector<wire::Payload>& in) {
     return wire::find_notify(in, NotifyType::UPDATE_SA_ADDRESSES) != nullptr;
 }
