@@ -153,6 +153,11 @@ grep -q "$NEW_B" "$WORK/sa-after.txt" || fail "postern sa list does not show the
 grep -q "$VIP" "$WORK/sa-after.txt" || fail "postern sa list lost the virtual IP $VIP"
 [ "$(grep -c . "$WORK/sa-after.txt")" = "$(grep -c . "$WORK/sa-before.txt")" ] \
     || fail "postern sa list changed its number of lines (a new IKE SA?)"
+ctl sa list --json >"$WORK/sa-after.json" 2>&1 || fail "postern sa list --json failed"
+PI_LOGS+=("$WORK/sa-after.json")
+grep -Eq '"mobike": ?true' "$WORK/sa-after.json" || fail "postern sa list --json: no \"mobike\": true"
+grep -Eq "\"peer\": ?\"$NEW_B:[0-9]+\"" "$WORK/sa-after.json" || fail "postern sa list --json: peer is not $NEW_B"
+pi_log "ok: postern sa list shows $NEW_B, $VIP, mobike true"
 
 sa_snapshot b
 show_sas b
