@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# interop_posternd_mobike.sh - a strongSwan client changes address mid-session (MOBIKE, RFC 4555)
-# and keeps its tunnel through posternd's userspace data plane.
+# interop_posternd_mobike.sh MODE POSTERND - a strongSwan client changes address mid-session
+# (MOBIKE, RFC 4555) and keeps its tunnel through posternd's userspace data plane.
+# MODE (ctest: interop_posternd_mobike_<mode>):
+#   direct  b's link moves from 192.0.2.2 to 192.0.2.77 on the same segment (drawn below)
+#   nat     b starts on a direct link to a (203.0.113.2 <-> 203.0.113.1) and also sits behind
+#           the masquerading router r (198.51.100.2 -> 192.0.2.254); its direct address goes
+#           away, so it moves behind the NAT: posternd sees it at 192.0.2.254 with a new port
 #
 #   netns a: posternd, responder, PSK, server.dataplane = "userspace", pool "clients"
 #            10.99.0.0/24, local_ts 10.97.0.0/24; 10.97.0.1/32 on lo stands for the network
@@ -26,15 +31,36 @@
 #     charon did not do that.
 #   - posternd stops cleanly
 set -euo pipefail
+MODE=${1:-}
+[ $# -gt 0 ] && shift
+case $MODE in
+    direct | nat) ;;
+    *) echo "usage: $0 direct|nat POSTERND" >&2; exit 1 ;;
+esac
 source "$(dirname "$0")/lib.sh"
+PI_NAME=$PI_NAME-$MODE
 pi_init "$@"
 pi_need_posternd
-pi_setup_pair
+if [ "$MODE" = direct ]; then
+    pi_setup_pair
+    OLD_B=$IP_B      # b as a sees it, before and after
+    NEW_B=192.0.2.77
+else
+    pi_setup_nat
+    # The direct link, preferred for a's address until its address goes.
+    ip link add vethd netns "$NS_A" type veth peer name vethd netns "$NS_B"
+    ip -n "$NS_A" addr add 203.0.113.1/24 dev vethd
+    ip -n "$NS_B" addr add 203.0.113.2/24 dev vethd
+    ip -n "$NS_A" link set vethd up
+    ip -n "$NS_B" link set vethd up
+    ip -n "$NS_B" route add "$IP_A/32" via 203.0.113.1 dev vethd
+    OLD_B=203.0.113.2
+    NEW_B=$IP_R_OUT
+fi
 
 POSTERN_CLI=$(dirname "$POSTERND")/postern
 [ -x "$POSTERN_CLI" ] || fail "no postern CLI next to $POSTERND"
 BEHIND=10.97.0.1
-NEW_B=192.0.2.77
 ip -n "$NS_A" addr add "$BEHIND/32" dev lo
 
 posternd_conf "$WORK/postern.toml" 'dataplane = "userspace"'
@@ -96,7 +122,7 @@ charon_load b
 charon_initiate b net
 sa_snapshot b
 expect_sa b 'state' ESTABLISHED
-expect_sa b 'local-host' "$IP_B"
+expect_sa b 'local-host' "$OLD_B"
 expect_sa_match b 'local-vips' '10\.99\.0\.[0-9]+'
 VIP=$(sa_get b 'local-vips')
 UNIQUE=$(sa_get b 'uniqueid')
@@ -110,7 +136,7 @@ ctl() { "$POSTERN_CLI" --socket "$WORK/postern.ctl.sock" "$@"; }
 PI_LOGS+=("$WORK/sa-before.txt" "$WORK/sa-after.txt" "$WORK/ping.log")
 ctl sa list >"$WORK/sa-before.txt" 2>&1 || fail "postern sa list failed: $(cat "$WORK/sa-before.txt")"
 sed "s/^/  [sa list before] /" "$WORK/sa-before.txt" >&2
-grep -q "$IP_B" "$WORK/sa-before.txt" || fail "postern sa list does not show $IP_B"
+grep -q "$OLD_B" "$WORK/sa-before.txt" || fail "postern sa list does not show $OLD_B"
 grep -q "$VIP" "$WORK/sa-before.txt" || fail "postern sa list does not show $VIP"
 
 # --- ping across the move ---
@@ -118,13 +144,18 @@ ip netns exec "$NS_B" ping -i 0.2 -c 60 -W 1 -I "$VIP" "$BEHIND" >"$WORK/ping.lo
 PING=$!
 PI_PIDS+=("$PING")
 sleep 3
-pi_log "moving $NS_B's link from $IP_B to $NEW_B"
-# The new address stays when the old (primary) one goes.
-ip netns exec "$NS_B" sysctl -qw net.ipv4.conf.veth0.promote_secondaries=1
-ip -n "$NS_B" addr add "$NEW_B/24" dev veth0
-ip -n "$NS_B" addr del "$IP_B/24" dev veth0
+if [ "$MODE" = direct ]; then
+    pi_log "moving $NS_B's link from $OLD_B to $NEW_B"
+    # The new address stays when the old (primary) one goes.
+    ip netns exec "$NS_B" sysctl -qw net.ipv4.conf.veth0.promote_secondaries=1
+    ip -n "$NS_B" addr add "$NEW_B/24" dev veth0
+    ip -n "$NS_B" addr del "$OLD_B/24" dev veth0
+else
+    pi_log "$NS_B loses its direct address $OLD_B: behind the NAT from now on"
+    ip -n "$NS_B" addr del "$OLD_B/24" dev vethd
+fi
 wait_for 15 "posternd to follow the client to $NEW_B" \
-    grep -q "MOBIKE: peer moved from $IP_B:[0-9]* to $NEW_B" "$WORK/posternd.log"
+    grep -q "MOBIKE: peer moved from $OLD_B:[0-9]* to $NEW_B" "$WORK/posternd.log"
 wait "$PING" || true
 sed "s/^/  [ping] /" "$WORK/ping.log" >&2
 received=$(sed -nE 's/.* ([0-9]+) received.*/\1/p' "$WORK/ping.log")
@@ -162,7 +193,12 @@ pi_log "ok: postern sa list shows $NEW_B, $VIP, mobike true"
 sa_snapshot b
 show_sas b
 expect_sa b 'state' ESTABLISHED
-expect_sa b 'local-host' "$NEW_B"
+if [ "$MODE" = direct ]; then
+    expect_sa b 'local-host' "$NEW_B"
+else
+    expect_sa b 'local-host' "$IP_B_NAT"
+    expect_sa b 'nat-local' yes
+fi
 expect_sa b 'remote-host' "$IP_A"
 expect_sa b 'uniqueid' "$UNIQUE"
 expect_sa b 'local-vips' "$VIP"
@@ -190,4 +226,4 @@ fi
 pi_log "ok: same IKE SA ($UNIQUE), posternd moved CHILD_SA $SPI_IN/$SPI_OUT, client now at $NEW_B"
 
 posternd_stop
-pass "strongSwan client moved $IP_B -> $NEW_B with MOBIKE; tunnel, virtual IP and ping kept"
+pass "strongSwan client moved $OLD_B -> $NEW_B ($MODE) with MOBIKE; tunnel, virtual IP and ping kept"
