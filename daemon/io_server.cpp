@@ -117,7 +117,33 @@ void Server::start_initiators() {
                 .info("{}: initiating to {} from {}", conn.name,
                       Endpoint{*remote, conn.remote_port}.to_string(), local.to_string());
         apply(out);
+        if (!address_watch_) {
+            address_watch_ =
+                std::make_unique<AddressWatch>(io_, [this] { on_addresses_changed(); });
+            if (auto ok = address_watch_->start(); !ok) {
+                logger(Subsystem::Net)
+                    .warn("not watching local addresses (MOBIKE as initiator): {}", ok.error());
+                address_watch_.reset();
+            }
+        }
     }
+}
+
+void Server::on_addresses_changed() {
+    ike::Actions out;
+    const auto now = ike::Clock::now();
+    for (const auto& sa : engine_.list()) {
+        if (sa.role != ike::sa::Role::Initiator || !sa.mobike ||
+            sa.state != ike::sa::IkeSaState::Established)
+            continue;
+        auto src = source_address_for(sa.remote.address);
+        if (!src || *src == sa.local.address) continue;
+        logger(Subsystem::Net)
+            .info("IKE SA {}: the route to {} now leaves from {} (was {}): MOBIKE update", sa.id,
+                  sa.remote.address.to_string(), src->to_string(), sa.local.address.to_string());
+        engine_.local_address_changed(sa.id, Endpoint{*src, 0}, now, out);
+    }
+    apply(out);
 }
 
 void Server::run() {
