@@ -327,6 +327,7 @@ void read_connection(TableReader& r, Config& c, Connection& conn) {
                "start = true needs remote_addrs (where to connect)");
     r.boolean("fragmentation", conn.fragmentation);
     r.boolean("encap", conn.encap);
+    r.boolean("mobike", conn.mobike);
     r.boolean("client_to_client", conn.client_to_client);
     if (r.table().get("max_ike_sas_per_identity")) {
         std::uint32_t max = 0;

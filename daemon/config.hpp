@@ -74,6 +74,7 @@ struct Connection {
     bool start = false;
     bool fragmentation = true;
     bool encap = false;             // force ESP-in-UDP (fake NAT-D)
+    bool mobike = true;             // MOBIKE (RFC 4555)
     bool client_to_client = false;  // clients of this connection may reach each other
     // IKE SAs one identity may hold on this connection (0 = no limit); unset: the server's.
     std::optional<std::uint32_t> max_ike_sas_per_identity;

@@ -178,6 +178,7 @@ json ControlService::sa_json(const ike::IkeSaInfo& sa, ike::TimePoint now) const
         {"local", sa.local.to_string()},
         {"peer", sa.remote.to_string()},
         {"nat", {{"local", sa.nat_local}, {"remote", sa.nat_remote}}},
+        {"mobike", sa.mobike},
         {"spi_i", hex(sa.spi_i.value(), 16)},
         {"spi_r", hex(sa.spi_r.value(), 16)},
         {"virtual_ips", vips},

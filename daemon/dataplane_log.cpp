@@ -80,6 +80,33 @@ bool RecordingDataPlane::counters(EspSpi spi, bool inbound, SaCounters& out) {
     return sas_.count({spi.value(), inbound}) > 0;
 }
 
+namespace {
+std::string move_text(EspSpi spi, bool inbound, const Endpoint& src, const Endpoint& dst,
+                      bool udp_encap) {
+    return std::string(inbound ? "inbound" : "outbound") + " ESP SA " + spi_hex(spi) + " to " +
+           src.to_string() + " -> " + dst.to_string() + (udp_encap ? " (ESP in UDP)" : "");
+}
+}  // namespace
+
+bool RecordingDataPlane::move(EspSpi spi, bool inbound, const Endpoint& src, const Endpoint& dst,
+                              bool udp_encap, std::string& error) {
+    if (!sas_.count({spi.value(), inbound})) {
+        error = (inbound ? "inbound" : "outbound") + std::string(" SA ") + spi_hex(spi) +
+                " is not installed";
+        return false;
+    }
+    logger(Subsystem::Dp).info("move {}", move_text(spi, inbound, src, dst, udp_encap));
+    return true;
+}
+
+bool LoggedDataPlane::move(EspSpi spi, bool inbound, const Endpoint& src, const Endpoint& dst,
+                           bool udp_encap, std::string& error) {
+    if (!inner_.move(spi, inbound, src, dst, udp_encap, error)) return false;
+    logger(Subsystem::Dp).info("move {} ({})", move_text(spi, inbound, src, dst, udp_encap),
+                               inner_.name());
+    return true;
+}
+
 bool LoggedDataPlane::install(const EspSaSpec& sa, std::string& error) {
     if (!inner_.install(sa, error)) return false;
     logger(Subsystem::Dp).info("install {} ({})", RecordingDataPlane::describe(sa), inner_.name());

@@ -20,6 +20,8 @@ class RecordingDataPlane : public DataPlane {
     bool install(const EspSaSpec& sa, std::string& error) override;
     bool remove(EspSpi spi, bool inbound, std::string& error) override;
     bool counters(EspSpi spi, bool inbound, SaCounters& out) override;
+    bool move(EspSpi spi, bool inbound, const Endpoint& src, const Endpoint& dst, bool udp_encap,
+              std::string& error) override;
 
     std::size_t installed() const { return sas_.size(); }
     // One line describing an SA without its keys (exposed for tests).
@@ -38,6 +40,8 @@ class LoggedDataPlane : public DataPlane {
     bool counters(EspSpi spi, bool inbound, SaCounters& out) override {
         return inner_.counters(spi, inbound, out);
     }
+    bool move(EspSpi spi, bool inbound, const Endpoint& src, const Endpoint& dst, bool udp_encap,
+              std::string& error) override;
 
   private:
     DataPlane& inner_;

@@ -321,6 +321,7 @@ struct Builder {
         e.fragmentation = conn.fragmentation;
         e.force_encap = conn.encap;
         e.max_ike_sas_per_identity = conn.max_ike_sas_per_identity;
+        e.mobike = conn.mobike;
         // Client isolation: unless client_to_client, a client of a connection with pools may
         // reach a pool address only at the gateway's own one (daemon/tun_setup.hpp); every pool
         // of the file, not only the connection's, since an authorizer may hand out any.

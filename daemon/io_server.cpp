@@ -127,7 +127,33 @@ void Server::start_initiators() {
                 .info("{}: initiating to {} from {}", conn.name,
                       Endpoint{*remote, conn.remote_port}.to_string(), local.to_string());
         apply(out);
+        if (!address_watch_) {
+            address_watch_ =
+                std::make_unique<AddressWatch>(io_, [this] { on_addresses_changed(); });
+            if (auto ok = address_watch_->start(); !ok) {
+                logger(Subsystem::Net)
+                    .warn("not watching local addresses (MOBIKE as initiator): {}", ok.error());
+                address_watch_.reset();
+            }
+        }
     }
+}
+
+void Server::on_addresses_changed() {
+    ike::Actions out;
+    const auto now = ike::Clock::now();
+    for (const auto& sa : engine_.list()) {
+        if (sa.role != ike::sa::Role::Initiator || !sa.mobike ||
+            sa.state != ike::sa::IkeSaState::Established)
+            continue;
+        auto src = source_address_for(sa.remote.address);
+        if (!src || *src == sa.local.address) continue;
+        logger(Subsystem::Net)
+            .info("IKE SA {}: the route to {} now leaves from {} (was {}): MOBIKE update", sa.id,
+                  sa.remote.address.to_string(), src->to_string(), sa.local.address.to_string());
+        engine_.local_address_changed(sa.id, Endpoint{*src, 0}, now, out);
+    }
+    apply(out);
 }
 
 void Server::run() {
@@ -390,6 +416,24 @@ void Server::apply(ike::Actions& out) {
             }
         }
     }
+    // MOBIKE: inbound remote -> local, outbound local -> remote. A CHILD_SA the data plane
+    // cannot move (the kernel data plane) is rekeyed instead, as strongSwan does: its
+    // successor is installed between the new addresses.
+    std::vector<EspSpi> unmoved;
+    for (const auto& m : out.move) {
+        for (bool inbound : {true, false}) {
+            if (!inbound && !m.move_out) continue;
+            std::string err;
+            const Endpoint& src = inbound ? m.remote : m.local;
+            const Endpoint& dst = inbound ? m.local : m.remote;
+            EspSpi spi = inbound ? m.spi_in : m.spi_out;
+            if (!dp_.move(spi, inbound, src, dst, m.udp_encap, err)) {
+                ++stats_.dataplane_errors;
+                logger(Subsystem::Dp).warn("IKE SA {}: move failed: {}", m.ike_sa, err);
+                if (unmoved.empty() || unmoved.back() != m.spi_in) unmoved.push_back(m.spi_in);
+            }
+        }
+    }
     auto& log = logger(Subsystem::Ike);
     for (const auto& e : out.events) {
         switch (e.kind) {
@@ -414,6 +458,16 @@ void Server::apply(ike::Actions& out) {
     }
     out.clear();
     arm_timer();
+    if (!unmoved.empty()) {
+        ike::Actions more;
+        for (EspSpi spi : unmoved) {
+            logger(Subsystem::Dp)
+                .info("CHILD_SA with inbound SPI {:08x} not moved by the {} data plane: rekeying it",
+                      spi.value(), dp_.name());
+            engine_.expire_child(spi, /*inbound=*/true, /*hard=*/false, ike::Clock::now(), more);
+        }
+        apply(more);
+    }
 }
 
 void Server::arm_timer() {

@@ -20,6 +20,7 @@
 #include <tl/expected.hpp>
 
 #include "daemon/address_pools.hpp"
+#include "daemon/address_watch.hpp"
 #include "daemon/config.hpp"
 #include "daemon/control_server.hpp"
 #include "daemon/io_socket.hpp"
@@ -125,6 +126,9 @@ class Server {
     };
 
     void on_datagram(const Sock& s, const Received& r);
+    // MOBIKE, our IKE SAs as initiator: the host's addresses changed; each SA whose route to
+    // its peer now leaves from another address moves there (UPDATE_SA_ADDRESSES).
+    void on_addresses_changed();
     void apply(ike::Actions& actions);
     void send(const ike::Datagram& d);
     void arm_timer();
@@ -159,6 +163,7 @@ class Server {
     // Last, so they go first: the control server's sessions refer to the service and engine.
     std::unique_ptr<control::ControlService> control_service_;
     std::unique_ptr<control::ControlServer> control_;
+    std::unique_ptr<AddressWatch> address_watch_;  // with initiated connections only
 };
 
 }  // namespace postern::daemon

@@ -180,7 +180,7 @@ std::optional<TimePoint> due(const EngineConfig& cfg, const IkeSa& sa) {
         earliest(sa.last_keepalive + cfg.nat_keepalive);
     // The rest are requests of ours: they wait for the window (one at a time, §2.3).
     if (sa.tasks.busy()) return t;
-    if (child_delete_due(sa)) earliest(sa.last_heard);
+    if (child_delete_due(sa) || sa.update_addresses_due) earliest(sa.last_heard);
     earliest(sa.rekey_at);
     for (const auto& c : sa.children)
         if (c.state == sa::ChildState::Installed) earliest(c.rekey_at);
@@ -401,7 +401,8 @@ void Engine::on_datagram(const Datagram& in, TimePoint now, Actions& out) {
                                       : nullptr;
                 if (skf && skf->fragment_number != 1) return;
                 ++stats_.retransmitted;
-                exchange::send_datagrams(ctx, sa, sa.tasks.cached_response());
+                // §2.11: back to where the request came from (a MOBIKE peer may have moved).
+                exchange::send_datagrams(ctx, in.local, in.remote, sa.tasks.cached_response());
                 return;
             }
             case sa::TaskManager::Incoming::Invalid:
@@ -440,6 +441,7 @@ void Engine::on_datagram(const Datagram& in, TimePoint now, Actions& out) {
     }
     // Authenticated from here on.
     sa.last_heard = now;
+    if (!h.response) sa.request_path = IkeSa::RequestPath{h.message_id, in.local, in.remote};
     if (auto ok = wire::check(h.exchange, h.response, m->payloads, inner); !ok) {
         if (!h.response)
             exchange::send_response(ctx, sa, h.exchange, h.message_id,
@@ -448,14 +450,23 @@ void Engine::on_datagram(const Datagram& in, TimePoint now, Actions& out) {
         return finish(true, "");
     }
     ctx.log(&sa, "received " + wire::describe(h, inner));
+    if (h.exchange == ExchangeType::IKE_AUTH) exchange::note_mobike_supported(sa, inner);
     // RFC 7296 §2.23: behind a NAT the peer's address or port may change (and it floats to
-    // 4500 after IKE_SA_INIT); follow it on every authenticated message.
-    if (in.remote != sa.remote &&
-        (sa.nat_remote || sa.nat_local || in.local.port != sa.local.port)) {
+    // 4500 after IKE_SA_INIT); follow it on every authenticated message, CHILD_SAs included.
+    // With MOBIKE the addresses change only by UPDATE_SA_ADDRESSES (RFC 4555 §3.8).
+    if (sa.mobike) {
+        if (in.remote != sa.remote && !exchange::is_update_addresses(inner))
+            ctx.log(&sa, "message from " + in.remote.to_string() +
+                             ": MOBIKE in use, addresses kept until UPDATE_SA_ADDRESSES");
+    } else if (exchange::is_update_addresses(inner)) {
+        // Not negotiated: refused by respond_update_addresses, addresses kept.
+    } else if (in.remote != sa.remote &&
+               (sa.nat_remote || sa.nat_local || in.local.port != sa.local.port)) {
         ctx.log(&sa, "peer moved to " + in.remote.to_string());
         impl.close_half(sa.spi_i.value(), sa.remote);
         sa.remote = in.remote;
         sa.local = in.local;
+        if (sa.established()) exchange::move_children(ctx, sa);
     } else if (in.local != sa.local) {
         sa.local = in.local;
     }
@@ -472,6 +483,8 @@ void Engine::on_datagram(const Datagram& in, TimePoint now, Actions& out) {
                 if (sa.state() == IkeSaState::Deleting) return finish(false, "deleted by us");
                 if (sa.request.kind == Kind::ChildDelete)
                     exchange::handle_child_delete_response(ctx, sa);
+                if (sa.request.kind == Kind::UpdateAddresses)
+                    exchange::handle_update_addresses_response(ctx, sa, inner);
                 sa.request = {};
                 return finish(true, "");
             case ExchangeType::CREATE_CHILD_SA:
@@ -496,6 +509,10 @@ void Engine::on_datagram(const Datagram& in, TimePoint now, Actions& out) {
             return finish(exchange::respond_ike_auth(ctx, sa, h.message_id, inner),
                           "authentication failed");
         case ExchangeType::INFORMATIONAL:
+            if (exchange::is_update_addresses(inner) && sa.established()) {
+                exchange::respond_update_addresses(ctx, sa, h.message_id, inner, in);
+                return finish(true, "");
+            }
             return finish(exchange::respond_informational(ctx, sa, h.message_id, inner),
                           "deleted by the peer");
         case ExchangeType::CREATE_CHILD_SA:
@@ -628,8 +645,13 @@ void Engine::start_reauth(const Ctx& ctx, IkeSa& old) {
 
 void Engine::start_work(const Ctx& ctx, IkeSa& sa) {
     // One request at a time (§2.3), most urgent first: Deletes of CHILD_SAs that are gone or
-    // replaced, rekeying the IKE SA, rekeying a CHILD_SA, a liveness check. (Reauthenticating
-    // uses another IKE SA: on_timer starts it whatever this one's window.)
+    // replaced, rekeying the IKE SA, rekeying a CHILD_SA, a liveness check. An address
+    // update (MOBIKE) goes before all of them: nothing else gets through until it is done.
+    // (Reauthenticating uses another IKE SA: on_timer starts it whatever this one's window.)
+    if (sa.update_addresses_due) {
+        exchange::start_update_addresses(ctx, sa);
+        return;
+    }
     if (child_delete_due(sa) && exchange::start_child_delete(ctx, sa)) return;
     if (ctx.now >= sa.rekey_at) {
         sa.rekey_at = TimePoint::max();  // set again by the rekey, or by its failure
@@ -744,6 +766,40 @@ bool Engine::expire_child(EspSpi spi, bool inbound, bool hard, TimePoint now, Ac
     return false;
 }
 
+std::size_t Engine::local_address_changed(std::uint64_t id, const Endpoint& local, TimePoint now,
+                                          Actions& out) {
+    Impl& impl = *impl_;
+    Ctx ctx = impl.ctx(*this, now, out);
+    std::size_t n = 0;
+    for (auto& [spi, sa] : impl.by_spi) {
+        if ((id != 0 && sa->id != id) || sa->retired || !sa->established()) continue;
+        if (sa->role != sa::Role::Initiator) continue;  // RFC 4555 §3.5: the initiator updates
+        const bool forced = sa->connection && sa->connection->emulate.mobike_unnegotiated;
+        if (!sa->mobike && !forced) {
+            ctx.log(sa.get(), "our address changed to " + local.to_string() +
+                                  ", but MOBIKE was not negotiated");
+            continue;
+        }
+        if (local.address.family() != sa->remote.address.family()) {
+            ctx.log(sa.get(), "our new address " + local.to_string() +
+                                  " is not of the peer's address family");
+            continue;
+        }
+        Endpoint next = local;
+        if (next.port == 0) next.port = sa->local.port;
+        ctx.log(sa.get(), "our address changed from " + sa->local.to_string() + " to " +
+                              next.to_string() + ": UPDATE_SA_ADDRESSES");
+        // An outstanding request is retransmitted from the new address; the update follows
+        // as soon as it is answered (RFC 4555 §3.5).
+        sa->local = next;
+        sa->update_addresses_due = true;
+        if (!sa->tasks.busy()) start_work(ctx, *sa);
+        reschedule(impl, config_, *sa);
+        ++n;
+    }
+    return n;
+}
+
 std::vector<IkeSaInfo> Engine::list() const {
     std::vector<IkeSaInfo> out;
     for (const auto& [spi, sa] : impl_->by_spi) {
@@ -763,6 +819,7 @@ std::vector<IkeSaInfo> Engine::list() const {
                     sa->children.size(),
                     sa->nat_local,
                     sa->nat_remote,
+                    sa->mobike,
                     sa->established() ? sa->user : "",
                     {},
                     sa->created,

@@ -62,6 +62,18 @@ struct RemoveChildSa {
     bool remove_out = true;  // false: the outbound SA was never installed
 };
 
+// MOBIKE (RFC 4555): the IKE SA moved, so every CHILD_SA's outer addresses move with it,
+// keys, SPIs, sequence numbers and replay windows unchanged (no rekey). The data plane
+// replaces the outer endpoints (and ESP-in-UDP on or off) of both directions.
+struct MoveChildSa {
+    std::uint64_t ike_sa;
+    std::uint32_t reqid;
+    EspSpi spi_in, spi_out;
+    Endpoint local, remote;  // the new outer addresses: inbound remote->local, outbound local->remote
+    bool udp_encap = false;
+    bool move_out = true;  // false: the outbound SA is not installed (held back by a rekey)
+};
+
 enum class EventKind {
     IkeEstablished,
     IkeDeleted,
@@ -97,11 +109,13 @@ struct Actions {
     std::vector<Datagram> send;
     std::vector<InstallChildSa> install;
     std::vector<RemoveChildSa> remove;
+    std::vector<MoveChildSa> move;
     std::vector<Event> events;
     void clear() {
         send.clear();
         install.clear();
         remove.clear();
+        move.clear();
         events.clear();
     }
 };
@@ -131,6 +145,9 @@ struct EngineStats {
     std::uint64_t dropped_init_rate = 0, dropped_half_open_address = 0,
                   dropped_half_open_total = 0, refused_sa_limit = 0, refused_cert_chain = 0,
                   dropped_garbage = 0;
+    // MOBIKE (RFC 4555): address updates applied (either role), and UPDATE_SA_ADDRESSES
+    // refused (not negotiated, NO_NATS_ALLOWED with a NAT).
+    std::uint64_t mobike_updates = 0, mobike_refused = 0;
 };
 
 // A read-only view of one CHILD_SA, for the control socket.
@@ -155,6 +172,7 @@ struct IkeSaInfo {
     std::optional<IpAddress> virtual_ip;
     std::size_t children;
     bool nat_local, nat_remote;
+    bool mobike;  // MOBIKE negotiated (RFC 4555)
     // The account the peer logged in as: the EAP identity with EAP, else the IKE identity
     // (empty until authenticated).
     std::string user;
@@ -202,6 +220,15 @@ class Engine {
     //         request of ours is outstanding). The IKE SA stays.
     // False when no CHILD_SA has that SPI (already deleted: events may cross a Delete).
     bool expire_child(EspSpi spi, bool inbound, bool hard, TimePoint now, Actions& out);
+
+    // MOBIKE (RFC 4555), initiator of the IKE SA: our address changed. Every established IKE
+    // SA we initiated with MOBIKE negotiated (`ike_sa` = 0), or that one, moves to `local`
+    // (port 0: keep the SA's port): UPDATE_SA_ADDRESSES with NAT detection and COOKIE2 goes
+    // out from the new address (as soon as no request of ours is outstanding; an outstanding
+    // one is retransmitted from the new address), and once it is answered the CHILD_SAs move
+    // (MoveChildSa). Returns how many IKE SAs will update.
+    std::size_t local_address_changed(std::uint64_t ike_sa, const Endpoint& local, TimePoint now,
+                                      Actions& out);
 
     // The IKE SAs that are connections (not a replaced one waiting for its Delete).
     std::vector<IkeSaInfo> list() const;

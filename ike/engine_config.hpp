@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ike/crypto/algorithms.hpp"
@@ -111,9 +112,13 @@ struct ConnectionConfig {
     Lifetime child_life = Lifetime::defaults();
     bool fragmentation = true;
     // Initiator: send INITIAL_CONTACT (§2.4) in the first IKE_AUTH request when no other IKE
-    // SA of this connection is up, so the peer drops what it kept of an earlier one of ours
+    // SA with the peer is up, so the peer drops what it kept of an earlier one of ours
     // (strongSwan does the same). Off only to emulate clients that never send it.
     bool initial_contact = true;
+    // MOBIKE (RFC 4555): announce MOBIKE_SUPPORTED in IKE_AUTH and, when the peer does too,
+    // accept its UPDATE_SA_ADDRESSES (responder) or send ours when our address changes
+    // (initiator, Engine::local_address_changed).
+    bool mobike = true;
     // Force ESP-in-UDP even without a NAT (strongSwan's `encap = yes`): our NAT-D source hash
     // is faked so the peer encapsulates too (RFC 7296 §2.23 allows either side to do this).
     bool force_encap = false;
@@ -129,6 +134,13 @@ struct ConnectionConfig {
                                                    // request_virtual_ip
         Bytes certreq_extra;  // appended to our CERTREQ's CA hashes (CAs the peer never heard of)
         bool send_certreq = true;  // false: no CERTREQ in IKE_AUTH (Apple, Android native)
+        // MOBIKE misbehaviour: send UPDATE_SA_ADDRESSES although MOBIKE was not negotiated,
+        // and leave COOKIE2 out of it.
+        bool mobike_unnegotiated = false;
+        bool mobike_no_cookie2 = false;
+        // Notifies (type, data) appended to our UPDATE_SA_ADDRESSES: ADDITIONAL_*_ADDRESS,
+        // NO_ADDITIONAL_ADDRESSES, NO_NATS_ALLOWED, a COOKIE2 of a wrong size, ...
+        std::vector<std::pair<NotifyType, Bytes>> mobike_update_notifies;
     };
     InitiatorExtras emulate;
 

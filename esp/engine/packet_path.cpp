@@ -71,7 +71,7 @@ DropReason PacketPath::outbound_in_place(PacketBuffer& buf) {
     const DropReason r = encapsulate(sa, slot->cipher(index_), buf);
     after_packet(*slot);
     if (r != DropReason::none) return counters_.drop(r);
-    if (!sender_.send_esp(buf.packet(), sa.src(), sa.dst(), sa.udp_encap())) {
+    if (!sender_.send_esp(buf.packet(), slot->src, slot->dst, slot->udp_encap)) {
         counters_.bump(PathStat::send_failed);
         return DropReason::no_room;
     }
@@ -98,7 +98,7 @@ DropReason PacketPath::inbound_in_place(PacketBuffer& buf, const Endpoint&, bool
     if (!slot) return counters_.drop(DropReason::unknown_spi);
     EspSa& sa = *slot->sa;
     // The two checks that keep the replay window single-writer (userspace_dataplane.hpp).
-    if (sa.udp_encap() != udp_encap) {
+    if (slot->udp_encap != udp_encap) {
         counters_.bump(PathStat::encap_mismatch);
         return DropReason::unknown_spi;
     }

@@ -124,6 +124,9 @@ tl::expected<void, std::string> SaTable::install(std::unique_ptr<EspSa> sa, std:
     }
     slot->reqid = reqid;
     slot->installed_at = monotonic_seconds();
+    slot->src = sa->src();
+    slot->dst = sa->dst();
+    slot->udp_encap = sa->udp_encap();
     slot->sa = std::move(sa);
 
     std::lock_guard lock(write_mutex_);
@@ -147,6 +150,41 @@ bool SaTable::remove(EspSpi spi, bool inbound) {
     list.erase(it);
     publish(std::move(next));
     return true;
+}
+
+tl::expected<void, std::string> SaTable::move(EspSpi spi, bool inbound, const Endpoint& src,
+                                              const Endpoint& dst, bool udp_encap) {
+    char name[48];
+    std::snprintf(name, sizeof name, "%s ESP SA 0x%08x", inbound ? "inbound" : "outbound",
+                  spi.value());
+    std::lock_guard lock(write_mutex_);
+    auto next = std::make_shared<SaTableSnapshot>(*snapshot_.load(std::memory_order_acquire));
+    auto& list = inbound ? next->inbound : next->outbound;
+    auto it = lower_bound_spi(list, spi);
+    if (it == list.end() || (*it)->sa->spi() != spi)
+        return tl::unexpected(std::string(name) + ": not installed");
+    const SaSlot& old = **it;
+    auto slot = std::make_shared<SaSlot>();
+    slot->ciphers.reserve(workers_);
+    for (unsigned w = 0; w < workers_; ++w) {
+        auto cipher = EspCipher::create(*old.sa);
+        if (!cipher) return tl::unexpected(std::string(name) + ": " + cipher.error());
+        slot->ciphers.push_back(std::move(*cipher));
+    }
+    slot->sa = old.sa;
+    slot->reqid = old.reqid;
+    slot->install_order = old.install_order;
+    slot->installed_at = old.installed_at;
+    slot->last_used.store(old.last_used.load(std::memory_order_relaxed),
+                          std::memory_order_relaxed);
+    slot->reported_events.store(old.reported_events.load(std::memory_order_relaxed),
+                                std::memory_order_relaxed);
+    slot->src = src;
+    slot->dst = dst;
+    slot->udp_encap = udp_encap;
+    list[static_cast<std::size_t>(it - list.begin())] = std::move(slot);
+    publish(std::move(next));
+    return {};
 }
 
 }  // namespace postern::esp

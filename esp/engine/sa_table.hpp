@@ -52,7 +52,13 @@ std::int64_t monotonic_seconds();
 // mutable state is atomic or owned by one worker (esp_sa.hpp), and ciphers[w] belongs to worker
 // w alone.
 struct SaSlot {
-    std::unique_ptr<EspSa> sa;
+    // Shared with the slot that replaces this one when the SA moves (MOBIKE): the sequence
+    // counter, replay window and counters carry on.
+    std::shared_ptr<EspSa> sa;
+    // The outer path: addresses and ESP-in-UDP. The EspSa's at install; a move publishes a
+    // new slot with new ones (a slot never changes once published).
+    Endpoint src, dst;
+    bool udp_encap = false;
     std::vector<EspCipher> ciphers;  // one per worker
     std::uint32_t reqid = 0;
     std::uint64_t install_order = 0;               // higher = installed later
@@ -100,6 +106,11 @@ class SaTable {
     tl::expected<void, std::string> install(std::unique_ptr<EspSa> sa, std::uint32_t reqid = 0);
     // False when no such SA is installed.
     bool remove(EspSpi spi, bool inbound);
+    // MOBIKE: the SA gets a new outer path. A new slot sharing the EspSa (sequence numbers,
+    // replay window, counters) with fresh per-worker ciphers replaces the old one; packets
+    // a worker handles before its next refresh still use the old path.
+    tl::expected<void, std::string> move(EspSpi spi, bool inbound, const Endpoint& src,
+                                         const Endpoint& dst, bool udp_encap);
 
     // The current snapshot (a shared_ptr copy: an atomic reference count increment).
     std::shared_ptr<const SaTableSnapshot> snapshot() const {

@@ -141,6 +141,14 @@ bool UserspaceDataPlane::remove(EspSpi spi, bool inbound, std::string& error) {
     return false;
 }
 
+bool UserspaceDataPlane::move(EspSpi spi, bool inbound, const Endpoint& src, const Endpoint& dst,
+                              bool udp_encap, std::string& error) {
+    auto r = table_.move(spi, inbound, src, dst, udp_encap);
+    if (r) return true;
+    error = "move " + r.error();
+    return false;
+}
+
 bool UserspaceDataPlane::counters(EspSpi spi, bool inbound, SaCounters& out) {
     auto snap = table_.snapshot();
     SaSlot* slot = inbound ? snap->find_inbound(spi) : snap->find_outbound_spi(spi);

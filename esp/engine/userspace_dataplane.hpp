@@ -183,6 +183,8 @@ class UserspaceDataPlane final : public DataPlane {
     bool install(const EspSaSpec& sa, std::string& error) override;
     bool remove(EspSpi spi, bool inbound, std::string& error) override;
     bool counters(EspSpi spi, bool inbound, SaCounters& out) override;
+    bool move(EspSpi spi, bool inbound, const Endpoint& src, const Endpoint& dst, bool udp_encap,
+              std::string& error) override;
 
     // Set before traffic flows (not synchronised with the packet path). Called on the thread
     // of the path that saw the event: it must be thread-safe.

@@ -14,6 +14,8 @@
 //   lifetimes.cpp      when SAs are rekeyed and when they die (jitter, limits)
 //   config_payload.cpp the CP payload (virtual IPs, DNS, split include)
 //   informational.cpp  INFORMATIONAL (Delete, liveness checks)
+//   mobike.cpp         MOBIKE (RFC 4555): MOBIKE_SUPPORTED, UPDATE_SA_ADDRESSES both roles,
+//                      NAT detection on the new addresses, COOKIE2
 //   messages.cpp       building, protecting and sending messages for an IKE SA
 //   spis.cpp           SPIs: random ones, wire forms
 #pragma once
@@ -102,12 +104,21 @@ wire::Header make_header(const sa::IkeSa& sa, ExchangeType exchange, bool respon
 std::vector<Bytes> encode(const Ctx& ctx, const sa::IkeSa& sa, const wire::Header& header,
                           const std::vector<wire::Payload>& inner);
 void send_datagrams(const Ctx& ctx, const sa::IkeSa& sa, const std::vector<Bytes>& datagrams);
+// The same, between the given addresses (a cached response goes back where the retransmitted
+// request came from, RFC 7296 §2.11).
+void send_datagrams(const Ctx& ctx, const Endpoint& local, const Endpoint& remote,
+                    const std::vector<Bytes>& datagrams);
 // Sends a request built by `inner` with the next message ID and arms retransmission.
 void send_request(const Ctx& ctx, sa::IkeSa& sa, ExchangeType exchange,
                   const std::vector<wire::Payload>& inner);
 // Sends a response to request `id` and caches it for retransmitted requests.
 void send_response(const Ctx& ctx, sa::IkeSa& sa, ExchangeType exchange, MessageId id,
                    const std::vector<wire::Payload>& inner);
+// The same, between the given addresses (where the request came from, when the IKE SA's
+// addresses are not those: a refused UPDATE_SA_ADDRESSES).
+void send_response_to(const Ctx& ctx, sa::IkeSa& sa, ExchangeType exchange, MessageId id,
+                      const std::vector<wire::Payload>& inner, const Endpoint& local,
+                      const Endpoint& remote);
 
 // ---- ike_init.cpp -------------------------------------------------------------------------
 // Responder: a new IKE_SA_INIT request. Returns the new SA (HalfOpen) or nullptr when the
@@ -314,5 +325,33 @@ void start_liveness_check(const Ctx& ctx, sa::IkeSa& sa);
 bool start_child_delete(const Ctx& ctx, sa::IkeSa& sa);
 // The response to our Delete of CHILD_SAs: what was left of them goes.
 void handle_child_delete_response(const Ctx& ctx, sa::IkeSa& sa);
+
+// ---- mobike.cpp ---------------------------------------------------------------------------
+// Any IKE_AUTH message of the peer: remembers its MOBIKE_SUPPORTED.
+void note_mobike_supported(sa::IkeSa& sa, const std::vector<wire::Payload>& in);
+// Responder, the IKE_AUTH response that completes it: N(MOBIKE_SUPPORTED) when the peer
+// announced it and the connection allows it.
+void answer_mobike_supported(sa::IkeSa& sa, std::vector<wire::Payload>& reply);
+// Initiator, first IKE_AUTH request: N(MOBIKE_SUPPORTED) when the connection allows it.
+void request_mobike_supported(const sa::IkeSa& sa, std::vector<wire::Payload>& request);
+// Both roles, at establishment: MOBIKE is in use when both ends announced it.
+void settle_mobike(const Ctx& ctx, sa::IkeSa& sa);
+// An INFORMATIONAL request's COOKIE2 (§3.6), copied into the response.
+void append_cookie2(const std::vector<wire::Payload>& request, std::vector<wire::Payload>& reply);
+// Any other INFORMATIONAL request with NAT-D payloads under MOBIKE (a client behind a NAT
+// checking its mapping, as strongSwan does in its liveness checks): our NAT-D for the
+// addresses the request came by.
+void answer_natd(const Ctx& ctx, const sa::IkeSa& sa, const std::vector<wire::Payload>& request,
+                 std::vector<wire::Payload>& reply);
+bool is_update_addresses(const std::vector<wire::Payload>& in);
+// Responder: UPDATE_SA_ADDRESSES received in datagram `from` (authenticated already).
+void respond_update_addresses(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
+                              const std::vector<wire::Payload>& in, const Datagram& from);
+// Initiator: UPDATE_SA_ADDRESSES from sa.local to sa.remote.
+void start_update_addresses(const Ctx& ctx, sa::IkeSa& sa);
+void handle_update_addresses_response(const Ctx& ctx, sa::IkeSa& sa,
+                                      const std::vector<wire::Payload>& in);
+// MoveChildSa for every installed CHILD_SA to the IKE SA's addresses and encapsulation.
+void move_children(const Ctx& ctx, sa::IkeSa& sa);
 
 }  // namespace postern::ike::exchange

@@ -335,6 +335,7 @@ bool continue_eap(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
         respond_child(ctx, sa, s.first_request, reply);
     }
     if (auto n = auth_lifetime(ctx, sa)) reply.push_back(std::move(*n));
+    answer_mobike_supported(sa, reply);
     send_response(ctx, sa, ExchangeType::IKE_AUTH, id, reply);
     const std::string how = std::string(s.server->method_name()) + " as " + sa.user +
                             (s.eap_only ? " (EAP-only)" : "");
@@ -367,6 +368,7 @@ void start_eap_initiator(const Ctx& ctx, sa::IkeSa& sa) {
     if (auto n = initial_contact(ctx, sa)) req.push_back(std::move(*n));
     for (auto n : c.emulate.auth_notifies)
         req.push_back(wire::make_notify(n));
+    request_mobike_supported(sa, req);
     if (c.eap_only) req.push_back(wire::make_notify(NotifyType::EAP_ONLY_AUTHENTICATION));
     request_config(ctx, sa, req);
     request_child(ctx, sa, req);

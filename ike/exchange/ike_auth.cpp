@@ -152,6 +152,7 @@ void mark_established(const Ctx& ctx, sa::IkeSa& sa, const policy::Identity& pee
                       const std::string& how) {
     sa.set_state(sa::IkeSaState::Established);
     sa.established_at = ctx.now;
+    settle_mobike(ctx, sa);
     start_ike_lifetime(ctx, sa);
     if (sa.user.empty()) sa.user = policy::to_string(peer);
     ++ctx.stats.established;
@@ -334,6 +335,7 @@ bool respond_ike_auth(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
         respond_child(ctx, sa, in, reply);
     }
     if (auto n = auth_lifetime(ctx, sa)) reply.push_back(std::move(*n));
+    answer_mobike_supported(sa, reply);
     send_response(ctx, sa, ExchangeType::IKE_AUTH, id, reply);
     mark_established(ctx, sa, peer, auth_method_text(in));
     install_children(ctx, sa);
@@ -372,6 +374,7 @@ void start_ike_auth(const Ctx& ctx, sa::IkeSa& sa) {
     if (auto n = initial_contact(ctx, sa)) ordered.push_back(std::move(*n));
     for (auto n : c.emulate.auth_notifies)
         ordered.push_back(wire::make_notify(n));
+    request_mobike_supported(sa, ordered);
     req = std::move(ordered);
     request_config(ctx, sa, req);
     request_child(ctx, sa, req);

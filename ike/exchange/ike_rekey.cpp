@@ -45,6 +45,8 @@ std::unique_ptr<sa::IkeSa> successor(const Ctx& ctx, const sa::IkeSa& old, sa::R
     n->nat_local = old.nat_local;
     n->nat_remote = old.nat_remote;
     n->nat_fake = old.nat_fake;
+    n->peer_mobike = old.peer_mobike;  // RFC 4555: MOBIKE carries over to the rekeyed IKE SA
+    n->mobike = old.mobike;
     n->remote_identity = old.remote_identity;
     n->local_identity = old.local_identity;
     n->user = old.user;

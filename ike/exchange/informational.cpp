@@ -56,6 +56,9 @@ bool respond_informational(const Ctx& ctx, sa::IkeSa& sa, MessageId id,
         return false;
     }
     if (!our_deleted.spis.empty()) reply.push_back({PayloadType::D, false, std::move(our_deleted)});
+    // RFC 4555: NAT-D answered, a COOKIE2 (a return-routability check, §3.6) echoed.
+    answer_natd(ctx, sa, inner, reply);
+    append_cookie2(inner, reply);
     send_response(ctx, sa, ExchangeType::INFORMATIONAL, id, reply);
     return true;
 }

@@ -40,8 +40,13 @@ std::vector<Bytes> encode(const Ctx& ctx, const sa::IkeSa& sa, const wire::Heade
 }
 
 void send_datagrams(const Ctx& ctx, const sa::IkeSa& sa, const std::vector<Bytes>& datagrams) {
+    send_datagrams(ctx, sa.local, sa.remote, datagrams);
+}
+
+void send_datagrams(const Ctx& ctx, const Endpoint& local, const Endpoint& remote,
+                    const std::vector<Bytes>& datagrams) {
     for (const auto& d : datagrams) {
-        ctx.out.send.push_back(Datagram{sa.local, sa.remote, d});
+        ctx.out.send.push_back(Datagram{local, remote, d});
         ++ctx.stats.sent;
     }
 }
@@ -60,10 +65,20 @@ void send_request(const Ctx& ctx, sa::IkeSa& sa, ExchangeType exchange,
 
 void send_response(const Ctx& ctx, sa::IkeSa& sa, ExchangeType exchange, MessageId id,
                    const std::vector<wire::Payload>& inner) {
+    if (sa.request_path && sa.request_path->id == id) {
+        const auto path = *sa.request_path;
+        return send_response_to(ctx, sa, exchange, id, inner, path.local, path.remote);
+    }
+    send_response_to(ctx, sa, exchange, id, inner, sa.local, sa.remote);
+}
+
+void send_response_to(const Ctx& ctx, sa::IkeSa& sa, ExchangeType exchange, MessageId id,
+                      const std::vector<wire::Payload>& inner, const Endpoint& local,
+                      const Endpoint& remote) {
     auto header = make_header(sa, exchange, true, id);
     auto datagrams = encode(ctx, sa, header, inner);
     ctx.log(&sa, "sending " + wire::describe(header, inner));
-    send_datagrams(ctx, sa, datagrams);
+    send_datagrams(ctx, local, remote, datagrams);
     sa.tasks.store_response(id, std::move(datagrams));
 }
 

@@ -55,6 +55,7 @@ struct OwnRequest {
         ChildCreate,  // CREATE_CHILD_SA for a new CHILD_SA
         ChildRekey,   // CREATE_CHILD_SA { N(REKEY_SA) } for the CHILD_SA `rekeyed`
         IkeRekey,     // CREATE_CHILD_SA for a new IKE SA
+        UpdateAddresses,  // INFORMATIONAL { N(UPDATE_SA_ADDRESSES), NAT-D, N(COOKIE2) }
     };
     Kind kind = Kind::Other;
     std::vector<EspSpi> spis;  // ChildDelete: our inbound SPIs named in the Delete
@@ -64,6 +65,7 @@ struct OwnRequest {
     std::unique_ptr<crypto::KeyExchange> ke;
     Bytes nonce;
     unsigned invalid_ke = 0;  // INVALID_KE_PAYLOAD round trips so far
+    Bytes cookie2;            // UpdateAddresses: the COOKIE2 we sent (empty: none)
 
     // A collision (§2.8.1, §2.8.2): the peer's rekey of what we are rekeying, which we
     // answered while this request was out. Who keeps which SA is decided by the four nonces
@@ -132,6 +134,19 @@ class IkeSa {
     // was faked so the peer sees a NAT too, and our CHILD_SAs are ESP-in-UDP either way.
     bool nat_fake = false;
     bool udp_encap() const { return nat_local || nat_remote || nat_fake; }
+    // MOBIKE (RFC 4555): the peer sent MOBIKE_SUPPORTED in IKE_AUTH; `mobike` once both
+    // ends announced it (our connection allows it). Initiator: our address changed and the
+    // UPDATE_SA_ADDRESSES telling the peer is still to be sent.
+    bool peer_mobike = false;
+    bool mobike = false;
+    bool update_addresses_due = false;
+    // Where the peer's latest request came from (RFC 7296 §2.11: its response goes back
+    // there, whatever the SA's addresses; a MOBIKE peer retransmits from its new address).
+    struct RequestPath {
+        MessageId id;
+        Endpoint local, remote;
+    };
+    std::optional<RequestPath> request_path;
     // CHILD_SAs (our inbound SPIs) whose data-plane state is gone (hard lifetime) and whose
     // Delete is still to be sent: sent as soon as no request of ours is outstanding.
     std::vector<EspSpi> pending_child_deletes;

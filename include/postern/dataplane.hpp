@@ -57,6 +57,14 @@ public:
     virtual bool install(const EspSaSpec& sa, std::string& error) = 0;
     virtual bool remove(EspSpi spi, bool inbound, std::string& error) = 0;
     virtual bool counters(EspSpi spi, bool inbound, SaCounters& out) = 0;
+    // MOBIKE (RFC 4555): one direction of an installed SA gets new outer addresses (`src` ->
+    // `dst`, ports used with UDP encapsulation) and ESP-in-UDP on or off; SPI, keys,
+    // sequence numbers and replay window stay. A data plane that cannot says so.
+    virtual bool move(EspSpi /*spi*/, bool /*inbound*/, const Endpoint& /*src*/,
+                      const Endpoint& /*dst*/, bool /*udp_encap*/, std::string& error) {
+        error = name() + ": moving SAs to new addresses is not supported";
+        return false;
+    }
 };
 
 }  // namespace postern

@@ -80,6 +80,7 @@ struct Node {
     // Everything the engine asked of the data plane and reported, in order.
     std::vector<ike::InstallChildSa> installed;
     std::vector<ike::RemoveChildSa> removed;
+    std::vector<ike::MoveChildSa> moved;
     std::vector<ike::Event> events;
     ike::Engine::WallClock wall_clock;  // empty: the real time
     // First octets for the next nonces this engine makes (32-octet random draws), in order;
@@ -215,6 +216,8 @@ class Network {
             from.installed.push_back(std::move(i));
         for (auto& r : out.remove)
             from.removed.push_back(r);
+        for (auto& m : out.move)
+            from.moved.push_back(m);
         for (auto& e : out.events)
             from.events.push_back(std::move(e));
     }

@@ -98,6 +98,41 @@ BOOST_AUTO_TEST_CASE(install_lookup_remove_by_spi) {
     BOOST_TEST(in->sa->spi().value() == S(0x100).value());
 }
 
+BOOST_AUTO_TEST_CASE(move_changes_the_path_and_keeps_the_sa) {
+    // MOBIKE: a moved SA gets a new slot with the new outer path; the EspSa (sequence numbers,
+    // replay window) is the same one, selectors still route to it, old snapshots keep the old
+    // path.
+    SaTable table(2);
+    const auto local = std::vector<Selector>{range("10.99.0.0", "10.99.0.255")};
+    const auto remote = std::vector<Selector>{range("10.98.0.0", "10.98.0.255")};
+    BOOST_REQUIRE(table.install(make_sa(1, false, local, remote), 9));
+    auto before = table.snapshot();
+    SaSlot* old = before->find_outbound_spi(S(1));
+    BOOST_REQUIRE(old);
+    old->sa->set_last_sequence(41);
+    const Endpoint src{*IpAddress::parse("192.0.2.2"), 4500};
+    const Endpoint dst{*IpAddress::parse("198.51.100.7"), 61000};
+    BOOST_REQUIRE(table.move(S(1), false, src, dst, true));
+    auto after = table.snapshot();
+    SaSlot* moved = after->find_outbound_spi(S(1));
+    BOOST_REQUIRE(moved);
+    BOOST_TEST(moved != old);
+    BOOST_TEST(moved->sa.get() == old->sa.get());
+    BOOST_TEST(moved->src.to_string() == "192.0.2.2:4500");
+    BOOST_TEST(moved->dst.to_string() == "198.51.100.7:61000");
+    BOOST_TEST(moved->udp_encap);
+    BOOST_TEST(moved->reqid == 9u);
+    BOOST_TEST(moved->ciphers.size() == 2u);
+    BOOST_TEST(moved->sa->next_sequence() == 42u);
+    BOOST_TEST(after->find_outbound(packet("10.99.0.1", "10.98.0.9")) == moved);
+    BOOST_TEST(!old->udp_encap);  // the old snapshot is untouched
+    BOOST_TEST(before->find_outbound_spi(S(1)) == old);
+
+    auto missing = table.move(S(2), true, src, dst, false);
+    BOOST_REQUIRE(!missing);
+    BOOST_TEST(missing.error() == "inbound ESP SA 0x00001002: not installed");
+}
+
 BOOST_AUTO_TEST_CASE(outbound_most_specific_selector_wins) {
     SaTable table;
     const auto local = std::vector<Selector>{range("10.99.0.0", "10.99.0.255")};
