@@ -251,6 +251,26 @@ BOOST_AUTO_TEST_CASE(total_half_open_cap_drops_beyond_it) {
     BOOST_TEST(!flood.send(Flood::source(5), net.now).empty());
 }
 
+BOOST_AUTO_TEST_CASE(reload_changes_the_limits) {
+    Network net;
+    auto cr = open_responder();
+    cr.half_open_limit = 1;
+    net.start(psk_initiator(net), cr);
+    Flood flood(*net.b.engine);
+    BOOST_TEST(!flood.send(Flood::source(1), net.now).empty());
+    BOOST_TEST(flood.send(Flood::source(2), net.now).empty());
+    cr.half_open_limit = 0;
+    ike::Actions out;
+    net.b.engine->reload(cr, net.now, out);
+    BOOST_TEST(!flood.send(Flood::source(3), net.now).empty());
+    cr.init_rate_per_address = 1;
+    net.b.engine->reload(cr, net.now, out);
+    BOOST_TEST(!flood.send(Flood::source(4), net.now).empty());
+    BOOST_TEST(flood.send(Flood::source(4), net.now).empty());
+    BOOST_TEST(net.b.engine->stats().dropped_half_open_total == 1u);
+    BOOST_TEST(net.b.engine->stats().dropped_init_rate == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(ike_sas_per_identity) {
     for (int per_connection : {-1, 1, 2}) {
         BOOST_TEST_CONTEXT("connection limit " << per_connection) {
