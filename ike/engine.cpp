@@ -56,8 +56,11 @@ struct Engine::Impl final : exchange::SaTable {
     std::map<std::uint64_t, std::unique_ptr<IkeSa>> by_spi;  // our SPI -> SA
     // Responder: (SPIi, peer) -> our SPI, to spot retransmitted IKE_SA_INIT requests.
     std::map<std::pair<std::uint64_t, Endpoint>, std::uint64_t> half_open;
-    // Limits on new IKE_SA_INIT requests; counts half_open's entries per address.
+    // Limits on new IKE_SA_INIT requests. They count the responder SAs not established yet
+    // (half-open, or still in IKE_AUTH such as an EAP conversation): our SPI -> the address
+    // the SA came from.
     InitAdmission admission;
+    std::map<std::uint64_t, IpAddress> unestablished;
     std::set<std::pair<TimePoint, std::uint64_t>> timers;  // (due, our SPI)
     std::map<std::uint64_t, TimePoint> scheduled;          // our SPI -> due in `timers`
 
@@ -66,8 +69,8 @@ struct Engine::Impl final : exchange::SaTable {
 
     Ctx ctx(Engine& e, TimePoint now, Actions& out) {
         config = &e.config_;
-        return Ctx{e.config_, e.stats_, pools,   random, now, out, wall_clock(),
-                   verifier,  certreq,  *this};
+        return Ctx{e.config_, e.stats_,     pools,    random,  now,
+                   out,       wall_clock(), verifier, certreq, *this};
     }
 
     // exchange::SaTable
@@ -117,10 +120,16 @@ struct Engine::Impl final : exchange::SaTable {
     }
 
     void open_half(std::uint64_t spi_i, const Endpoint& peer, std::uint64_t ours) {
-        if (half_open.emplace(std::pair{spi_i, peer}, ours).second) admission.opened(peer.address);
+        half_open.emplace(std::pair{spi_i, peer}, ours);
+        if (unestablished.emplace(ours, peer.address).second) admission.opened(peer.address);
     }
-    void close_half(std::uint64_t spi_i, const Endpoint& peer) {
-        if (half_open.erase({spi_i, peer})) admission.closed(peer.address);
+    void close_half(std::uint64_t spi_i, const Endpoint& peer) { half_open.erase({spi_i, peer}); }
+    // Established or gone: no longer counted by the admission limits.
+    void release(std::uint64_t ours) {
+        auto it = unestablished.find(ours);
+        if (it == unestablished.end()) return;
+        admission.closed(it->second);
+        unestablished.erase(it);
     }
 };
 
@@ -227,6 +236,7 @@ static void forget(Engine::Impl& impl, const IkeSa& sa) {
         impl.scheduled.erase(it);
     }
     impl.close_half(sa.spi_i.value(), sa.remote);
+    impl.release(spi);
     impl.by_spi.erase(spi);
 }
 
@@ -332,7 +342,7 @@ void Engine::on_datagram(const Datagram& in, TimePoint now, Actions& out) {
             return;
         }
         // Under a flood: dropped unanswered and counted, no event (admission.hpp).
-        switch (impl.admission.check(in.remote.address, impl.half_open.size(), now)) {
+        switch (impl.admission.check(in.remote.address, impl.unestablished.size(), now)) {
             case InitAdmission::Verdict::admit:
                 break;
             case InitAdmission::Verdict::rate_limited:
@@ -376,6 +386,7 @@ void Engine::on_datagram(const Datagram& in, TimePoint now, Actions& out) {
 
     auto finish = [&](bool alive, const std::string& why) {
         if (!alive || sa.state() == IkeSaState::Dead) return destroy(impl, ctx, sa, why);
+        if (sa.established()) impl.release(sa.local_spi().value());
         // What waited for the window (a Delete after a rekey, a rekey) goes out now.
         if (sa.established() && !sa.tasks.busy()) start_work(ctx, sa);
         reschedule(impl, config_, sa);
@@ -846,7 +857,7 @@ std::vector<IkeSaInfo> Engine::list() const {
 
 Engine::AdmissionTables Engine::admission_tables() const {
     return {impl_->admission.addresses_rated(), impl_->admission.addresses_half_open(),
-            impl_->half_open.size()};
+            impl_->unestablished.size()};
 }
 
 std::size_t Engine::ike_sa_count() const {

@@ -247,7 +247,7 @@ class Engine {
     struct AdmissionTables {
         std::size_t rated_addresses = 0;      // <= init_rate_table_size
         std::size_t half_open_addresses = 0;  // addresses with a half-open SA
-        std::size_t half_open = 0;            // half-open SAs (IKE_AUTH not yet received)
+        std::size_t half_open = 0;  // responder SAs not established yet (half-open, in IKE_AUTH)
     };
     AdmissionTables admission_tables() const;
     const EngineConfig& config() const { return config_; }

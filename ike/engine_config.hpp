@@ -193,7 +193,9 @@ struct EngineConfig {
     std::size_t cookie_threshold = 64;
     // A half-open SA (IKE_SA_INIT answered, no IKE_AUTH) is dropped after this long.
     std::chrono::seconds half_open_timeout{30};
-    // DoS protection (ike/admission.hpp). A new IKE_SA_INIT request is dropped unanswered
+    // DoS protection (ike/admission.hpp). Half-open here: a responder SA not established yet
+    // (IKE_SA_INIT answered; IKE_AUTH, an EAP conversation say, not finished). A new
+    // IKE_SA_INIT request is dropped unanswered
     // when its source address sent more than init_rate_per_address of them in the last second
     // (a token bucket; the table of addresses is bounded by init_rate_table_size), when that
     // address already has half_open_per_address half-open SAs (strongSwan's block_threshold)

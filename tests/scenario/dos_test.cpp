@@ -251,6 +251,26 @@ BOOST_AUTO_TEST_CASE(total_half_open_cap_drops_beyond_it) {
     BOOST_TEST(!flood.send(Flood::source(5), net.now).empty());
 }
 
+BOOST_AUTO_TEST_CASE(reload_changes_the_limits) {
+    Network net;
+    auto cr = open_responder();
+    cr.half_open_limit = 1;
+    net.start(psk_initiator(net), cr);
+    Flood flood(*net.b.engine);
+    BOOST_TEST(!flood.send(Flood::source(1), net.now).empty());
+    BOOST_TEST(flood.send(Flood::source(2), net.now).empty());
+    cr.half_open_limit = 0;
+    ike::Actions out;
+    net.b.engine->reload(cr, net.now, out);
+    BOOST_TEST(!flood.send(Flood::source(3), net.now).empty());
+    cr.init_rate_per_address = 1;
+    net.b.engine->reload(cr, net.now, out);
+    BOOST_TEST(!flood.send(Flood::source(4), net.now).empty());
+    BOOST_TEST(flood.send(Flood::source(4), net.now).empty());
+    BOOST_TEST(net.b.engine->stats().dropped_half_open_total == 1u);
+    BOOST_TEST(net.b.engine->stats().dropped_init_rate == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(ike_sas_per_identity) {
     for (int per_connection : {-1, 1, 2}) {
         BOOST_TEST_CONTEXT("connection limit " << per_connection) {
@@ -358,6 +378,56 @@ BOOST_AUTO_TEST_CASE(ike_sas_per_eap_identity) {
     for (const auto& sa : net.sas(net.b))
         users.insert(sa.user);
     BOOST_TEST((users == std::set<std::string>{"alice", "carol"}));
+}
+
+BOOST_AUTO_TEST_CASE(sa_in_eap_counts_as_half_open) {
+    // Until the peer has authenticated (here: stuck in its EAP conversation) its SA counts
+    // against its address's half-open cap and the total, not only until IKE_AUTH starts.
+    Network net;
+    auto ci = psk_initiator(net);
+    auto& c = ci.connections[0];
+    c.local_auth = ike::AuthClass::Eap;
+    c.remote_auth = ike::AuthClass::PublicKey;
+    c.local_id = identity("192.0.2.1");
+    c.eap_identity = "alice";
+    c.eap_password = secret("pw");
+    ci.trust_anchors = {cert("root-ca.pem")};
+    auto cr = open_responder();
+    cr.half_open_per_address = 1;
+    cr.half_open_limit = 2;
+    auto& r = cr.connections[0];
+    r.local_auth = ike::AuthClass::PublicKey;
+    r.remote_auth = ike::AuthClass::Eap;
+    r.local_chain = {cert("server-rsa.pem"), cert("intermediate-ca.pem")};
+    r.local_key = key("server-rsa.key");
+    cr.eap_users = [](std::string_view) {
+        return ike::eap::UserRecord::found(*ike::eap::nt_password_hash("pw"));
+    };
+    net.filter = [](ike::Datagram& d, const Node& from) {
+        auto m = ike::wire::parse_message(d.data);
+        // The client's EAP answers (IKE_AUTH requests after the first) never arrive.
+        return !(from.name == "initiator" && m &&
+                 m->header.exchange == ike::ExchangeType::IKE_AUTH && !m->header.response &&
+                 m->header.message_id.value() >= 2);
+    };
+    net.b.pools.add("clients", "10.99.0.0/24");
+    net.start(std::move(ci), std::move(cr));
+    establish_once(net);
+    BOOST_TEST_INFO(net.a.log() << net.b.log());
+    BOOST_REQUIRE(net.sas(net.b).size() == 1u);
+    BOOST_TEST(!net.b.has_event(EventKind::IkeEstablished));
+    BOOST_TEST(net.b.engine->admission_tables().half_open == 1u);
+    Flood flood(*net.b.engine);
+    BOOST_TEST(flood.send(net.a.address, net.now).empty());
+    BOOST_TEST(net.b.engine->stats().dropped_half_open_address == 1u);
+    BOOST_TEST(!flood.send(Flood::source(1), net.now).empty());
+    BOOST_TEST(flood.send(Flood::source(2), net.now).empty());
+    BOOST_TEST(net.b.engine->stats().dropped_half_open_total == 1u);
+    // Once it ends (established at last, or timed out), it no longer counts.
+    net.filter = nullptr;
+    net.advance(31s, 1s);
+    BOOST_TEST(net.b.engine->admission_tables().half_open == 0u);
+    BOOST_TEST(net.b.engine->admission_tables().half_open_addresses == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(certificate_chain_caps) {
