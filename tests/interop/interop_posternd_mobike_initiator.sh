@@ -18,63 +18,7 @@ pi_need_posternd
 pi_setup_pair
 NEW_A=192.0.2.66
 
-# the responder first, so posternd's first IKE_SA_INIT finds it
-charon_start b "$NS_B"
-cat >"$WORK/b/swanctl/swanctl.conf" <<EOF
-connections {
-    branches {
-        version = 2
-        local_addrs = $IP_B
-        proposals = aes256gcm16-prfsha256-x25519
-        pools = pool4
-        local {
-            auth = psk
-            id = b.postern.test
-        }
-        remote {
-            auth = psk
-            id = branch.postern.test
-        }
-        children {
-            net {
-                local_ts = $NET_B/32
-                esp_proposals = aes256gcm16
-            }
-        }
-    }
-}
-pools {
-    pool4 {
-        addrs = 10.98.0.0/28
-    }
-}
-secrets {
-    ike-branch {
-        id-1 = b.postern.test
-        id-2 = branch.postern.test
-        secret = "$PI_PSK"
-    }
-}
-EOF
-charon_load b
-
-posternd_conf "$WORK/postern.toml"
-cat >>"$WORK/postern.toml" <<EOF
-[[connections]]
-name = "uplink"
-local_id = "branch.postern.test"
-remote_id = "b.postern.test"
-local_auth = "psk"
-remote_auth = "psk"
-psk = "$PI_PSK"
-remote_addrs = ["$IP_B"]
-start = true
-mobike = true
-request_virtual_ip = true
-ike_proposals = ["aes256gcm16-prfsha256-x25519"]
-esp_proposals = ["aes256gcm16"]
-remote_ts = ["$NET_B/32"]
-EOF
+initiator_uplink_setup "mobike = true"
 posternd_start "$NS_A" "$WORK/postern.toml"
 
 wait_for 20 "posternd's IKE SA to be ESTABLISHED at charon b" ike_established b
