@@ -85,39 +85,11 @@ posternd_start "$NS_A" "$WORK/postern.toml"
 wait_for 5 "postern0 in $NS_A" ip -n "$NS_A" link show postern0
 
 charon_start b "$NS_B"
-cat >"$WORK/b/swanctl/swanctl.conf" <<EOF
-connections {
-    home {
-        version = 2
-        remote_addrs = $IP_A
-        proposals = aes256gcm16-prfsha256-x25519
-        encap = yes
-        mobike = yes
-        vips = 0.0.0.0
-        local {
-            auth = psk
-            id = b.postern.test
-        }
-        remote {
-            auth = psk
-            id = vpn.postern.test
-        }
-        children {
-            net {
-                remote_ts = 10.97.0.0/24
-                esp_proposals = aes256gcm16
-            }
-        }
-    }
-}
-secrets {
-    ike-home {
-        id-1 = b.postern.test
-        id-2 = vpn.postern.test
-        secret = "$PI_PSK"
-    }
-}
-EOF
+# charon's address changes below: no local_addrs; MOBIKE on (its default, said anyway).
+charon_rw_conf b aes256gcm16 0.0.0.0 10.97.0.0/24
+sed -i '/^        local_addrs = /d; s/^        encap = yes/        encap = yes\n        mobike = yes/' \
+    "$WORK/b/swanctl/swanctl.conf"
+grep -q 'mobike = yes' "$WORK/b/swanctl/swanctl.conf" || fail "could not turn MOBIKE on in swanctl.conf"
 charon_load b
 charon_initiate b net
 sa_snapshot b

@@ -54,39 +54,7 @@ ip -n "$NS_A" route show 10.99.0.0/24 | grep -q 'dev postern0' \
 pi_log "ok: postern0 up, MTU 1400, route 10.99.0.0/24 dev postern0"
 
 charon_start b "$NS_B"
-cat >"$WORK/b/swanctl/swanctl.conf" <<EOF
-connections {
-    home {
-        version = 2
-        local_addrs = $IP_B
-        remote_addrs = $IP_A
-        proposals = aes256gcm16-prfsha256-x25519
-        encap = yes
-        vips = 0.0.0.0
-        local {
-            auth = psk
-            id = b.postern.test
-        }
-        remote {
-            auth = psk
-            id = vpn.postern.test
-        }
-        children {
-            net {
-                remote_ts = 10.97.0.0/24
-                esp_proposals = aes256gcm16
-            }
-        }
-    }
-}
-secrets {
-    ike-home {
-        id-1 = b.postern.test
-        id-2 = vpn.postern.test
-        secret = "$PI_PSK"
-    }
-}
-EOF
+charon_rw_conf b aes256gcm16 0.0.0.0 10.97.0.0/24
 charon_load b
 charon_initiate b net
 sa_snapshot b
