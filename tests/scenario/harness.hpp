@@ -108,6 +108,15 @@ struct Node {
     }
 };
 
+// Whether one of n's events (log lines included) contains `text`, and in how many.
+inline std::size_t count_logged(const Node& n, const std::string& text) {
+    std::size_t k = 0;
+    for (const auto& e : n.events)
+        k += e.text.find(text) != std::string::npos;
+    return k;
+}
+inline bool logged(const Node& n, const std::string& text) { return count_logged(n, text) > 0; }
+
 class Network {
   public:
     // Return false to drop the datagram; may modify it (tamper, NAT rewrite).

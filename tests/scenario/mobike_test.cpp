@@ -46,18 +46,7 @@ std::size_t move_client(Network& net, const Endpoint& to) {
     return n;
 }
 
-bool logged(const Node& n, const std::string& text) {
-    for (const auto& e : n.events)
-        if (e.text.find(text) != std::string::npos) return true;
-    return false;
-}
 
-std::size_t count_logged(const Node& n, const std::string& text) {
-    std::size_t k = 0;
-    for (const auto& e : n.events)
-        k += e.text.find(text) != std::string::npos;
-    return k;
-}
 
 // Messages of one exchange type put on the wire so far.
 std::size_t count_exchange(const Network& net, ike::ExchangeType t) {

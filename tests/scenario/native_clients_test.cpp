@@ -90,10 +90,6 @@ ike::EngineConfig eap_initiator(Network& net, const std::vector<std::string>& ik
     return ci;
 }
 
-bool logged(const Node& n, const std::string& text) {
-    return std::any_of(n.events.begin(), n.events.end(),
-                       [&](const ike::Event& e) { return e.text.find(text) != std::string::npos; });
-}
 
 // The payload list of the CP in the first log line of `n` containing `prefix` ("CPRQ(" or
 // "CPRP("), e.g. "ADDR DNS NBNS 23456".

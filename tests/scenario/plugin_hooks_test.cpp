@@ -42,11 +42,6 @@ class MapPsk final : public plugin::PskSource {
     }
 };
 
-// The CP reply's attributes the initiator logged, as text.
-bool logged(const Node& n, const std::string& text) {
-    return n.log().find(text) != std::string::npos;
-}
-
 void start(Network& net, std::vector<std::shared_ptr<plugin::Authorizer>> authorizers) {
     auto cr = psk_responder();
     cr.authorizers = std::move(authorizers);

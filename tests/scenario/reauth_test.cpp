@@ -51,18 +51,7 @@ void establish(Network& net, Setup s) {
     BOOST_REQUIRE(net.b.has_event(EventKind::IkeEstablished));
 }
 
-bool logged(const Node& n, const std::string& text) {
-    for (const auto& e : n.events)
-        if (e.text.find(text) != std::string::npos) return true;
-    return false;
-}
 
-std::size_t count_logged(const Node& n, const std::string& text) {
-    std::size_t k = 0;
-    for (const auto& e : n.events)
-        k += e.text.find(text) != std::string::npos;
-    return k;
-}
 
 }  // namespace
 
