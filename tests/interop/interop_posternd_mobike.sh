@@ -67,20 +67,11 @@ posternd_conf "$WORK/postern.toml" 'dataplane = "userspace"'
 cat >>"$WORK/postern.toml" <<EOF
 [pools.clients]
 ipv4 = "10.99.0.0/24"
-
-[[connections]]
-name = "roam"
-local_id = "vpn.postern.test"
-remote_id = "b.postern.test"
-local_auth = "psk"
-remote_auth = "psk"
-psk = "$PI_PSK"
-ike_proposals = ["aes256gcm16-prfsha256-x25519"]
-esp_proposals = ["aes256gcm16"]
-pools = ["clients"]
-local_ts = ["10.97.0.0/24"]
-mobike = true
 EOF
+posternd_psk_conn "$WORK/postern.toml" roam vpn.postern.test b.postern.test '"aes256gcm16"' \
+    'pools = ["clients"]
+local_ts = ["10.97.0.0/24"]
+mobike = true'
 posternd_start "$NS_A" "$WORK/postern.toml"
 wait_for 5 "postern0 in $NS_A" ip -n "$NS_A" link show postern0
 

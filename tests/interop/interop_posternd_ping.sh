@@ -31,19 +31,10 @@ posternd_conf "$WORK/postern.toml" 'dataplane = "userspace"'
 cat >>"$WORK/postern.toml" <<EOF
 [pools.clients]
 ipv4 = "10.99.0.0/24"
-
-[[connections]]
-name = "ping"
-local_id = "vpn.postern.test"
-remote_id = "b.postern.test"
-local_auth = "psk"
-remote_auth = "psk"
-psk = "$PI_PSK"
-ike_proposals = ["aes256gcm16-prfsha256-x25519"]
-esp_proposals = ["aes256gcm16"]
-pools = ["clients"]
-local_ts = ["10.97.0.0/24"]
 EOF
+posternd_psk_conn "$WORK/postern.toml" ping vpn.postern.test b.postern.test '"aes256gcm16"' \
+    'pools = ["clients"]
+local_ts = ["10.97.0.0/24"]'
 posternd_start "$NS_A" "$WORK/postern.toml"
 
 wait_for 5 "postern0 in $NS_A" ip -n "$NS_A" link show postern0
