@@ -54,6 +54,16 @@ void establish(Network& net, Setup s) {
     BOOST_REQUIRE(net.b.has_event(EventKind::IkeEstablished));
 }
 
+// Drops the n-th datagram (0-based) put on the wire from now on, once; `done` says it happened.
+Network::Filter lose_nth(Network& net, std::size_t n, bool& done) {
+    const std::size_t start = net.wire.size();
+    return [&net, &done, start, n](ike::Datagram&, const Node&) {
+        if (done || net.wire.size() - start != n + 1) return true;
+        done = true;
+        return false;
+    };
+}
+
 // The SPIs a node's data plane holds now, by direction.
 std::multiset<std::uint32_t> live(const Node& n, bool inbound) {
     std::multiset<std::uint32_t> s;
@@ -337,13 +347,8 @@ BOOST_DATA_TEST_CASE(child_rekey_survives_each_lost_message, boost::unit_test::d
                      n) {
     Network net;
     establish(net, configs(net, life(60s), never(), never(), never()));
-    const std::size_t start = net.wire.size();
     bool done = false;
-    net.filter = [&](ike::Datagram&, const Node&) {
-        if (done || net.wire.size() - start != static_cast<std::size_t>(n) + 1) return true;
-        done = true;
-        return false;
-    };
+    net.filter = lose_nth(net, static_cast<std::size_t>(n), done);
     net.advance(61s);
     net.advance(20s);
     BOOST_TEST(done);
@@ -355,13 +360,8 @@ BOOST_DATA_TEST_CASE(child_rekey_survives_each_lost_message, boost::unit_test::d
 BOOST_DATA_TEST_CASE(ike_rekey_survives_each_lost_message, boost::unit_test::data::xrange(4), n) {
     Network net;
     establish(net, configs(net, never(), never(), life(100s), never()));
-    const std::size_t start = net.wire.size();
     bool done = false;
-    net.filter = [&](ike::Datagram&, const Node&) {
-        if (done || net.wire.size() - start != static_cast<std::size_t>(n) + 1) return true;
-        done = true;
-        return false;
-    };
+    net.filter = lose_nth(net, static_cast<std::size_t>(n), done);
     net.advance(101s);
     // A lost answer to the Delete of the old SA leaves it with its initiator until the
     // retransmissions give up (the peer forgot it), about 45 s.
