@@ -10,9 +10,10 @@
 //     without the busy handler ever running (SQLite refuses the upgrade to avoid a deadlock);
 //   - synchronous=FULL by default: in WAL mode NORMAL already survives a crash or kill -9 of
 //     the process (a committed transaction is in the WAL file, which the OS keeps), but the
-//     last commits can be lost when the machine loses power. Writes are rare (a user change,
-//     a lease or audit row per login), so paying one fsync per commit for "a committed user
-//     or lease is never lost" is cheap. Durability::normal is there for benchmarks.
+//     last commits can be lost when the machine loses power. The CLI's writes are rare (a
+//     user change), so it pays one fsync per commit. posternd (the sqlite-users plugin) opens
+//     with Durability::normal: it writes a lease and an audit row per login, and an fsync each
+//     would cap a rush of logins at the disk's flush rate.
 //
 // A Database and its Statements are used by one thread at a time; another thread or process
 // opens its own Database on the same file.

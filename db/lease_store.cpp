@@ -64,15 +64,25 @@ Result<std::optional<IpAddress>> LeaseStore::acquire(std::string_view pool,
         chosen = *a;
     }
     // 3. The first never-used address. Each step past a used address costs one indexed
-    // lookup, so this is bounded by the number of leases, never by the pool's size.
-    for (auto a = chosen ? std::nullopt : range.next(std::nullopt); !chosen && a;
-         a = range.next(a)) {
+    // lookup, so this is bounded by the number of leases, never by the pool's size; with
+    // range.used_through it starts where the last walk ended (O(1) lookups amortised).
+    std::optional<IpAddress> walked;  // the last address the walk found with a row
+    bool fresh = false;               // chosen by this walk
+    const std::optional<IpAddress> from =
+        range.used_through && *range.used_through ? *range.used_through : std::nullopt;
+    for (auto a = chosen ? std::nullopt : range.next(from); !chosen && a; a = range.next(a)) {
         lookup->bind(1, pool).bind(2, a->to_string());
         auto row = lookup->step();
         if (!row) return tl::unexpected(row.error());
-        if (!*row) chosen = a;
+        if (!*row) {
+            chosen = a;
+            fresh = true;
+        } else {
+            walked = a;
+        }
         lookup->reset();
     }
+    if (range.used_through && walked) *range.used_through = walked;
     // 4. The address released longest ago, whoever had it.
     if (!chosen) {
         auto st = db_.prepare(
@@ -99,6 +109,7 @@ Result<std::optional<IpAddress>> LeaseStore::acquire(std::string_view pool,
     take->bind(4, identity).bind(5, db_.now());
     if (auto r = take->run(); !r) return tl::unexpected(r.error());
     if (auto r = tx->commit(); !r) return tl::unexpected(r.error());
+    if (fresh && range.used_through) *range.used_through = chosen;
     return chosen;
 }
 

@@ -34,6 +34,11 @@ struct AddressRange {
     // The pool's addresses in order: next(nullopt) is the first, next(a) the one after a;
     // nullopt past the last.
     std::function<std::optional<IpAddress>(const std::optional<IpAddress>&)> next;
+    // Optional, in and out: every address of the range up to and including *used_through has
+    // a row already (rows are never deleted, only released), so the walk for a never-used
+    // address (step 3) starts after it, and acquire() moves it forward. Without it that walk
+    // starts at the first address: one lookup per lease ever made, for every acquire.
+    std::optional<IpAddress>* used_through = nullptr;
 };
 
 struct Lease {

@@ -98,8 +98,19 @@ CREATE INDEX audit_log_by_time ON audit_log (at);
 CREATE INDEX audit_log_by_user ON audit_log (user_name, id);
 )sql";
 
+// Schema version 2: lease lookups that stay O(log n) with many leases. release() takes
+// max(release_seq) of the whole table (an index of its own, not a scan), and acquire()'s "this
+// identity's latest released address" reads one index entry even when thousands of SAs share
+// an identity (a certificate or PSK identity used by every device of a team).
+constexpr const char* kSchemaV2 = R"sql(
+CREATE INDEX leases_by_release_seq ON leases (release_seq);
+DROP INDEX leases_by_identity;
+CREATE INDEX leases_by_identity ON leases (pool, identity, family, active, release_seq);
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "users, groups, PSKs, leases, audit log", kSchemaV1},
+    Migration{2, "lease indexes for many leases", kSchemaV2},
 };
 
 }  // namespace

@@ -62,7 +62,9 @@ std::optional<IpAddress> PersistentPools::acquire(const std::string& pool,
     if (it == pools_.end()) return std::nullopt;
     for (const auto& p : it->second) {
         if (p.cidr().network.family() != family) continue;
-        auto a = leases_.acquire(pool, identity, range_of(p), requested);
+        AddressRange range = range_of(p);
+        range.used_through = &used_through_[{pool, family}];
+        auto a = leases_.acquire(pool, identity, range, requested);
         if (!a) {
             report(a.error());
             return std::nullopt;

@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <map>
+#include <utility>
 #include <optional>
 #include <string>
 #include <vector>
@@ -57,6 +58,9 @@ class PersistentPools : public ike::AddressPools {
     LeaseStore leases_;
     ErrorSink on_error_;
     std::map<std::string, std::vector<ike::policy::AddressPool>> pools_;
+    // Per pool name and family: AddressRange::used_through, where the walk for a never-used
+    // address resumes.
+    std::map<std::pair<std::string, IpAddress::Family>, std::optional<IpAddress>> used_through_;
 };
 
 }  // namespace postern::db

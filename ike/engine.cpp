@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <ctime>
 #include <set>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "ike/admission.hpp"
 #include "ike/crypto/verifier.hpp"
@@ -63,6 +65,12 @@ struct Engine::Impl final : exchange::SaTable {
     std::map<std::uint64_t, IpAddress> unestablished;
     std::set<std::pair<TimePoint, std::uint64_t>> timers;  // (due, our SPI)
     std::map<std::uint64_t, TimePoint> scheduled;          // our SPI -> due in `timers`
+    // Indexes, so that nothing done per message or per login scans every SA: the SAs of an
+    // id (a rekeyed IKE SA keeps its id: the retired one and its successor), and the SAs of a
+    // user (IkeSa::user, filed once it is known: after each exchange, see file_user).
+    std::unordered_multimap<std::uint64_t, IkeSa*> by_id_index;
+    std::unordered_map<std::string, std::unordered_set<IkeSa*>> by_user;
+    std::unordered_map<const IkeSa*, std::string> filed_user;  // SA -> its key in by_user
 
     std::shared_ptr<const plugin::CertificateVerifier> verifier;
     std::optional<wire::Payload> certreq;
@@ -84,8 +92,8 @@ struct Engine::Impl final : exchange::SaTable {
                                const std::string& user) override;
     std::optional<sa::VirtualIp> take_virtual_ip(const IkeSa& fresh, const std::string& user,
                                                  const IpAddress& address) override {
-        for (auto& [spi, other] : by_spi) {
-            if (other.get() == &fresh || other->retired || !other->established()) continue;
+        for (IkeSa* other : sas_of(user)) {
+            if (other == &fresh || other->retired || !other->established()) continue;
             if (other->connection != fresh.connection || other->user != user) continue;
             auto& v = other->virtual_ips;
             auto it = std::find_if(v.begin(), v.end(),
@@ -98,9 +106,42 @@ struct Engine::Impl final : exchange::SaTable {
         return std::nullopt;
     }
     IkeSa* by_id(std::uint64_t id) override {
-        for (auto& [spi, sa] : by_spi)
-            if (sa->id == id && !sa->retired) return sa.get();
+        auto [first, last] = by_id_index.equal_range(id);
+        for (auto it = first; it != last; ++it)
+            if (!it->second->retired) return it->second;
         return nullptr;
+    }
+    // Takes a new SA into the tables (not the timer queue: reschedule).
+    IkeSa& insert(std::unique_ptr<IkeSa> sa) {
+        IkeSa& ref = *sa;
+        by_id_index.emplace(ref.id, &ref);
+        by_spi.emplace(ref.local_spi().value(), std::move(sa));
+        file_user(ref);
+        return ref;
+    }
+    // Files the SA under its user, once known or when it changed.
+    void file_user(const IkeSa& sa) {
+        auto it = filed_user.find(&sa);
+        if (it != filed_user.end() && it->second == sa.user) return;
+        unfile_user(sa);
+        if (sa.user.empty()) return;
+        by_user[sa.user].insert(const_cast<IkeSa*>(&sa));
+        filed_user.emplace(&sa, sa.user);
+    }
+    void unfile_user(const IkeSa& sa) {
+        auto it = filed_user.find(&sa);
+        if (it == filed_user.end()) return;
+        if (auto u = by_user.find(it->second); u != by_user.end()) {
+            u->second.erase(const_cast<IkeSa*>(&sa));
+            if (u->second.empty()) by_user.erase(u);
+        }
+        filed_user.erase(it);
+    }
+    // The SAs filed under `user` (a copy: callers may destroy some of them).
+    std::vector<IkeSa*> sas_of(const std::string& user) const {
+        auto it = by_user.find(user);
+        if (it == by_user.end()) return {};
+        return {it->second.begin(), it->second.end()};
     }
     bool has_contact(const IkeSa& sa) const override {
         for (const auto& [spi, other] : by_spi)
@@ -112,8 +153,8 @@ struct Engine::Impl final : exchange::SaTable {
     }
     std::size_t count_user(const std::string& user, const IkeSa& except) const override {
         std::size_t n = 0;
-        for (const auto& [spi, sa] : by_spi)
-            if (sa.get() != &except && sa->established() && !sa->retired && !sa->provisional &&
+        for (const IkeSa* sa : sas_of(user))
+            if (sa != &except && sa->established() && !sa->retired && !sa->provisional &&
                 sa->state() != IkeSaState::Rekeyed && sa->user == user)
                 ++n;
         return n;
@@ -218,8 +259,7 @@ static void reschedule(Engine::Impl& impl, const EngineConfig& cfg, const IkeSa&
 }
 
 IkeSa& Engine::Impl::adopt(std::unique_ptr<IkeSa> sa) {
-    IkeSa& ref = *sa;
-    by_spi.emplace(sa->local_spi().value(), std::move(sa));
+    IkeSa& ref = insert(std::move(sa));
     reschedule(*this, *config, ref);
     return ref;
 }
@@ -237,6 +277,13 @@ static void forget(Engine::Impl& impl, const IkeSa& sa) {
     }
     impl.close_half(sa.spi_i.value(), sa.remote);
     impl.release(spi);
+    impl.unfile_user(sa);
+    auto [first, last] = impl.by_id_index.equal_range(sa.id);
+    for (auto it = first; it != last; ++it)
+        if (it->second == &sa) {
+            impl.by_id_index.erase(it);
+            break;
+        }
     impl.by_spi.erase(spi);
 }
 
@@ -274,11 +321,12 @@ static void destroy(Engine::Impl& impl, const Ctx& ctx, IkeSa& sa, const std::st
 std::size_t Engine::Impl::end_duplicates(const Ctx& ctx, const IkeSa& fresh,
                                          const std::string& user) {
     std::vector<std::uint64_t> ended;
-    for (const auto& [spi, sa] : by_spi) {
-        if (sa.get() == &fresh || sa->id == fresh.id || sa->retired || !sa->established()) continue;
+    for (const IkeSa* sa : sas_of(user)) {
+        if (sa == &fresh || sa->id == fresh.id || sa->retired || !sa->established()) continue;
         if (sa->connection != fresh.connection || sa->user != user) continue;
-        ended.push_back(spi);
+        ended.push_back(sa->local_spi().value());
     }
+    std::sort(ended.begin(), ended.end());  // the order they are ended in, as before
     for (auto spi : ended) {
         IkeSa& old = *by_spi.at(spi);
         ++ctx.stats.initial_contact_replaced;
@@ -364,8 +412,7 @@ void Engine::on_datagram(const Datagram& in, TimePoint now, Actions& out) {
         ++impl.next_id;
         const std::uint64_t spi = sa->local_spi().value();
         impl.open_half(sa->spi_i.value(), sa->remote, spi);
-        IkeSa& ref = *sa;
-        impl.by_spi.emplace(spi, std::move(sa));
+        IkeSa& ref = impl.insert(std::move(sa));
         reschedule(impl, config_, ref);
         return;
     }
@@ -387,6 +434,7 @@ void Engine::on_datagram(const Datagram& in, TimePoint now, Actions& out) {
     auto finish = [&](bool alive, const std::string& why) {
         if (!alive || sa.state() == IkeSaState::Dead) return destroy(impl, ctx, sa, why);
         if (sa.established()) impl.release(sa.local_spi().value());
+        impl.file_user(sa);
         // What waited for the window (a Delete after a rekey, a rekey) goes out now.
         if (sa.established() && !sa.tasks.busy()) start_work(ctx, sa);
         reschedule(impl, config_, sa);
@@ -724,8 +772,7 @@ tl::expected<std::uint64_t, std::string> Engine::initiate(const std::string& nam
     if (sa->state() == IkeSaState::Dead)
         return tl::unexpected(std::string("cannot start IKE_SA_INIT"));
     const std::uint64_t id = sa->id;
-    IkeSa& ref = *sa;
-    impl.by_spi.emplace(sa->local_spi().value(), std::move(sa));
+    IkeSa& ref = impl.insert(std::move(sa));
     reschedule(impl, config_, ref);
     return id;
 }
@@ -733,17 +780,15 @@ tl::expected<std::uint64_t, std::string> Engine::initiate(const std::string& nam
 bool Engine::terminate(std::uint64_t id, TimePoint now, Actions& out) {
     Impl& impl = *impl_;
     Ctx ctx = impl.ctx(*this, now, out);
-    for (auto& [spi, sa] : impl.by_spi) {
-        if (sa->id != id || sa->retired) continue;
-        if (sa->established() && !sa->tasks.busy()) {
-            exchange::start_delete(ctx, *sa);
-            reschedule(impl, config_, *sa);
-        } else {
-            destroy(impl, ctx, *sa, "terminated");
-        }
-        return true;
+    IkeSa* sa = impl.by_id(id);
+    if (!sa) return false;
+    if (sa->established() && !sa->tasks.busy()) {
+        exchange::start_delete(ctx, *sa);
+        reschedule(impl, config_, *sa);
+    } else {
+        destroy(impl, ctx, *sa, "terminated");
     }
-    return false;
+    return true;
 }
 
 void Engine::abandon_all(TimePoint now, Actions& out) {
@@ -864,10 +909,19 @@ std::size_t Engine::ike_sa_count() const {
     return impl_->by_spi.size();
 }
 
+std::size_t Engine::connection_count() const {
+    std::size_t n = 0;
+    for (const auto& [spi, sa] : impl_->by_spi)
+        n += !sa->retired && !sa->provisional;
+    return n;
+}
+
 std::vector<std::uint64_t> Engine::sas_of_user(std::string_view user) const {
     std::vector<std::uint64_t> out;
-    for (const auto& [spi, sa] : impl_->by_spi)
+    for (const IkeSa* sa : impl_->sas_of(std::string(user)))
         if (sa->established() && sa->user == user) out.push_back(sa->id);
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
     return out;
 }
 

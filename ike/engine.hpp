@@ -234,6 +234,8 @@ class Engine {
     std::vector<IkeSaInfo> list() const;
     // Every IKE SA the engine holds, replaced ones included.
     std::size_t ike_sa_count() const;
+    // list().size() without building the list.
+    std::size_t connection_count() const;
     // The IKE SAs whose user (IkeSaInfo::user) is `user`, compared exactly.
     std::vector<std::uint64_t> sas_of_user(std::string_view user) const;
 

@@ -242,7 +242,15 @@ std::unique_ptr<plugin::Plugin> create(plugin::Host& host, const plugin::Setting
             return nullptr;
         }
     }
-    auto db = db::Database::open(path);
+    // posternd writes a lease and an audit row per login: synchronous=NORMAL (WAL), no fsync
+    // per commit. A crash or kill -9 of posternd loses nothing (the WAL file is the OS's);
+    // a power cut can lose the last commits, which describe SAs that died with the machine
+    // (leases are all released at the next start anyway). With FULL, logins queue behind the
+    // disk: one fsync each caps a rush at the disk's flush rate. The CLI, which changes users,
+    // keeps FULL.
+    db::Options options;
+    options.durability = db::Durability::normal;
+    auto db = db::Database::open(path, options);
     if (!db) {
         error = "server.user_db: " + path + ": " + db.error().message;
         return nullptr;
