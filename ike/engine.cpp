@@ -433,7 +433,10 @@ void Engine::on_datagram(const Datagram& in, TimePoint now, Actions& out) {
 
     auto finish = [&](bool alive, const std::string& why) {
         if (!alive || sa.state() == IkeSaState::Dead) return destroy(impl, ctx, sa, why);
-        if (sa.established()) impl.release(sa.local_spi().value());
+        if (sa.established()) {
+            impl.release(sa.local_spi().value());
+            sa.release_setup_state();
+        }
         impl.file_user(sa);
         // What waited for the window (a Delete after a rekey, a rekey) goes out now.
         if (sa.established() && !sa.tasks.busy()) start_work(ctx, sa);

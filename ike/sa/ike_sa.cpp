@@ -61,6 +61,13 @@ bool IkeSa::set_state(IkeSaState next) {
     return ok;
 }
 
+void IkeSa::release_setup_state() {
+    ke.reset();
+    Bytes().swap(init_request);
+    Bytes().swap(init_response);
+    Bytes().swap(cookie);
+}
+
 std::string IkeSa::name() const {
     return (connection ? connection->name : std::string("?")) + "[" + std::to_string(id) + "] " +
            remote.to_string();

@@ -102,6 +102,10 @@ class IkeSa {
     bool set_state(IkeSaState next);
     IkeSaState state() const { return state_; }
     bool established() const { return state_ == IkeSaState::Established; }
+    // Once established: frees what only setting up needed (the key exchange, the copies of
+    // the IKE_SA_INIT messages AUTH signed, the cookie), a few hundred octets per SA that a
+    // server holding many would otherwise keep for the SA's life.
+    void release_setup_state();
 
     // "conn[12] 192.0.2.1:500" for logs.
     std::string name() const;

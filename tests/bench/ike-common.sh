@@ -37,9 +37,10 @@ ike_bench_setup() {
             cmake -S "$POSTERN_ROOT" -B "$POSTERN_ROOT/build/bench" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
                 -DCMAKE_CXX_COMPILER=g++ -DCMAKE_C_COMPILER=gcc -DPOSTERN_TESTS=ON >/dev/null
         fi
-        log "building ike_load"
-        cmake --build "$POSTERN_ROOT/build/bench" -j "$(nproc)" --target ike_load
+        log "building ike_load esp_sa_memory"
+        cmake --build "$POSTERN_ROOT/build/bench" -j "$(nproc)" --target ike_load esp_sa_memory
     fi
+    ESP_SA_MEMORY=${ESP_SA_MEMORY:-$(dirname "$IKE_LOAD")/esp_sa_memory}
     POSTERND=$(realpath "$POSTERND")
     IKE_LOAD=$(realpath "$IKE_LOAD")
     export POSTERND
@@ -113,11 +114,12 @@ cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 # posternd_bench_conf FILE AUTH  - postern.toml of the responder.
 posternd_bench_conf() {
     local f=$1 auth=$2
-    posternd_conf "$f" 'dataplane = "userspace"
+    posternd_conf "$f" "dataplane = \"userspace\"
+${BENCH_DPD:+dpd_delay = \"${BENCH_DPD}s\"}
 cookie_threshold = 1000000
 init_rate_per_address = 0
 half_open_per_address = 0
-half_open_limit = 0'
+half_open_limit = 0"
     sed -i 's/"debug"/"info"/' "$f"
     cat >>"$f" <<EOF
 [pools.clients]
