@@ -1,10 +1,13 @@
 #include "esp/engine/sa_table.hpp"
 
+#include <openssl/rand.h>
 #include <time.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <span>
 
 namespace postern::esp {
 
@@ -38,20 +41,353 @@ int compare_span(const Selector& a, const Selector& b) {
     return std::memcmp(sa.data(), sb.data(), 16);
 }
 
-template <typename Vec>
-auto lower_bound_spi(const Vec& v, EspSpi spi) {
-    return std::lower_bound(
-        v.begin(), v.end(), spi,
-        [](const std::shared_ptr<SaSlot>& s, EspSpi k) { return s->sa->spi() < k; });
-}
-
-SaSlot* find_spi(const std::vector<std::shared_ptr<SaSlot>>& v, EspSpi spi) {
-    auto it = lower_bound_spi(v, spi);
-    return it != v.end() && (*it)->sa->spi() == spi ? it->get() : nullptr;
-}
-
 bool covers(const Selector& s, const IpAddress& address, const IpPacketInfo& p, bool dst) {
     return selector_covers(s, address, p.protocol, p.ports_known, dst ? p.dst_port : p.src_port);
+}
+
+// Whether a route covers the packet; the family checks first (the cheap rejection).
+bool route_covers(const OutboundRoute& r, const IpPacketInfo& p) {
+    return r.remote.start.family() == p.dst.family() && r.local.start.family() == p.src.family() &&
+           covers(r.remote, p.dst, p, true) && covers(r.local, p.src, p, false);
+}
+
+// A host route: the remote selector is one address, so its span is 0 (header comment).
+bool is_host(const Selector& remote) {
+    return remote.start == remote.end;
+}
+
+std::size_t family_index(IpAddress::Family family) {
+    return family == IpAddress::Family::V4 ? 0 : 1;
+}
+
+// splitmix64's finaliser: every input bit moves every output bit, so the low bits that pick
+// the bucket depend on the whole key (SPIs and virtual IPs are often sequential).
+std::uint64_t mix(std::uint64_t x) {
+    x += 0x9e3779b97f4a7c15u;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
+    return x ^ (x >> 31);
+}
+
+std::uint64_t hash_spi(std::uint32_t spi, std::uint64_t seed) {
+    return mix(spi ^ seed);
+}
+
+std::uint64_t hash_address(const IpAddress& a, std::uint64_t seed) {
+    if (a.is_v4()) return mix(a.v4_value() ^ seed);
+    std::uint64_t high = 0, low = 0;
+    std::memcpy(&high, a.bytes().data(), 8);
+    std::memcpy(&low, a.bytes().data() + 8, 8);
+    return mix(mix(high ^ seed) ^ low);
+}
+
+std::uint64_t random_seed() {
+    std::uint64_t seed = 0;
+    // Not a key: without the DRBG the table works the same, only with a guessable hash.
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(&seed), sizeof seed) != 1) {
+        const auto now = std::chrono::steady_clock::now().time_since_epoch();
+        seed = static_cast<std::uint64_t>(now.count());
+    }
+    return seed;
+}
+
+}  // namespace
+
+namespace detail {
+
+// A hash table whose buckets are immutable sorted vectors, shared between the tables of
+// successive snapshots. The table itself is immutable once published; the control plane
+// changes a private copy (copying the directory: one pointer per bucket), and a change copies
+// the one bucket it touches. Policy gives an entry's 64-bit hash (its low bits pick the
+// bucket) and the order of entries with the same hash.
+template <typename Entry, typename Policy>
+class BucketTable {
+  public:
+    // Entries sorted by hash, then by Policy::less. The hashes sit in an array of their own
+    // beside them, so that a lookup's binary search reads 8 octets per step, not an entry
+    // (an OutboundRoute is about 100).
+    struct Bucket {
+        std::vector<std::uint64_t> hashes;
+        std::vector<Entry> entries;
+    };
+
+    explicit BucketTable(std::uint64_t seed) : seed_(seed), buckets_(kMinBuckets) {}
+
+    std::size_t size() const { return size_; }
+    std::uint64_t seed() const { return seed_; }
+
+    // The entries with this hash, in order (usually one; those with another key and the
+    // same hash, astronomically rare, the caller tells apart).
+    std::span<const Entry> with_hash(std::uint64_t hash) const {
+        const Bucket* b = buckets_[index(hash)].get();
+        if (!b) return {};
+        const auto first = std::lower_bound(b->hashes.begin(), b->hashes.end(), hash);
+        auto last = first;
+        while (last != b->hashes.end() && *last == hash)
+            ++last;
+        return std::span(b->entries)
+            .subspan(static_cast<std::size_t>(first - b->hashes.begin()),
+                     static_cast<std::size_t>(last - first));
+    }
+
+    // The changes, on a copy not yet published.
+    void insert(Entry e) {
+        const std::size_t i = index(Policy::hash(e, seed_));
+        auto next = std::make_shared<Bucket>();
+        const Bucket* old = buckets_[i].get();
+        const std::size_t n = old ? old->entries.size() : 0;
+        next->entries.reserve(n + 1);
+        if (old) {
+            // After its equals: among routes of the same SA (the only equal ones) any order
+            // gives the same lookups.
+            const auto at =
+                std::upper_bound(old->entries.begin(), old->entries.end(), e,
+                                 [&](const Entry& a, const Entry& b) { return ordered(a, b); });
+            next->entries.insert(next->entries.end(), old->entries.begin(), at);
+            next->entries.push_back(std::move(e));
+            next->entries.insert(next->entries.end(), at, old->entries.end());
+        } else {
+            next->entries.push_back(std::move(e));
+        }
+        store(i, std::move(next));
+        ++size_;
+        resize_if_needed();
+    }
+
+    // Lets `edit` change a copy of the entries of the bucket of this hash: erase some, or
+    // change them without moving them in the order.
+    template <typename Edit>
+    void change(std::uint64_t hash, Edit edit) {
+        const std::size_t i = index(hash);
+        if (!buckets_[i]) return;
+        auto next = std::make_shared<Bucket>();
+        next->entries = buckets_[i]->entries;
+        size_ -= next->entries.size();
+        edit(next->entries);
+        size_ += next->entries.size();
+        store(i, std::move(next));
+        resize_if_needed();
+    }
+
+  private:
+    static constexpr std::size_t kMinBuckets = 16;
+
+    std::size_t index(std::uint64_t hash) const {
+        return static_cast<std::size_t>(hash) & (buckets_.size() - 1);
+    }
+
+    bool ordered(const Entry& a, const Entry& b) const {
+        const std::uint64_t ha = Policy::hash(a, seed_), hb = Policy::hash(b, seed_);
+        return ha != hb ? ha < hb : Policy::less(a, b);
+    }
+
+    // Publishes a bucket whose entries are in order: fills in its hashes (nullptr if empty).
+    void store(std::size_t i, std::shared_ptr<Bucket> b) {
+        if (b->entries.empty()) {
+            buckets_[i] = nullptr;
+            return;
+        }
+        b->hashes.reserve(b->entries.size());
+        for (const Entry& e : b->entries)
+            b->hashes.push_back(Policy::hash(e, seed_));
+        buckets_[i] = std::move(b);
+    }
+
+    // About sqrt(size) buckets of about sqrt(size) entries: a change copies both (header
+    // comment). The factor 4 each way keeps a table near a threshold from rehashing back and
+    // forth.
+    void resize_if_needed() {
+        const std::size_t n = buckets_.size();
+        if (size_ > 4 * n * n)
+            rehash(2 * n);
+        else if (n > kMinBuckets && 4 * size_ < n * n)
+            rehash(n / 2);
+    }
+
+    void rehash(std::size_t count) {
+        std::vector<std::shared_ptr<Bucket>> fresh(count);
+        for (const auto& b : buckets_) {
+            if (!b) continue;
+            for (const Entry& e : b->entries) {
+                auto& to = fresh[static_cast<std::size_t>(Policy::hash(e, seed_)) & (count - 1)];
+                if (!to) to = std::make_shared<Bucket>();
+                to->entries.push_back(e);
+            }
+        }
+        buckets_.assign(count, nullptr);
+        for (std::size_t i = 0; i < count; ++i) {
+            if (!fresh[i]) continue;
+            std::sort(fresh[i]->entries.begin(), fresh[i]->entries.end(),
+                      [&](const Entry& a, const Entry& b) { return ordered(a, b); });
+            store(i, std::move(fresh[i]));
+        }
+    }
+
+    std::uint64_t seed_;
+    std::vector<std::shared_ptr<const Bucket>> buckets_;  // size a power of two
+    std::size_t size_ = 0;
+};
+
+// SAs by SPI. The SPI sits beside the slot so that telling the entries of one hash apart
+// touches no SA.
+struct SpiEntry {
+    std::uint32_t spi = 0;
+    std::shared_ptr<SaSlot> slot;
+};
+
+struct SpiPolicy {
+    static std::uint64_t hash(const SpiEntry& e, std::uint64_t seed) {
+        return hash_spi(e.spi, seed);
+    }
+    static bool less(const SpiEntry& a, const SpiEntry& b) { return a.spi < b.spi; }
+};
+
+struct SpiIndex : BucketTable<SpiEntry, SpiPolicy> {
+    using BucketTable::BucketTable;
+
+    SaSlot* find(EspSpi spi) const {
+        for (const SpiEntry& e : with_hash(hash_spi(spi.value(), seed())))
+            if (e.spi == spi.value()) return e.slot.get();
+        return nullptr;
+    }
+    void erase(EspSpi spi) {
+        change(hash_spi(spi.value(), seed()), [&](std::vector<SpiEntry>& entries) {
+            std::erase_if(entries, [&](const SpiEntry& e) { return e.spi == spi.value(); });
+        });
+    }
+    void replace(EspSpi spi, const std::shared_ptr<SaSlot>& slot) {
+        change(hash_spi(spi.value(), seed()), [&](std::vector<SpiEntry>& entries) {
+            for (auto& e : entries)
+                if (e.spi == spi.value()) e.slot = slot;
+        });
+    }
+};
+
+// Host routes keyed by their one remote address; those of one address most specific first.
+struct HostPolicy {
+    static std::uint64_t hash(const OutboundRoute& r, std::uint64_t seed) {
+        return hash_address(r.remote.start, seed);
+    }
+    static bool less(const OutboundRoute& a, const OutboundRoute& b) {
+        if (a.remote.start != b.remote.start) return a.remote.start < b.remote.start;
+        return more_specific(a, b);
+    }
+};
+
+struct HostIndex : BucketTable<OutboundRoute, HostPolicy> {
+    using BucketTable::BucketTable;
+
+    // The first host route of the packet's destination that covers the packet.
+    const OutboundRoute* find(const IpPacketInfo& p) const {
+        for (const OutboundRoute& r : with_hash(hash_address(p.dst, seed())))
+            if (r.remote.start == p.dst && route_covers(r, p)) return &r;
+        return nullptr;
+    }
+};
+
+// The other routes of one family, most specific first.
+struct WideRoutes {
+    std::vector<OutboundRoute> routes;
+    // How many routes at the front have a remote span of 0 (reversed or mixed-family ranges):
+    // the only ones that may precede a host route. Almost always 0.
+    std::size_t zero_span = 0;
+
+    void insert(const OutboundRoute& r) {
+        routes.insert(std::upper_bound(routes.begin(), routes.end(), r, more_specific), r);
+        count_zero_span();
+    }
+    void count_zero_span() {
+        const Selector none;  // 0.0.0.0 - 0.0.0.0: span 0
+        const auto wider = [&](const OutboundRoute& r) {
+            return compare_span(r.remote, none) != 0;
+        };
+        const auto first_wider = std::find_if(routes.begin(), routes.end(), wider);
+        zero_span = static_cast<std::size_t>(first_wider - routes.begin());
+    }
+    // The first route covering the packet. With `host` (the packet's covering host route),
+    // only the routes that precede it: nullptr then means the host route wins.
+    const OutboundRoute* find(const IpPacketInfo& p, const OutboundRoute* host) const {
+        const auto candidates = host ? std::span(routes).first(zero_span) : std::span(routes);
+        for (const auto& r : candidates) {
+            if (host && !more_specific(r, *host)) break;
+            if (route_covers(r, p)) return &r;
+        }
+        return nullptr;
+    }
+};
+
+}  // namespace detail
+
+namespace {
+
+using detail::HostIndex;
+using detail::SpiIndex;
+using detail::WideRoutes;
+
+std::shared_ptr<SaTableSnapshot> empty_snapshot() {
+    const std::uint64_t seed = random_seed();
+    auto s = std::make_shared<SaTableSnapshot>();
+    s->inbound = std::make_shared<SpiIndex>(seed);
+    s->outbound = std::make_shared<SpiIndex>(seed);
+    for (std::size_t f = 0; f < 2; ++f) {
+        s->hosts[f] = std::make_shared<HostIndex>(seed);
+        s->wide[f] = std::make_shared<WideRoutes>();
+    }
+    return s;
+}
+
+// Adds the routes of a new outbound SA: each (remote, local) pair of one family.
+void add_routes(SaTableSnapshot& next, SaSlot& slot) {
+    for (std::size_t f = 0; f < 2; ++f) {
+        std::shared_ptr<HostIndex> hosts;
+        std::shared_ptr<WideRoutes> wide;
+        for (const auto& remote : slot.sa->remote_ts()) {
+            if (family_index(remote.start.family()) != f) continue;
+            for (const auto& local : slot.sa->local_ts()) {
+                if (local.start.family() != remote.start.family()) continue;
+                const OutboundRoute route{remote, local, &slot};
+                if (is_host(remote)) {
+                    if (!hosts) hosts = std::make_shared<HostIndex>(*next.hosts[f]);
+                    hosts->insert(route);
+                } else {
+                    if (!wide) wide = std::make_shared<WideRoutes>(*next.wide[f]);
+                    wide->insert(route);
+                }
+            }
+        }
+        if (hosts) next.hosts[f] = std::move(hosts);
+        if (wide) next.wide[f] = std::move(wide);
+    }
+}
+
+// Lets `edit` change the routes of an installed outbound SA, in copies of the buckets (found
+// through the SA's host selectors) and of the wide vector that hold any. `edit` gets a whole
+// vector and must touch only the routes of `slot`, keeping the order.
+template <typename Edit>
+void edit_routes(SaTableSnapshot& next, const SaSlot& slot, Edit edit) {
+    const auto mine = [&](const OutboundRoute& r) { return r.slot == &slot; };
+    for (std::size_t f = 0; f < 2; ++f) {
+        std::shared_ptr<HostIndex> hosts;
+        for (const auto& remote : slot.sa->remote_ts()) {
+            if (family_index(remote.start.family()) != f || !is_host(remote)) continue;
+            const HostIndex& current = hosts ? *hosts : *next.hosts[f];
+            const std::uint64_t hash = hash_address(remote.start, current.seed());
+            const auto routes = current.with_hash(hash);
+            // None: no local selector of this family, or an earlier selector of the same address
+            // has done them.
+            if (std::none_of(routes.begin(), routes.end(), mine)) continue;
+            if (!hosts) hosts = std::make_shared<HostIndex>(*next.hosts[f]);
+            hosts->change(hash, edit);
+        }
+        if (hosts) next.hosts[f] = std::move(hosts);
+        const auto& wide = next.wide[f]->routes;
+        if (std::any_of(wide.begin(), wide.end(), mine)) {
+            auto copy = std::make_shared<WideRoutes>(*next.wide[f]);
+            edit(copy->routes);
+            copy->count_zero_span();
+            next.wide[f] = std::move(copy);
+        }
+    }
 }
 
 }  // namespace
@@ -68,42 +404,39 @@ bool more_specific(const OutboundRoute& a, const OutboundRoute& b) {
 }
 
 SaSlot* SaTableSnapshot::find_inbound(EspSpi spi) const {
-    return find_spi(inbound, spi);
+    return inbound ? inbound->find(spi) : nullptr;
 }
 
 SaSlot* SaTableSnapshot::find_outbound_spi(EspSpi spi) const {
-    return find_spi(outbound, spi);
+    return outbound ? outbound->find(spi) : nullptr;
 }
 
 SaSlot* SaTableSnapshot::find_outbound(const IpPacketInfo& packet) const {
-    const auto& routes = packet.version == 4 ? routes_v4 : routes_v6;
-    for (const auto& r : routes) {
-        if (r.remote.start.family() != packet.dst.family() ||
-            r.local.start.family() != packet.src.family())
-            continue;
-        if (covers(r.remote, packet.dst, packet, true) &&
-            covers(r.local, packet.src, packet, false))
-            return r.slot;
-    }
-    return nullptr;
+    const std::size_t f = packet.version == 4 ? 0 : 1;
+    const OutboundRoute* host = hosts[f] ? hosts[f]->find(packet) : nullptr;
+    const OutboundRoute* other = wide[f] ? wide[f]->find(packet, host) : nullptr;
+    if (other) return other->slot;
+    return host ? host->slot : nullptr;
+}
+
+std::size_t SaTableSnapshot::inbound_count() const {
+    return inbound ? inbound->size() : 0;
+}
+
+std::size_t SaTableSnapshot::outbound_count() const {
+    return outbound ? outbound->size() : 0;
+}
+
+std::size_t SaTableSnapshot::route_count(IpAddress::Family family) const {
+    const std::size_t f = family_index(family);
+    return (hosts[f] ? hosts[f]->size() : 0) + (wide[f] ? wide[f]->routes.size() : 0);
 }
 
 SaTable::SaTable(unsigned workers)
     : workers_(std::max(1u, workers)),
-      snapshot_(std::shared_ptr<const SaTableSnapshot>(std::make_shared<SaTableSnapshot>())) {}
+      snapshot_(std::shared_ptr<const SaTableSnapshot>(empty_snapshot())) {}
 
 void SaTable::publish(std::shared_ptr<SaTableSnapshot> next) {
-    auto rebuild = [&](std::vector<OutboundRoute>& routes, IpAddress::Family family) {
-        routes.clear();
-        for (const auto& slot : next->outbound)
-            for (const auto& remote : slot->sa->remote_ts())
-                for (const auto& local : slot->sa->local_ts())
-                    if (remote.start.family() == family && local.start.family() == family)
-                        routes.push_back({remote, local, slot.get()});
-        std::stable_sort(routes.begin(), routes.end(), more_specific);
-    };
-    rebuild(next->routes_v4, IpAddress::Family::V4);
-    rebuild(next->routes_v6, IpAddress::Family::V6);
     next->generation = generation_.load(std::memory_order_relaxed) + 1;
     const auto generation = next->generation;
     snapshot_.store(std::shared_ptr<const SaTableSnapshot>(std::move(next)),
@@ -131,23 +464,36 @@ tl::expected<void, std::string> SaTable::install(std::unique_ptr<EspSa> sa, std:
 
     std::lock_guard lock(write_mutex_);
     slot->install_order = ++install_counter_;
-    auto next = std::make_shared<SaTableSnapshot>(*snapshot_.load(std::memory_order_acquire));
-    auto& list = slot->sa->inbound() ? next->inbound : next->outbound;
-    auto it = lower_bound_spi(list, slot->sa->spi());
-    if (it != list.end() && (*it)->sa->spi() == slot->sa->spi())
+    const auto current = snapshot_.load(std::memory_order_acquire);
+    const bool in = slot->sa->inbound();
+    const EspSpi spi = slot->sa->spi();
+    if (in ? current->find_inbound(spi) : current->find_outbound_spi(spi))
         return tl::unexpected(std::string(name) + ": already installed");
-    list.insert(it, std::move(slot));
+    auto next = std::make_shared<SaTableSnapshot>(*current);
+    auto& index = in ? next->inbound : next->outbound;
+    auto changed = std::make_shared<SpiIndex>(*index);
+    changed->insert({spi.value(), slot});
+    index = std::move(changed);
+    if (!in) add_routes(*next, *slot);
     publish(std::move(next));
     return {};
 }
 
 bool SaTable::remove(EspSpi spi, bool inbound) {
     std::lock_guard lock(write_mutex_);
-    auto next = std::make_shared<SaTableSnapshot>(*snapshot_.load(std::memory_order_acquire));
-    auto& list = inbound ? next->inbound : next->outbound;
-    auto it = lower_bound_spi(list, spi);
-    if (it == list.end() || (*it)->sa->spi() != spi) return false;
-    list.erase(it);
+    // `current` keeps the slot alive while its routes are found and dropped.
+    const auto current = snapshot_.load(std::memory_order_acquire);
+    const SaSlot* slot = inbound ? current->find_inbound(spi) : current->find_outbound_spi(spi);
+    if (!slot) return false;
+    auto next = std::make_shared<SaTableSnapshot>(*current);
+    auto& index = inbound ? next->inbound : next->outbound;
+    auto changed = std::make_shared<SpiIndex>(*index);
+    changed->erase(spi);
+    index = std::move(changed);
+    if (!inbound)
+        edit_routes(*next, *slot, [&](std::vector<OutboundRoute>& routes) {
+            std::erase_if(routes, [&](const OutboundRoute& r) { return r.slot == slot; });
+        });
     publish(std::move(next));
     return true;
 }
@@ -158,12 +504,10 @@ tl::expected<void, std::string> SaTable::move(EspSpi spi, bool inbound, const En
     std::snprintf(name, sizeof name, "%s ESP SA 0x%08x", inbound ? "inbound" : "outbound",
                   spi.value());
     std::lock_guard lock(write_mutex_);
-    auto next = std::make_shared<SaTableSnapshot>(*snapshot_.load(std::memory_order_acquire));
-    auto& list = inbound ? next->inbound : next->outbound;
-    auto it = lower_bound_spi(list, spi);
-    if (it == list.end() || (*it)->sa->spi() != spi)
-        return tl::unexpected(std::string(name) + ": not installed");
-    const SaSlot& old = **it;
+    const auto current = snapshot_.load(std::memory_order_acquire);
+    const SaSlot* found = inbound ? current->find_inbound(spi) : current->find_outbound_spi(spi);
+    if (!found) return tl::unexpected(std::string(name) + ": not installed");
+    const SaSlot& old = *found;
     auto slot = std::make_shared<SaSlot>();
     slot->ciphers.reserve(workers_);
     for (unsigned w = 0; w < workers_; ++w) {
@@ -173,7 +517,7 @@ tl::expected<void, std::string> SaTable::move(EspSpi spi, bool inbound, const En
     }
     slot->sa = old.sa;
     slot->reqid = old.reqid;
-    slot->install_order = old.install_order;
+    slot->install_order = old.install_order;  // so its routes keep their place
     slot->installed_at = old.installed_at;
     slot->last_used.store(old.last_used.load(std::memory_order_relaxed),
                           std::memory_order_relaxed);
@@ -182,7 +526,16 @@ tl::expected<void, std::string> SaTable::move(EspSpi spi, bool inbound, const En
     slot->src = src;
     slot->dst = dst;
     slot->udp_encap = udp_encap;
-    list[static_cast<std::size_t>(it - list.begin())] = std::move(slot);
+    auto next = std::make_shared<SaTableSnapshot>(*current);
+    if (!inbound)
+        edit_routes(*next, old, [&](std::vector<OutboundRoute>& routes) {
+            for (auto& r : routes)
+                if (r.slot == &old) r.slot = slot.get();
+        });
+    auto& index = inbound ? next->inbound : next->outbound;
+    auto changed = std::make_shared<SpiIndex>(*index);
+    changed->replace(spi, slot);
+    index = std::move(changed);
     publish(std::move(next));
     return {};
 }

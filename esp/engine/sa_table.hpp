@@ -2,29 +2,60 @@
 // selectors of the inner packet, each SA with one EspCipher per worker.
 //
 // Publication. The table is an immutable Snapshot behind std::atomic<std::shared_ptr<const
-// Snapshot>>. install() and remove() (control plane, serialised by a mutex among themselves)
-// copy the current snapshot, change the copy and publish it, then bump a generation counter.
-// The packet path takes no lock: a worker holds a SaTable::Reader, which keeps its own
-// shared_ptr to the snapshot and re-loads it only when the generation counter (one relaxed
-// integer load per batch) says the table changed. A snapshot, and every SA in it, lives as long
-// as some reader still holds it, so an SA removed while a worker is using it is freed after the
-// worker's next refresh (on the worker's thread, then: EVP contexts freed there, once).
+// Snapshot>>. install(), remove() and move() (control plane, serialised by a mutex among
+// themselves) make a new snapshot that shares every part they do not change with the current
+// one (below), publish it, then bump a generation counter. The packet path takes no lock: a
+// worker holds a SaTable::Reader, which keeps its own shared_ptr to the snapshot and re-loads
+// it only when the generation counter (one relaxed integer load per batch) says the table
+// changed. A snapshot, and every SA in it, lives as long as some reader still holds it, so an
+// SA removed while a worker is using it is freed after the worker's next refresh (on the
+// worker's thread, then: EVP contexts freed there, once).
+//
+// Structure. A snapshot is six pointers to immutable parts, each shared with the snapshots
+// before and after it until a change touches it:
+//   inbound, outbound  the SAs by SPI: a hash table of B buckets (B a power of two);
+//   hosts[family]      the outbound routes whose remote selector is one address (a "host
+//                      route"): a hash table keyed by that address;
+//   wide[family]       every other outbound route, in one vector in the route order below.
+// A hash table is a directory of B shared_ptrs to immutable buckets (null when empty). A
+// bucket holds its entries sorted by their 64-bit hash (seeded; its low bits pick the bucket),
+// then by SPI, or by address and then the route order, with the hashes in an array of their
+// own beside the entries for the binary search.
+//
+// Costs (n entries in a table). A change copies the directory of each table it touches (B
+// pointers) and each bucket it changes, never the rest: install() or remove() of an inbound
+// SA copies one SPI directory and one bucket; of an outbound SA with k (remote, local)
+// selector pairs, one SPI directory and bucket plus, per family it has routes in, one host
+// directory and up to k buckets, and the wide vector if some of its routes are not host
+// routes (O(w), w wide routes: a site-to-site gateway's handful). move() copies the same. B
+// follows n: it doubles when n > 4 B^2 and halves when n < B^2 / 4 (at least 16), so a bucket
+// holds about sqrt(n) entries and a change costs O(sqrt(n)) pointer copies (each a reference
+// count increment; and the decrement when the old snapshot goes, on whichever thread drops it
+// last, a worker's refresh included), plus the rehash of a whole table when B changes (O(n log
+// n), once per quadrupling or quartering of n: amortised O(log n) per change; a latency step
+// of some milliseconds at 100,000 SAs). tests/bench/sa_table_bench measures it. The hash is
+// seeded per table from RAND_bytes: a peer chooses the SPIs of our outbound SAs and must not
+// be able to pile them into one bucket, which would make installs O(n) again.
 //
 // Lookups.
-//   Inbound: the SPI in a sorted vector, binary search (no hashing, no allocation).
+//   By SPI: hash, binary search for the hash in the bucket's hash array (O(log(n / B))), then
+//   the SPI beside the slot pointer: no SA is touched until found.
 //   Outbound: every (remote selector, local selector) pair of every outbound SA becomes a
-//   route; routes are kept per address family and sorted most specific first: the smaller
-//   destination (remote) range, then the smaller source (local) range, then a specific
-//   protocol before "any", then the smaller destination port range; among equal routes the
-//   most recently installed SA first, so the new SA of a rekey takes over from the old one at
-//   once. find_outbound() is a linear scan that returns the first route covering the packet's
-//   destination and source (and protocol and ports): fine for the handful of SAs of a
-//   site-to-site gateway, linear in the number of clients for a remote-access one.
-//   The planned structure for many SAs: a per-family longest-prefix-match trie (a
-//   poptrie/DIR-24-8-style table for IPv4) on the destination, whose leaves list the routes of
-//   that prefix in the order above (usually one: the client's virtual IP /32 or /128), and an
-//   open-addressing hash keyed by SPI for the inbound side; both built in the control plane
-//   exactly like the vectors now, so the publication scheme does not change.
+//   route; the routes are ordered most specific first: the smaller destination (remote)
+//   range, then the smaller source (local) range, then a specific protocol before "any", then
+//   the smaller destination port range; among equal routes the most recently installed SA
+//   first, so the new SA of a rekey takes over from the old one at once. find_outbound()
+//   returns the SA of the first route in that order covering the packet's destination and
+//   source (and protocol and ports). A host route (remote selector start == end) has the
+//   smallest destination range there is, so it precedes every route whose remote range is
+//   wider: the lookup looks in the destination's host bucket first (binary search for the
+//   address's hash, then the few routes of that address in the route order, usually one: the
+//   client's virtual IP /32 or /128, two during a rekey) and scans the wide routes only when
+//   no host route covers the packet. (A wide route with a remote span of 0 as well, a
+//   reversed or mixed-family range, could still precede a host route; the wide vector counts
+//   them at its front and the lookup checks them then, so the order stays exactly the one
+//   above.) The scan of the wide routes is linear: fine for a site-to-site gateway's few SAs,
+//   and the packets of remote-access clients with a host route do not reach it.
 #pragma once
 
 #include <array>
@@ -73,14 +104,22 @@ struct SaSlot {
 // source is in `local`.
 struct OutboundRoute {
     Selector remote, local;
-    SaSlot* slot = nullptr;  // kept alive by the snapshot's `outbound` list
+    SaSlot* slot = nullptr;  // kept alive by the snapshot's `outbound` table
 };
+
+// The parts of a snapshot (sa_table.cpp; the header comment describes them).
+namespace detail {
+struct SpiIndex;
+struct HostIndex;
+struct WideRoutes;
+}  // namespace detail
 
 struct SaTableSnapshot {
     std::uint64_t generation = 0;
-    std::vector<std::shared_ptr<SaSlot>> inbound;     // sorted by SPI
-    std::vector<std::shared_ptr<SaSlot>> outbound;    // sorted by SPI
-    std::vector<OutboundRoute> routes_v4, routes_v6;  // most specific first
+    // Set by SaTable; a null part (a default-constructed snapshot) is an empty one.
+    std::shared_ptr<const detail::SpiIndex> inbound, outbound;
+    std::array<std::shared_ptr<const detail::HostIndex>, 2> hosts;  // [0] v4, [1] v6
+    std::array<std::shared_ptr<const detail::WideRoutes>, 2> wide;
 
     // The inbound SA with this SPI, or nullptr.
     SaSlot* find_inbound(EspSpi spi) const;
@@ -90,6 +129,11 @@ struct SaTableSnapshot {
     // selector covers the destination and whose local selector covers the source, with
     // protocol and ports; nullptr when no SA covers it.
     SaSlot* find_outbound(const IpPacketInfo& packet) const;
+
+    // How many SAs, and outbound routes of one family (tests, statistics).
+    std::size_t inbound_count() const;
+    std::size_t outbound_count() const;
+    std::size_t route_count(IpAddress::Family family) const;
 };
 
 class SaTable {
@@ -143,7 +187,7 @@ class SaTable {
     void publish(std::shared_ptr<SaTableSnapshot> next);
 
     unsigned workers_;
-    std::mutex write_mutex_;  // install/remove only; never taken by readers
+    std::mutex write_mutex_;  // install/remove/move only; never taken by readers
     std::uint64_t install_counter_ = 0;
     std::atomic<std::shared_ptr<const SaTableSnapshot>> snapshot_;
     std::atomic<std::uint64_t> generation_{0};
