@@ -70,6 +70,14 @@ tl::expected<std::unique_ptr<UdpSocket>, std::string> UdpSocket::open(asio::io_c
     if (!ec && reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
         ec.assign(errno, boost::system::system_category());
     if (ec) return tl::unexpected("cannot set socket options for " + where + ": " + ec.message());
+    // A rush of clients (a restart, Monday morning) sends IKE_SA_INITs in bursts: the kernel's
+    // default receive buffer (212 KiB, ~600 requests) overflowed at a few hundred in flight,
+    // and every datagram lost there costs its client a 2 s retransmission. 4 MiB, beyond
+    // net.core.rmem_max with SO_RCVBUFFORCE (posternd starts as root); the plain option
+    // (capped at rmem_max) otherwise. Failing both only leaves the default.
+    const int buffer = 4 << 20;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buffer, sizeof buffer) != 0)
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof buffer);
     if (reuseport)
         if (const int e = probe_bind(address, port)) return tl::unexpected(bind_error(where, e, port));
     sockaddr_storage ss;

@@ -55,27 +55,45 @@ Result<void> create_private(const std::string& path) {
 
 // ---- Statement -------------------------------------------------------------------------------
 
-Statement::Statement(sqlite3* db, sqlite3_stmt* stmt, std::string_view what)
-    : db_(db), stmt_(stmt), what_(what) {}
+Statement::Statement(sqlite3* db, sqlite3_stmt* stmt, std::string_view what,
+                     CachedStatement* cached)
+    : db_(db), stmt_(stmt), cached_(cached), what_(what) {}
 
 Statement::Statement(Statement&& o) noexcept
     : db_(o.db_),
       stmt_(std::exchange(o.stmt_, nullptr)),
+      cached_(std::exchange(o.cached_, nullptr)),
       what_(std::move(o.what_)),
       bind_error_(std::move(o.bind_error_)) {}
 
 Statement& Statement::operator=(Statement&& o) noexcept {
     if (this != &o) {
-        sqlite3_finalize(stmt_);
+        release();
         db_ = o.db_;
         stmt_ = std::exchange(o.stmt_, nullptr);
+        cached_ = std::exchange(o.cached_, nullptr);
         what_ = std::move(o.what_);
         bind_error_ = std::move(o.bind_error_);
     }
     return *this;
 }
 
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+void Statement::release() {
+    if (!cached_) {
+        sqlite3_finalize(stmt_);
+    } else if (cached_->orphaned) {
+        sqlite3_finalize(stmt_);
+        delete cached_;
+    } else {
+        sqlite3_reset(stmt_);
+        sqlite3_clear_bindings(stmt_);
+        cached_->in_use = false;
+    }
+    stmt_ = nullptr;
+    cached_ = nullptr;
+}
+
+Statement::~Statement() { release(); }
 
 Error Statement::error(int rc) const { return sqlite_error(db_, rc, what_); }
 
@@ -182,16 +200,16 @@ Bytes Statement::blob(int column) const {
 Transaction::~Transaction() {
     // Nothing to report from a destructor: a failed ROLLBACK leaves SQLite rolling back itself
     // when the connection closes.
-    if (db_) (void)db_->exec("ROLLBACK", "rollback");
+    if (db_) (void)db_->run_cached("ROLLBACK", "rollback");
 }
 
 Result<void> Transaction::commit() {
     Database* db = std::exchange(db_, nullptr);
     if (!db) return fail(ErrorKind::invalid_argument, "commit: transaction already ended");
-    auto r = db->exec("COMMIT", "commit");
+    auto r = db->run_cached("COMMIT", "commit");
     // A failed COMMIT (SQLITE_BUSY, I/O) leaves the transaction open: roll it back so the
     // connection is usable again and nothing half-written stays pending.
-    if (!r) (void)db->exec("ROLLBACK", "rollback");
+    if (!r) (void)db->run_cached("ROLLBACK", "rollback");
     return r;
 }
 
@@ -236,19 +254,36 @@ Result<Database> Database::open(const std::string& path, Options options) {
 Database::Database(Database&& o) noexcept
     : db_(std::exchange(o.db_, nullptr)),
       path_(std::move(o.path_)),
-      options_(std::move(o.options_)) {}
+      options_(std::move(o.options_)),
+      statements_(std::exchange(o.statements_, {})) {}
 
 Database& Database::operator=(Database&& o) noexcept {
     if (this != &o) {
+        drop_statements();
         sqlite3_close_v2(db_);
         db_ = std::exchange(o.db_, nullptr);
         path_ = std::move(o.path_);
         options_ = std::move(o.options_);
+        statements_ = std::exchange(o.statements_, {});
     }
     return *this;
 }
 
+// Finalizes the cached statements; one a Statement still has is finalized by that Statement.
+void Database::drop_statements() {
+    for (auto& [sql, c] : statements_) {
+        if (c->in_use) {
+            c->orphaned = true;
+            continue;
+        }
+        sqlite3_finalize(c->stmt);
+        delete c;
+    }
+    statements_.clear();
+}
+
 Database::~Database() {
+    drop_statements();
     // close_v2 defers the close until every statement is finalized, so a Statement that
     // outlives its Database is still safe to destroy.
     sqlite3_close_v2(db_);
@@ -257,14 +292,24 @@ Database::~Database() {
 Error Database::error(int rc, std::string_view what) const { return sqlite_error(db_, rc, what); }
 
 Result<Statement> Database::prepare(std::string_view sql, std::string_view what) {
+    std::string key(sql);
+    auto it = statements_.find(key);
+    if (it != statements_.end() && !it->second->in_use) {
+        it->second->in_use = true;
+        return Statement(db_, it->second->stmt, what, it->second);
+    }
+    const bool cache = it == statements_.end() && statements_.size() < kStatementCache;
     sqlite3_stmt* stmt = nullptr;
-    const int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt,
-                                      nullptr);
+    const int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                                      cache ? SQLITE_PREPARE_PERSISTENT : 0, &stmt, nullptr);
     if (rc != SQLITE_OK) {
         sqlite3_finalize(stmt);
         return tl::unexpected(error(rc, what));
     }
-    return Statement(db_, stmt, what);
+    if (!cache || !stmt) return Statement(db_, stmt, what);
+    auto* c = new CachedStatement{stmt, true, false};
+    statements_.emplace(std::move(key), c);
+    return Statement(db_, stmt, what, c);
 }
 
 Result<void> Database::exec(std::string_view sql, std::string_view what) {
@@ -276,13 +321,20 @@ Result<void> Database::exec(std::string_view sql, std::string_view what) {
     return {};
 }
 
+// BEGIN, COMMIT and ROLLBACK through prepare(), so they are compiled once too.
+Result<void> Database::run_cached(std::string_view sql, std::string_view what) {
+    auto st = prepare(sql, what);
+    if (!st) return tl::unexpected(st.error());
+    return st->run();
+}
+
 Result<Transaction> Database::begin_write(std::string_view what) {
-    if (auto r = exec("BEGIN IMMEDIATE", what); !r) return tl::unexpected(r.error());
+    if (auto r = run_cached("BEGIN IMMEDIATE", what); !r) return tl::unexpected(r.error());
     return Transaction(this);
 }
 
 Result<Transaction> Database::begin_read(std::string_view what) {
-    if (auto r = exec("BEGIN DEFERRED", what); !r) return tl::unexpected(r.error());
+    if (auto r = run_cached("BEGIN DEFERRED", what); !r) return tl::unexpected(r.error());
     return Transaction(this);
 }
 

@@ -27,6 +27,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include <tl/expected.hpp>
 
@@ -80,6 +81,14 @@ struct Options {
 
 class Database;
 
+// A statement Database::prepare keeps compiled for the next prepare of the same SQL (see
+// Database::prepare).
+struct CachedStatement {
+    sqlite3_stmt* stmt = nullptr;
+    bool in_use = false;    // a Statement has it now
+    bool orphaned = false;  // its Database is gone: the Statement that has it finalizes it
+};
+
 // A prepared statement. Binding and stepping follow the wire Reader's model: the first bind
 // failure is kept and reported by the next step()/run(), so a chain of binds needs one check.
 // Indexes are 1-based for binds (SQLite's convention) and 0-based for columns.
@@ -125,13 +134,17 @@ class Statement {
 
   private:
     friend class Database;
-    Statement(sqlite3* db, sqlite3_stmt* stmt, std::string_view what);
+    Statement(sqlite3* db, sqlite3_stmt* stmt, std::string_view what,
+              CachedStatement* cached = nullptr);
+    // Finalizes the statement, or rewinds it and hands it back to the cache.
+    void release();
     int parameter_index(const char* name);
     void check_bind(int rc, int index);
     Error error(int rc) const;
 
     sqlite3* db_ = nullptr;
     sqlite3_stmt* stmt_ = nullptr;
+    CachedStatement* cached_ = nullptr;  // set: the statement belongs to the Database's cache
     std::string what_;  // the operation, for error messages
     std::optional<Error> bind_error_;
 };
@@ -165,8 +178,13 @@ class Database {
     Database& operator=(const Database&) = delete;
     ~Database();
 
-    // `what` names the operation in error messages ("add user").
+    // `what` names the operation in error messages ("add user"). The compiled statement is
+    // kept (up to kStatementCache different SQL texts) and handed out again, rewound, by the
+    // next prepare of the same text: posternd runs the same few statements for every login,
+    // and compiling them each time cost as much as running them. A text whose statement is in
+    // use (two at once) is compiled afresh.
     Result<Statement> prepare(std::string_view sql, std::string_view what);
+    static constexpr std::size_t kStatementCache = 64;
     // Runs SQL without results (pragmas, schema); prepared statements for anything with values.
     Result<void> exec(std::string_view sql, std::string_view what);
 
@@ -191,6 +209,10 @@ class Database {
     sqlite3* db_ = nullptr;
     std::string path_;
     Options options_;
+    std::unordered_map<std::string, CachedStatement*> statements_;  // owned
+    void drop_statements();
+    friend class Transaction;
+    Result<void> run_cached(std::string_view sql, std::string_view what);
 };
 
 }  // namespace postern::db

@@ -19,6 +19,7 @@
 //   failure <reason> <count> (one line each), retransmits, cookies, invalid_ke,
 //   target_rss_kib_before/after (VmRSS of --target-pid), target_hwm_kib,
 //   hold_target_cpu_percent (over --hold, of one core), disconnect_seconds, disconnect_left.
+// IKE_LOAD_TRACE=1 in the environment prints every log line of the engine to stderr.
 // It exits 0 when every SA was established (and, with --disconnect, deleted), 1 otherwise,
 // 2 on a usage error.
 
@@ -181,8 +182,10 @@ Socket open_socket(const IpAddress& address, std::uint16_t port) {
     s.fd = ::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (s.fd < 0) usage("socket: " + std::string(std::strerror(errno)));
     const int size = 8 << 20;
-    ::setsockopt(s.fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-    ::setsockopt(s.fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+    if (::setsockopt(s.fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
+        ::setsockopt(s.fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    if (::setsockopt(s.fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0)
+        ::setsockopt(s.fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
     sockaddr_storage ss{};
     socklen_t len = postern::to_sockaddr(s.bound, ss);
     if (::bind(s.fd, reinterpret_cast<sockaddr*>(&ss), len) != 0)
@@ -438,8 +441,13 @@ class Generator {
                 }
                 break;
             case ike::EventKind::Log:
-                if (e.text.find("COOKIE") != std::string::npos) ++cookies_;
-                if (e.text.find("INVALID_KE_PAYLOAD") != std::string::npos) ++invalid_ke_;
+                if (trace_) std::fprintf(stderr, "ike_load: %s\n", e.text.c_str());
+                if (e.text.find("received") != std::string::npos &&
+                    e.text.find("N(COOKIE)") != std::string::npos)
+                    ++cookies_;
+                if (e.text.find("received") != std::string::npos &&
+                    e.text.find("N(INVALID_KE_PAYLOAD)") != std::string::npos)
+                    ++invalid_ke_;
                 break;
             case ike::EventKind::ChildDeleted:
             case ike::EventKind::Dropped:
@@ -491,6 +499,7 @@ class Generator {
     }
 
     const Options& o_;
+    const bool trace_ = std::getenv("IKE_LOAD_TRACE") != nullptr;  // every engine log line
     ike::Engine engine_;
     IpAddress local_;
     std::vector<Socket> sockets_;
