@@ -169,6 +169,7 @@ void Server::run() {
     });
     arm_timer();
     io_.run();
+    if (event_flush_) event_flush_();  // a flush io_.stop() left queued
     if (control_) control_->close();  // the socket file goes with the loop that served it
     for (auto& s : sockets_)
         s.socket->close();
@@ -456,7 +457,17 @@ void Server::apply(ike::Actions& out) {
         if (event_sink_ &&
             (e.kind == ike::EventKind::IkeEstablished || e.kind == ike::EventKind::IkeDeleted ||
              e.kind == ike::EventKind::AuthFailed))
+        {
             event_sink_(e);
+            // After every datagram the socket had now (UdpSocket::drain): one flush for them.
+            if (event_flush_ && !flush_posted_) {
+                flush_posted_ = true;
+                asio::post(io_, [this] {
+                    flush_posted_ = false;
+                    event_flush_();
+                });
+            }
+        }
     }
     out.clear();
     arm_timer();

@@ -53,8 +53,13 @@ class Server {
 
     // Called on this thread with every login, failed login and IKE SA deletion the engine
     // reports (for the audit log), after it is logged.
+    // `flush` runs once per event-loop turn in which the sink heard anything (the sinks may
+    // buffer, see plugin::EventSink::flush).
     using EventSink = std::function<void(const ike::Event&)>;
-    void set_event_sink(EventSink sink) { event_sink_ = std::move(sink); }
+    void set_event_sink(EventSink sink, std::function<void()> flush = {}) {
+        event_sink_ = std::move(sink);
+        event_flush_ = std::move(flush);
+    }
 
     // Binds every socket; the error is the first bind failure, ready to print.
     tl::expected<void, std::string> open();
@@ -145,6 +150,8 @@ class Server {
     boost::asio::io_context io_;
     std::shared_ptr<ike::AddressPools> pools_;
     EventSink event_sink_;
+    std::function<void()> event_flush_;
+    bool flush_posted_ = false;  // event_flush_ is queued behind the handlers now running
     ike::Engine engine_;
     DataPlane& dp_;
     std::vector<Sock> sockets_;

@@ -354,6 +354,11 @@ std::shared_ptr<plugin::AddressPools> PluginSet::address_pools() const {
     return components_->pools;
 }
 
+void PluginSet::flush_events() {
+    for (const auto& s : components_->sinks)
+        s->flush();
+}
+
 void PluginSet::dispatch(const ike::Event& e) {
     const auto& sinks = components_->sinks;
     if (sinks.empty()) return;

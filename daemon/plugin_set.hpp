@@ -70,6 +70,8 @@ class PluginSet {
     std::shared_ptr<plugin::AddressPools> address_pools() const;
     // Every event sink hears connects, disconnects and authentication failures.
     void dispatch(const ike::Event& e);
+    // EventSink::flush of every sink (after a batch of dispatch calls).
+    void flush_events();
     // `postern reload`: each plugin's new settings (Plugin::reload). Returns what to log:
     // a plugin that kept its old state says why; plugins added to or removed from the load
     // list need a restart.

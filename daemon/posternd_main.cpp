@@ -31,6 +31,7 @@
 #include "daemon/summary.hpp"
 #include "daemon/tun_setup.hpp"
 #include "daemon/plugin_set.hpp"
+#include "ike/crypto/ke_pool.hpp"
 #include "esp/engine/steering.hpp"
 #include "esp/engine/userspace_dataplane.hpp"
 #include "esp/engine/worker.hpp"
@@ -160,8 +161,17 @@ int main(int argc, char** argv) {
     std::shared_ptr<postern::ike::AddressPools> pools = plugin_set->address_pools();
     if (!pools) pools = std::make_shared<MemoryPools>(std::move(loaded->pools));
 
+    // Key shares for the handshakes, made ahead on a thread of their own (ike/crypto/ke_pool.hpp).
+    // Declared before the server: the server's engine draws from it until it is gone.
+    postern::ike::crypto::KeySharePool key_shares;
+    postern::ike::crypto::KeySharePool::install(&key_shares);
+    struct Uninstall {
+        ~Uninstall() { postern::ike::crypto::KeySharePool::install(nullptr); }
+    } uninstall_key_shares;
+
     Server server(*cfg, std::move(loaded->engine), pools, dataplane);
-    server.set_event_sink([plugin_set](const postern::ike::Event& e) { plugin_set->dispatch(e); });
+    server.set_event_sink([plugin_set](const postern::ike::Event& e) { plugin_set->dispatch(e); },
+                          [plugin_set] { plugin_set->flush_events(); });
     server.set_natt_reuseport(userspace && steered);
     // --- control socket: before the UDP sockets, so a second posternd says who is in the way ---
     if (auto ok = server.open_control(

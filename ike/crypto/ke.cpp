@@ -1,4 +1,5 @@
 #include "ike/crypto/ke.hpp"
+#include "ike/crypto/ke_pool.hpp"
 
 #include <algorithm>
 #include <array>
@@ -148,6 +149,12 @@ bool all_zero(ByteView b) {
 }  // namespace
 
 tl::expected<KeyExchange, std::string> KeyExchange::generate(KeId id) {
+    if (KeySharePool* pool = KeySharePool::installed())
+        if (auto ready = pool->take(id)) return std::move(*ready);
+    return generate_now(id);
+}
+
+tl::expected<KeyExchange, std::string> KeyExchange::generate_now(KeId id) {
     const KeInfo* info = find_ke(id);
     if (!info) return tl::make_unexpected("unsupported key exchange method " + to_string(id));
 

@@ -20,7 +20,11 @@ namespace postern::ike::crypto {
 class KeyExchange {
   public:
     // A fresh random private key. Policy (legacy MODP-1024) is applied at negotiation, not here.
+    // From the installed KeySharePool (ike/crypto/ke_pool.hpp) when it has one ready, made
+    // ahead on its thread and never handed out twice; else generate_now().
     static tl::expected<KeyExchange, std::string> generate(KeId id);
+    // The same, generated on the calling thread.
+    static tl::expected<KeyExchange, std::string> generate_now(KeId id);
 
     // A given private key, for known-answer tests and deterministic scenario tests.
     //   MODP: the exponent, big-endian; ECP: the scalar, big-endian (leading zeros optional);

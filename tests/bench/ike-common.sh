@@ -258,7 +258,7 @@ start_target() {
     T_TICKS0=$(cpu_ticks "$TPID")
     PERF_PID=
     if [ -n "$PROFILE" ] && [ "$target" = posternd ]; then
-        perf record -g -o "$WORK/perf-$target-$auth.data" -p "$TPID" >"$WORK/perf-$target-$auth.log" 2>&1 &
+        perf record ${PERF_CALLGRAPH:--g} -o "$WORK/perf-$target-$auth.data" -p "$TPID" >"$WORK/perf-$target-$auth.log" 2>&1 &
         PERF_PID=$!
         sleep 1
     fi

@@ -41,6 +41,7 @@
 #include <thread>
 #include <vector>
 
+#include "ike/crypto/ke_pool.hpp"
 #include "ike/engine.hpp"
 #include "postern/sockaddr.hpp"
 
@@ -517,6 +518,11 @@ class Generator {
 
 int main(int argc, char** argv) {
     const Options o = parse(argc, argv);
+    // Key shares made ahead, as posternd does (ike/crypto/ke_pool.hpp).
+    ike::crypto::KeySharePool key_shares;
+    ike::crypto::KeySharePool::install(&key_shares);
     Generator g(o);
-    return g.run();
+    const int rc = g.run();
+    ike::crypto::KeySharePool::install(nullptr);
+    return rc;
 }

@@ -42,6 +42,10 @@ class EventSink {
     virtual void on_connect(const ConnectEvent& e) { (void)e; }
     virtual void on_disconnect(const DisconnectEvent& e) { (void)e; }
     virtual void on_auth_failure(const AuthFailureEvent& e) { (void)e; }
+    // Called once the daemon has handled the datagrams it had (one event-loop turn), after
+    // the events above: a sink that writes somewhere slow may buffer them and write them
+    // together here (the sqlite-users audit log: one transaction per turn, not per login).
+    virtual void flush() {}
 };
 
 }  // namespace postern::plugin

@@ -2,6 +2,9 @@
 // and every refusal naming the plugin and, where it comes from postern.toml, file, line and key.
 #include "fixture.hpp"
 
+#include "db/audit_log.hpp"
+#include "db/database.hpp"
+
 using namespace postern;
 using namespace postern::scenario::plugins;
 
@@ -102,6 +105,35 @@ BOOST_AUTO_TEST_CASE(check_mode_registers_what_it_would_without_opening_anything
     auto ok = daemon::check_plugins(*c, *e);
     BOOST_TEST(ok.has_value(), (ok ? "" : ok.error().to_string()));
     BOOST_TEST(!fs::exists(g.dir.path / "users.db"));
+}
+
+BOOST_AUTO_TEST_CASE(the_audit_log_is_written_once_per_loop_turn) {
+    // sqlite-users keeps audit rows until EventSink::flush (posternd: once per event-loop
+    // turn) and writes them then, in one transaction.
+    Gateway g;
+    const std::string path = (g.dir.path / "users.db").string();
+    auto loaded = g.load("[server]\nuser_db = \"" + path + "\"\n[plugins]\n" + plugin_paths() +
+                         "load = [\"sqlite-users\", \"psk\"]\n[plugins.psk.secrets]\n"
+                         "\"alice@postern.test\" = \"alice's key, long enough\"\n" +
+                         rw_connection(false));
+    BOOST_REQUIRE_MESSAGE(!loaded, (loaded ? loaded->to_string() : ""));
+    auto rows = [&] {
+        auto db = db::Database::open(path);
+        BOOST_REQUIRE(db);
+        auto r = db::AuditLog(*db).recent(10);
+        BOOST_REQUIRE(r);
+        return *r;
+    };
+    g.login("alice@postern.test", "alice's key, long enough");
+    BOOST_TEST(g.net->b.count(ike::EventKind::IkeEstablished) == 1u, g.log_text());
+    BOOST_TEST(rows().empty());
+    g.plugins->flush_events();
+    auto after = rows();
+    BOOST_TEST_REQUIRE(after.size() == 1u);
+    BOOST_TEST(after[0].identity == "alice@postern.test");
+    BOOST_TEST((after[0].event == db::AuditEvent::login_ok));
+    g.plugins->flush_events();  // nothing new: nothing written twice
+    BOOST_TEST(rows().size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(reload_reports_what_it_kept) {
