@@ -48,11 +48,11 @@ void send_rekey_request(const Ctx& ctx, sa::IkeSa& sa, const sa::OwnRequest& r) 
     p.push_back(wire::make_notify(NotifyType::REKEY_SA, {}, ProtocolId::ESP, spi_bytes(r.rekeyed)));
     p.push_back({PayloadType::SA, false,
                  policy::build_sa_payload(c.esp_proposals, ProtocolId::ESP,
-                                          spi_bytes(r.child.spi_in))});
+                                          spi_bytes(r.child->spi_in))});
     p.push_back({PayloadType::NONCE, false, wire::NoncePayload{r.nonce}});
     if (r.ke) p.push_back(ke_payload(*r.ke));
-    p.push_back(ts_payload(PayloadType::TSi, r.child.local_ts));
-    p.push_back(ts_payload(PayloadType::TSr, r.child.remote_ts));
+    p.push_back(ts_payload(PayloadType::TSi, r.child->local_ts));
+    p.push_back(ts_payload(PayloadType::TSr, r.child->remote_ts));
     send_request(ctx, sa, ExchangeType::CREATE_CHILD_SA, p);
 }
 
@@ -192,10 +192,11 @@ void start_child_rekey(const Ctx& ctx, sa::IkeSa& sa, EspSpi spi_in) {
     sa::OwnRequest r;
     r.kind = sa::OwnRequest::Kind::ChildRekey;
     r.rekeyed = spi_in;
-    r.child.reqid = old->reqid;
-    r.child.spi_in = random_esp_spi(ctx);
-    r.child.local_ts = old->local_ts;
-    r.child.remote_ts = old->remote_ts;
+    r.child = std::make_unique<sa::ChildSa>();
+    r.child->reqid = old->reqid;
+    r.child->spi_in = random_esp_spi(ctx);
+    r.child->local_ts = old->local_ts;
+    r.child->remote_ts = old->remote_ts;
     r.nonce = ctx.random_bytes(kNonceSize);
     if (auto group = rekey_group(*sa.connection, *old)) {
         auto ke = crypto::KeyExchange::generate(*group);
@@ -254,7 +255,8 @@ void handle_create_child_response(const Ctx& ctx, sa::IkeSa& sa,
         return give_up("peer answered " + to_string(n->type));
     }
 
-    sa::ChildSa fresh = std::move(r.child);
+    if (!r.child) return give_up("no CHILD_SA was being made");
+    sa::ChildSa fresh = std::move(*r.child);
     if (auto why = accept_child(fresh, in, c.esp_proposals)) return give_up(*why);
     const auto* nr_p = wire::find_payload(in, PayloadType::NONCE);
     if (!nr_p) return give_up("no nonce in the response");

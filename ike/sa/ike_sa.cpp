@@ -66,6 +66,11 @@ void IkeSa::release_setup_state() {
     Bytes().swap(init_request);
     Bytes().swap(init_response);
     Bytes().swap(cookie);
+    // The SK ciphers hold their own copies of SK_e/SK_a, and SK_p served AUTH only; SK_d
+    // stays (CHILD_SA keys, rekeying).
+    for (crypto::Secret* k : {&keys.sk_ai, &keys.sk_ar, &keys.sk_ei, &keys.sk_er, &keys.sk_pi,
+                              &keys.sk_pr})
+        *k = crypto::Secret();
 }
 
 std::string IkeSa::name() const {

@@ -60,7 +60,9 @@ struct OwnRequest {
     Kind kind = Kind::Other;
     std::vector<EspSpi> spis;  // ChildDelete: our inbound SPIs named in the Delete
     EspSpi rekeyed;            // ChildRekey: our inbound SPI of the CHILD_SA being replaced
-    ChildSa child;             // ChildCreate / ChildRekey: the new one (our SPI, selectors)
+    // ChildCreate / ChildRekey: the new one (our SPI, selectors). On the heap: most IKE SAs
+    // have no such request outstanding, and a ChildSa is 320 octets.
+    std::unique_ptr<ChildSa> child;
     IkeSpi ike_spi;            // IkeRekey: our SPI of the new IKE SA
     std::unique_ptr<crypto::KeyExchange> ke;
     Bytes nonce;
@@ -103,8 +105,9 @@ class IkeSa {
     IkeSaState state() const { return state_; }
     bool established() const { return state_ == IkeSaState::Established; }
     // Once established: frees what only setting up needed (the key exchange, the copies of
-    // the IKE_SA_INIT messages AUTH signed, the cookie), a few hundred octets per SA that a
-    // server holding many would otherwise keep for the SA's life.
+    // the IKE_SA_INIT messages AUTH signed, the cookie, SK_p and the SK_e/SK_a copies the
+    // ciphers no longer need), a few hundred octets per SA that a server holding many would
+    // otherwise keep for the SA's life.
     void release_setup_state();
 
     // "conn[12] 192.0.2.1:500" for logs.
