@@ -283,8 +283,9 @@ void Server::on_shutdown_tick() {
     const auto now = ike::Clock::now();
     // connection_count, not list(): with many SAs this runs every 20 ms, and list() copies
     // them all.
-    if (engine_.connection_count() == 0 || now >= shutdown_deadline_) {
-        if (auto left = engine_.connection_count()) {
+    const std::size_t left = engine_.connection_count();
+    if (left == 0 || now >= shutdown_deadline_) {
+        if (left) {
             logger(Subsystem::Ike)
                 .info("{} IKE SA{} did not confirm the delete; stopping anyway", left,
                       left == 1 ? "" : "s");

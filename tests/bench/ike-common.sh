@@ -15,7 +15,6 @@ NICE=${NICE:--10}
 PROFILE=${PROFILE:-}
 IKE_PROPOSAL=aes256gcm16-prfsha256-x25519
 ESP_PROPOSAL=aes256gcm16
-BENCH_PSK='postern-bench-psk-NOT-A-SECRET-0123456789'
 POOL=10.64.0.0/14
 
 # ike_bench_setup NAME  - packages, builds, harness, PKI. Sets WORK, RESULTS.
@@ -25,7 +24,7 @@ ike_bench_setup() {
     source "$BENCH_REPO/scripts/lib/common.sh"
     ensure_packages "${POSTERN_BUILD_PACKAGES[@]}" strongswan-swanctl strongswan-charon \
         libcharon-extra-plugins libstrongswan-extra-plugins libstrongswan-standard-plugins \
-        iproute2 openssl ${PROFILE:+linux-perf}
+        iproute2 openssl python3 ${PROFILE:+linux-perf}
     if [ -z "$POSTERND" ]; then
         POSTERND=$POSTERN_ROOT/build/release/daemon/posternd
         [ -x "$POSTERND" ] || build_release -DPOSTERN_TESTS=OFF
@@ -135,8 +134,14 @@ half_open_limit = 0"
 ipv4 = "$POOL"
 
 EOF
-    if [ "$auth" = ecdsa ]; then
-        cat >>"$f" <<EOF
+    local extra='pools = ["clients"]
+local_ts = ["10.97.0.0/24"]'
+    if [ "$auth" = psk ]; then
+        # lib.sh's PSK connection (its key PI_PSK, IKE aes256gcm16-prfsha256-x25519)
+        posternd_psk_conn "$f" load vpn.postern.test %any "\"$ESP_PROPOSAL\"" "$extra"
+        return
+    fi
+    cat >>"$f" <<EOF
 [pki]
 cacerts = ["$PKI/ca.pem"]
 
@@ -148,23 +153,9 @@ local_auth = "pubkey"
 remote_auth = "pubkey"
 cert = "$PKI/server.pem"
 key = "$PKI/server.key"
-EOF
-    else
-        cat >>"$f" <<EOF
-[[connections]]
-name = "load"
-local_id = "vpn.postern.test"
-remote_id = "%any"
-local_auth = "psk"
-remote_auth = "psk"
-psk = "$BENCH_PSK"
-EOF
-    fi
-    cat >>"$f" <<EOF
 ike_proposals = ["$IKE_PROPOSAL"]
 esp_proposals = ["$ESP_PROPOSAL"]
-pools = ["clients"]
-local_ts = ["10.97.0.0/24"]
+$extra
 EOF
 }
 
@@ -182,7 +173,7 @@ charon_bench_conf() {
         local_auth="auth = psk"
         remote_auth="auth = psk"
         secrets="ike-load {
-        secret = \"$BENCH_PSK\"
+        secret = \"$PI_PSK\"
     }"
     fi
     cat >"$dir/swanctl.conf" <<EOF
@@ -264,18 +255,19 @@ start_target() {
     fi
 }
 
-# stop_target posternd|strongswan  - stops the responder (posternd must stop cleanly).
+# stop_target posternd|strongswan AUTH  - stops the responder start_target started.
 stop_target() {
+    local auth=$2
     if [ -n "$PERF_PID" ]; then
         kill -INT "$PERF_PID" 2>/dev/null || true
         wait "$PERF_PID" 2>/dev/null || true
-        perf report --stdio --no-children -i "$WORK/perf-$1-$CUR_AUTH.data" 2>/dev/null \
-            | grep -v '^#' | grep -v '^$' | head -n 200 >"$WORK/perf-$1-$CUR_AUTH.txt" || true
+        perf report --stdio --no-children -i "$WORK/perf-$1-$auth.data" 2>/dev/null \
+            | grep -v '^#' | grep -v '^$' | head -n 200 >"$WORK/perf-$1-$auth.txt" || true
         PERF_PID=
     fi
     case $1 in
         posternd)
-            pid=$(cat "$WORK/posternd-$CUR_AUTH.pid")
+            pid=$(cat "$WORK/posternd-$auth.pid")
             kill -TERM "$pid" 2>/dev/null || true
             for _ in $(seq 1 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
             kill -0 "$pid" 2>/dev/null && { kill -9 "$pid"; out "posternd did not stop within 60 s of SIGTERM"; }
@@ -294,8 +286,7 @@ stop_target() {
 # run_load NAME AUTH ARGS...  - ike_load in namespace b against a; output in WORK/NAME.out.
 run_load() {
     local name=$1 auth=$2; shift 2
-    CUR_AUTH=$auth
-    local creds=(--auth psk --psk "$BENCH_PSK")
+    local creds=(--auth psk --psk "$PI_PSK")
     [ "$auth" = ecdsa ] && creds=(--auth cert --cert "$PKI/client.pem" --key "$PKI/client.key" --ca "$PKI/ca.pem")
     PI_LOGS+=("$WORK/$name.err")
     local rc=0
@@ -305,11 +296,11 @@ run_load() {
         "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || rc=$?
     T_TICKS1=$(cpu_ticks "$TPID")
     # Datagrams the kernel dropped for a full socket buffer, each side (what retransmits cost).
-    local ns
-    for ns in a b; do
-        local nsname=$NS_A
-        [ "$ns" = b ] && nsname=$NS_B
-        echo "udp_rcvbuf_errors_$ns $(ip netns exec "$nsname" nstat -az UdpRcvbufErrors 2>/dev/null | awk '$1 == "UdpRcvbufErrors" {print $2}')" >>"$WORK/$name.out"
+    local side ns
+    for side in a b; do
+        ns=$NS_A
+        [ "$side" = b ] && ns=$NS_B
+        echo "udp_rcvbuf_errors_$side $(ip netns exec "$ns" nstat -az UdpRcvbufErrors 2>/dev/null | awk '$1 == "UdpRcvbufErrors" {print $2}')" >>"$WORK/$name.out"
     done
     echo "target_cpu_seconds $(awk -v a="$T_TICKS0" -v b="$T_TICKS1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (b - a) / hz }')" >>"$WORK/$name.out"
     return "$rc"

@@ -16,7 +16,7 @@
 //
 // It prints progress to stderr and, at the end, "key value" lines to stdout:
 //   established, failed, child_sas, seconds, rate (SAs/s), latency_ms_p50/p90/p99/max,
-//   failure <reason> <count> (one line each), retransmits, cookies, invalid_ke,
+//   failure <reason> <count> (one line each), retransmits, cookies, invalid_ke, send_errors,
 //   target_rss_kib_before/after (VmRSS of --target-pid), target_hwm_kib,
 //   hold_target_cpu_percent (over --hold, of one core), disconnect_seconds, disconnect_left.
 // IKE_LOAD_TRACE=1 in the environment prints every log line of the engine to stderr.
@@ -285,8 +285,8 @@ class Generator {
                     pct(0.50), pct(0.90), pct(0.99), latencies_.empty() ? 0.0 : latencies_.back());
         for (const auto& [why, n] : failures_)
             std::printf("failure %s %llu\n", why.c_str(), ull(n));
-        std::printf("retransmits %llu\ncookies %llu\ninvalid_ke %llu\n", ull(st.retransmitted),
-                    ull(cookies_), ull(invalid_ke_));
+        std::printf("retransmits %llu\ncookies %llu\ninvalid_ke %llu\nsend_errors %llu\n",
+                    ull(st.retransmitted), ull(cookies_), ull(invalid_ke_), ull(send_errors_));
         if (o_.target_pid) {
             std::printf("target_rss_kib_before %ld\ntarget_rss_kib_after %ld\n", rss_before,
                         rss_after);
@@ -379,14 +379,11 @@ class Generator {
     }
 
     void apply(ike::Actions& out) {
-        for (;;) {
-            send_all(out.send);
-            const auto now = Clock::now();
-            for (const auto& e : out.events)
-                on_event(e, now);
-            out.clear();
-            return;
-        }
+        send_all(out.send);
+        const auto now = Clock::now();
+        for (const auto& e : out.events)
+            on_event(e, now);
+        out.clear();
     }
 
     void send_all(const std::vector<ike::Datagram>& send) {
