@@ -104,6 +104,7 @@ void read_server(TableReader& r, Config& c) {
     r.str("user_db", c.user_db);
     r.str("control_socket", c.control_socket);
     r.integer("cookie_threshold", c.cookie_threshold, 0, 1000000);
+    r.integer("ike_threads", c.ike_threads, 0, 64);
     std::string pref;
     r.str("proposal_preference", pref);
     if (pref == "client") c.prefer_server_proposals = false;

@@ -130,6 +130,8 @@ struct Config {
     std::string user_db;
     std::string control_socket;
     // IKE engine tuning ([server]).
+    // Threads the IKE SAs are sharded over (daemon/ike_shards.hpp); 0 = one per core.
+    std::uint32_t ike_threads = 0;
     std::uint32_t cookie_threshold = 64;
     bool prefer_server_proposals = true;  // proposal_preference = "server" | "client"
     std::uint32_t half_open_timeout_s = 30;

@@ -69,9 +69,45 @@ json ReloadReport::to_json() const {
                 {"warnings", warnings}};
 }
 
+namespace {
+
+// One engine (the tests'), its answers applied by the target's `apply`.
+class EngineAccess final : public IkeAccess {
+  public:
+    explicit EngineAccess(const ControlTarget& t) : t_(t) {}
+    std::vector<ike::IkeSaInfo> list() override { return t_.engine->list(); }
+    std::vector<std::uint64_t> sas_of_user(std::string_view user) override {
+        return t_.engine->sas_of_user(user);
+    }
+    bool terminate(std::uint64_t id) override {
+        ike::Actions out;
+        const bool ok = t_.engine->terminate(id, t_.now(), out);
+        if (t_.apply) t_.apply(out);
+        return ok;
+    }
+    ike::EngineStats stats() override { return t_.engine->stats(); }
+    std::size_t reload(const ike::EngineConfig& config) override {
+        ike::Actions out;
+        const std::size_t n = t_.engine->reload(config, t_.now(), out);
+        if (t_.apply) t_.apply(out);
+        return n;
+    }
+
+  private:
+    const ControlTarget& t_;
+};
+
+}  // namespace
+
 ControlService::ControlService(ControlTarget target, Config running)
     : t_(std::move(target)), running_(std::move(running)) {
     if (!t_.now) t_.now = [] { return ike::Clock::now(); };
+    if (t_.ike) {
+        ike_ = t_.ike;
+    } else {
+        own_ = std::make_unique<EngineAccess>(t_);
+        ike_ = own_.get();
+    }
     started_wall_ = std::chrono::system_clock::now();
     started_ = t_.now();
 }
@@ -99,7 +135,7 @@ json ControlService::handle(const Request& r, const Peer& peer) {
             log().debug("control: {}: sa.list{}", peer.to_string(),
                         r.user ? " user " + *r.user : std::string());
             const auto t = now();
-            auto list = t_.engine->list();
+            auto list = ike_->list();
             std::sort(list.begin(), list.end(),
                       [](const ike::IkeSaInfo& a, const ike::IkeSaInfo& b) { return a.id < b.id; });
             json sas = json::array();
@@ -121,13 +157,10 @@ json ControlService::handle(const Request& r, const Peer& peer) {
 }
 
 json ControlService::kill(const Request& r, const Peer& peer) {
-    const auto t = now();
-    const std::vector<std::uint64_t> ids = r.user ? t_.engine->sas_of_user(*r.user) : r.ids;
+    const std::vector<std::uint64_t> ids = r.user ? ike_->sas_of_user(*r.user) : r.ids;
     std::vector<std::uint64_t> killed, not_found;
-    ike::Actions out;
     for (auto id : ids)
-        (t_.engine->terminate(id, t, out) ? killed : not_found).push_back(id);
-    if (t_.apply) t_.apply(out);
+        (ike_->terminate(id) ? killed : not_found).push_back(id);
     const std::string what = r.user ? "user " + *r.user : "IKE SA " + join_ids(r.ids);
     if (killed.empty())
         log().info("control: {}: sa.kill {}: nothing to delete", peer.to_string(), what);
@@ -198,12 +231,12 @@ json ControlService::sa_json(const ike::IkeSaInfo& sa, ike::TimePoint now) const
 json ControlService::status_json(ike::TimePoint now) const {
     std::map<std::string, std::size_t> by_state;
     std::size_t children = 0;
-    const auto sas = t_.engine->list();
+    const auto sas = ike_->list();
     for (const auto& sa : sas) {
         ++by_state[std::string(ike::sa::to_string(sa.state))];
         children += sa.child_sas.size();
     }
-    const auto& s = t_.engine->stats();
+    const ike::EngineStats s = ike_->stats();
     json engine{{"received", s.received},
                 {"sent", s.sent},
                 {"retransmitted", s.retransmitted},
@@ -282,10 +315,8 @@ tl::expected<ReloadReport, ConfigError> ControlService::reload() {
     for (const auto& k : running_.connections)
         if (!has(next, k.name)) rep.removed.push_back(k.name);
 
-    const std::size_t before = t_.engine->list().size();
-    ike::Actions out;
-    rep.deleted = t_.engine->reload(std::move(engine), now(), out);
-    if (t_.apply) t_.apply(out);
+    const std::size_t before = ike_->list().size();
+    rep.deleted = ike_->reload(engine);
     rep.kept = before >= rep.deleted ? before - rep.deleted : 0;
     apply_log_levels(next);
     running_ = std::move(next);
@@ -324,6 +355,11 @@ std::vector<std::string> keep_restart_only(const Config& running, Config& next) 
     if (next.natt_port != running.natt_port) {
         note("server.natt_port", std::to_string(running.natt_port), std::to_string(next.natt_port));
         next.natt_port = running.natt_port;
+    }
+    if (next.ike_threads != running.ike_threads) {
+        note("server.ike_threads", std::to_string(running.ike_threads),
+             std::to_string(next.ike_threads));
+        next.ike_threads = running.ike_threads;
     }
     if (next.dataplane != running.dataplane) {
         note("server.dataplane", to_string(running.dataplane), to_string(next.dataplane));

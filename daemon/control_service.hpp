@@ -21,6 +21,7 @@
 
 #include "daemon/config.hpp"
 #include "daemon/control_protocol.hpp"
+#include "daemon/ike_shards.hpp"
 #include "ike/engine.hpp"
 #include "postern/dataplane.hpp"
 
@@ -36,10 +37,12 @@ struct Peer {
 
 // What the requests act on; posternd's Server (daemon/io_server.hpp) fills it in with its own.
 struct ControlTarget {
+    // posternd's IKE shards; or, in tests, one engine and what applies its answers
+    // (datagrams, data-plane changes, events).
+    IkeAccess* ike = nullptr;
     ike::Engine* engine = nullptr;
-    DataPlane* dataplane = nullptr;
-    // Applies what the engine answered: datagrams, data-plane changes, events, the timer.
     std::function<void(ike::Actions&)> apply;
+    DataPlane* dataplane = nullptr;
     // The I/O loop's own counters for `status` (optional).
     std::function<nlohmann::json()> server_stats;
     // What start-up adds to the EngineConfig built from the file (the plugins' components),
@@ -88,6 +91,8 @@ class ControlService {
     ike::TimePoint now() const;
 
     ControlTarget t_;
+    std::unique_ptr<IkeAccess> own_;  // t_.engine as an IkeAccess
+    IkeAccess* ike_ = nullptr;
     Config running_;
     std::chrono::system_clock::time_point started_wall_;
     ike::TimePoint started_;

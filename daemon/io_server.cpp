@@ -50,11 +50,16 @@ Server::Server(const Config& config, ike::EngineConfig engine,
                std::shared_ptr<ike::AddressPools> pools, DataPlane& dp)
     : config_(config),
       pools_(std::move(pools)),
-      engine_(with_inbound_idle(std::move(engine), dp), pools_.get()),
       dp_(dp),
-      timer_(io_),
       shutdown_timer_(io_),
-      signals_(io_, SIGINT, SIGTERM) {}
+      signals_(io_, SIGINT, SIGTERM) {
+    const unsigned threads = config_.ike_threads ? config_.ike_threads : default_ike_threads();
+    shards_ = std::make_unique<IkeShards>(io_, with_inbound_idle(std::move(engine), dp_), &pools_,
+                                          threads, [this](ike::Actions& out) { apply(out); });
+    logger(Subsystem::Ike)
+        .info("IKE on {} thread{} (server.ike_threads{})", shards_->count(),
+              shards_->count() == 1 ? "" : "s", config_.ike_threads ? "" : " = 0: one per core");
+}
 
 Server::~Server() = default;
 
@@ -118,15 +123,13 @@ void Server::start_initiators() {
             }
             local.address = *src;
         }
-        ike::Actions out;
-        auto id = engine_.initiate(conn.name, local, ike::Clock::now(), out);
+        auto id = shards_->initiate(conn.name, local);
         if (!id)
             logger(Subsystem::Ike).error("{}: cannot initiate: {}", conn.name, id.error());
         else
             logger(Subsystem::Ike)
                 .info("{}: initiating to {} from {}", conn.name,
                       Endpoint{*remote, conn.remote_port}.to_string(), local.to_string());
-        apply(out);
         if (!address_watch_) {
             address_watch_ =
                 std::make_unique<AddressWatch>(io_, [this] { on_addresses_changed(); });
@@ -140,9 +143,7 @@ void Server::start_initiators() {
 }
 
 void Server::on_addresses_changed() {
-    ike::Actions out;
-    const auto now = ike::Clock::now();
-    for (const auto& sa : engine_.list()) {
+    for (const auto& sa : shards_->list()) {
         if (sa.role != ike::sa::Role::Initiator || !sa.mobike ||
             sa.state != ike::sa::IkeSaState::Established)
             continue;
@@ -151,9 +152,8 @@ void Server::on_addresses_changed() {
         logger(Subsystem::Net)
             .info("IKE SA {}: the route to {} now leaves from {} (was {}): MOBIKE update", sa.id,
                   sa.remote.address.to_string(), src->to_string(), sa.local.address.to_string());
-        engine_.local_address_changed(sa.id, Endpoint{*src, 0}, now, out);
+        shards_->local_address_changed(sa.id, Endpoint{*src, 0});
     }
-    apply(out);
 }
 
 void Server::run() {
@@ -167,8 +167,8 @@ void Server::run() {
             if (!ec2) io_.stop();
         });
     });
-    arm_timer();
     io_.run();
+    shards_->stop();
     if (event_flush_) event_flush_();  // a flush io_.stop() left queued
     if (control_) control_->close();  // the socket file goes with the loop that served it
     for (auto& s : sockets_)
@@ -213,11 +213,10 @@ void Server::on_lifetime_event(const esp::SaLifetimeEvent& e) {
                   e.inbound ? "inbound" : "outbound", e.spi.value(), e.reqid,
                   hard ? "hard" : "soft",
                   e.events & esp::kEventSeqExhausted ? " (sequence numbers exhausted)" : "");
-        ike::Actions out;
-        if (!engine_.expire_child(e.spi, e.inbound, hard, ike::Clock::now(), out))
+        shards_->expire_child(e.spi, e.inbound, hard, [spi = e.spi] {
             logger(Subsystem::Dp)
-                .debug("ESP SA {:08x}: no CHILD_SA any more (deleted meanwhile)", e.spi.value());
-        apply(out);
+                .debug("ESP SA {:08x}: no CHILD_SA any more (deleted meanwhile)", spi.value());
+        });
     });
 }
 
@@ -269,12 +268,8 @@ void Server::stop(std::chrono::milliseconds grace) {
     stopping_ = true;
     const auto now = ike::Clock::now();
     shutdown_deadline_ = now + grace;
-    ike::Actions out;
-    std::size_t n = 0;
-    for (const auto& sa : engine_.list())
-        n += engine_.terminate(sa.id, now, out);
+    const std::size_t n = shards_->terminate_all();
     if (n) logger(Subsystem::Ike).info("deleting {} IKE SA{}", n, n == 1 ? "" : "s");
-    apply(out);
     on_shutdown_tick();
 }
 
@@ -283,20 +278,19 @@ void Server::on_shutdown_tick() {
     const auto now = ike::Clock::now();
     // connection_count, not list(): with many SAs this runs every 20 ms, and list() copies
     // them all.
-    const std::size_t left = engine_.connection_count();
+    const std::size_t left = shards_->connection_count();
     if (left == 0 || now >= shutdown_deadline_) {
         if (left) {
             logger(Subsystem::Ike)
                 .info("{} IKE SA{} did not confirm the delete; stopping anyway", left,
                       left == 1 ? "" : "s");
             // Forget them the same way (data plane, leases, audit rows), without the answer.
-            ike::Actions out;
-            engine_.abandon_all(now, out);
-            out.send.clear();
-            apply(out);
+            shards_->abandon_all();
         }
         logger(Subsystem::Net).info("posternd stopped");
-        io_.stop();
+        // After what the shards have answered so far (queued on this loop before their
+        // answer to connection_count or abandon_all): data plane removals, audit rows.
+        asio::post(io_, [this] { io_.stop(); });
         return;
     }
     shutdown_timer_.expires_after(std::chrono::milliseconds(20));
@@ -358,9 +352,7 @@ void Server::on_datagram(const Sock& s, const Received& r) {
     }
     logger(Subsystem::Net)
         .trace("{} octets from {} to {}", d.data.size(), r.remote.to_string(), r.local.to_string());
-    ike::Actions out;
-    engine_.on_datagram(d, ike::Clock::now(), out);
-    apply(out);
+    shards_->dispatch(std::move(d));
 }
 
 void Server::send(const ike::Datagram& d) {
@@ -471,38 +463,12 @@ void Server::apply(ike::Actions& out) {
         }
     }
     out.clear();
-    arm_timer();
-    if (!unmoved.empty()) {
-        ike::Actions more;
-        for (EspSpi spi : unmoved) {
-            logger(Subsystem::Dp)
-                .info("CHILD_SA with inbound SPI {:08x} not moved by the {} data plane: rekeying it",
-                      spi.value(), dp_.name());
-            engine_.expire_child(spi, /*inbound=*/true, /*hard=*/false, ike::Clock::now(), more);
-        }
-        apply(more);
+    for (EspSpi spi : unmoved) {
+        logger(Subsystem::Dp)
+            .info("CHILD_SA with inbound SPI {:08x} not moved by the {} data plane: rekeying it",
+                  spi.value(), dp_.name());
+        shards_->expire_child(spi, /*inbound=*/true, /*hard=*/false);
     }
-}
-
-void Server::arm_timer() {
-    auto due = engine_.next_timer();
-    if (!due) {
-        if (armed_) timer_.cancel();
-        armed_.reset();
-        return;
-    }
-    // Unchanged (every datagram of a flood lands here): the pending wait is the right one,
-    // and re-arming would cost a timerfd update per datagram.
-    if (armed_ == due) return;
-    armed_ = due;
-    timer_.expires_at(*due);
-    timer_.async_wait([this](boost::system::error_code ec) {
-        if (ec) return;  // re-armed or cancelled
-        armed_.reset();
-        ike::Actions out;
-        engine_.on_timer(ike::Clock::now(), out);
-        apply(out);
-    });
 }
 
 // --- control socket (daemon/control_server.hpp) ---
@@ -511,9 +477,8 @@ tl::expected<void, std::string> Server::open_control(
     const std::string& path, control::ControlTarget::Prepare prepare,
     control::ControlTarget::ReloadPlugins reload_plugins) {
     control::ControlTarget t;
-    t.engine = &engine_;
+    t.ike = shards_.get();
     t.dataplane = &dp_;
-    t.apply = [this](ike::Actions& out) { apply(out); };
     t.prepare_engine = std::move(prepare);
     t.reload_plugins = std::move(reload_plugins);
     t.server_stats = [this] {

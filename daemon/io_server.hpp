@@ -1,7 +1,8 @@
-// posternd's event loop (the IKE thread): Boost.Asio io_context with the UDP sockets (ports 500
-// and 4500 on each listen address), one steady_timer driven by engine.next_timer(), and
-// SIGINT/SIGTERM. Every datagram and timer tick goes through the sans-I/O engine; its actions
-// are applied here (datagrams sent, CHILD_SAs handed to the DataPlane, events logged).
+// posternd's event loop (the I/O thread): Boost.Asio io_context with the UDP sockets (ports 500
+// and 4500 on each listen address), the control socket and SIGINT/SIGTERM. Every IKE datagram
+// goes to the IKE shard that owns its SA (daemon/ike_shards.hpp: one sans-I/O engine per
+// thread, each with its own timer); what the shards answer is applied here (datagrams sent,
+// CHILD_SAs handed to the DataPlane, events logged and given to the audit log).
 // ESP traffic does not pass through here: the data-plane workers (esp/engine/worker.hpp) own
 // their sockets in the NAT-T port's reuseport group and the TUN queues; what they hand back
 // (stray IKE datagrams, SA lifetime events) is posted onto this loop.
@@ -23,6 +24,8 @@
 #include "daemon/address_watch.hpp"
 #include "daemon/config.hpp"
 #include "daemon/control_server.hpp"
+#include "daemon/ike_shards.hpp"
+#include "daemon/shared_access.hpp"
 #include "daemon/io_socket.hpp"
 #include "esp/engine/packet_path.hpp"
 #include "esp/engine/userspace_dataplane.hpp"
@@ -111,7 +114,8 @@ class Server {
     // posternd logs it at exit, after the workers have stopped.
     void log_dataplane_stats();
 
-    const ike::Engine& engine() const { return engine_; }
+    // The IKE shards (server.ike_threads of them).
+    IkeShards& shards() { return *shards_; }
     const ServerStats& stats() const { return stats_; }
 
     // --- control socket (daemon/control_server.hpp) ---
@@ -136,7 +140,6 @@ class Server {
     void on_addresses_changed();
     void apply(ike::Actions& actions);
     void send(const ike::Datagram& d);
-    void arm_timer();
     void on_shutdown_tick();
     const Sock* socket_for(const Endpoint& local, bool natt) const;
     const Sock* natt_socket_for(const Endpoint& local) const;
@@ -148,15 +151,12 @@ class Server {
 
     const Config& config_;
     boost::asio::io_context io_;
-    std::shared_ptr<ike::AddressPools> pools_;
+    LockedPools pools_;  // the shards share them
     EventSink event_sink_;
     std::function<void()> event_flush_;
     bool flush_posted_ = false;  // event_flush_ is queued behind the handlers now running
-    ike::Engine engine_;
-    DataPlane& dp_;
+    SerializedDataPlane dp_;      // the shards read counters (DPD), this thread installs
     std::vector<Sock> sockets_;
-    boost::asio::steady_timer timer_;
-    std::optional<ike::TimePoint> armed_;  // when timer_'s pending wait fires
     boost::asio::steady_timer shutdown_timer_;
     boost::asio::signal_set signals_;
     bool natt_reuseport_ = false;
@@ -167,7 +167,10 @@ class Server {
     bool stopping_ = false;
     ike::TimePoint shutdown_deadline_{};
     ServerStats stats_;
-    // Last, so they go first: the control server's sessions refer to the service and engine.
+    // After the loop, the pools and the data plane, which the shard threads use: they stop
+    // first.
+    std::unique_ptr<IkeShards> shards_;
+    // Last, so they go first: the control server's sessions refer to the service and shards.
     std::unique_ptr<control::ControlService> control_service_;
     std::unique_ptr<control::ControlServer> control_;
     std::unique_ptr<AddressWatch> address_watch_;  // with initiated connections only

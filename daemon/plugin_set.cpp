@@ -1,5 +1,7 @@
 #include "daemon/plugin_set.hpp"
 
+#include "daemon/plugin_locks.hpp"
+
 #include <dlfcn.h>
 #include <unistd.h>
 
@@ -134,6 +136,8 @@ struct PluginSet::Loaded final : plugin::Host, plugin::Registry {
     std::unique_ptr<plugin::Plugin> instance;
     PluginSet* set = nullptr;
     std::string error;  // a second verifier or pool provider
+    // Taken by every call into the plugin's components (daemon/plugin_locks.hpp).
+    PluginLock lock = std::make_shared<std::recursive_mutex>();
     const Config& config() const { return *set->config_; }
 
     // ---- Host
@@ -155,14 +159,18 @@ struct PluginSet::Loaded final : plugin::Host, plugin::Registry {
     // ---- Registry
     void add_user_store(std::shared_ptr<plugin::UserStore> s) override {
         if (!s) return;
-        set->components_->stores.push_back(std::move(s));
+        set->components_->stores.push_back(std::make_shared<LockedUserStore>(lock, std::move(s)));
         set->components_->store_owners.push_back(name);
     }
     void add_psk_source(std::shared_ptr<plugin::PskSource> s) override {
-        if (s) set->components_->psk_sources.push_back(std::move(s));
+        if (s)
+            set->components_->psk_sources.push_back(
+                std::make_shared<LockedPskSource>(lock, std::move(s)));
     }
     void add_eap_method(std::shared_ptr<plugin::EapMethodFactory> m) override {
-        if (m) set->components_->eap_methods.push_back(std::move(m));
+        if (m)
+            set->components_->eap_methods.push_back(
+                std::make_shared<LockedEapMethodFactory>(lock, std::move(m)));
     }
     void set_certificate_verifier(std::shared_ptr<plugin::CertificateVerifier> v) override {
         auto& c = *set->components_;
@@ -174,10 +182,12 @@ struct PluginSet::Loaded final : plugin::Host, plugin::Registry {
         c.verifier_from = name;
     }
     void add_authorizer(std::shared_ptr<plugin::Authorizer> a) override {
-        if (a) set->components_->authorizers.push_back(std::move(a));
+        if (a)
+            set->components_->authorizers.push_back(
+                std::make_shared<LockedAuthorizer>(lock, std::move(a)));
     }
     void add_event_sink(std::shared_ptr<plugin::EventSink> s) override {
-        if (s) set->components_->sinks.push_back(std::move(s));
+        if (s) set->components_->sinks.push_back(std::make_shared<LockedEventSink>(lock, std::move(s)));
     }
     void set_address_pools(std::shared_ptr<plugin::AddressPools> p) override {
         auto& c = *set->components_;
@@ -185,7 +195,7 @@ struct PluginSet::Loaded final : plugin::Host, plugin::Registry {
             error = "address pools are registered already (by " + c.pools_from + ")";
             return;
         }
-        c.pools = std::move(p);
+        c.pools = p ? std::make_shared<LockedAddressPools>(lock, std::move(p)) : nullptr;
         c.pools_from = name;
     }
 };
@@ -414,6 +424,7 @@ std::vector<std::string> PluginSet::reload(const Config& next) {
         std::string error;
         // The plugin's own words say what it kept (its previous keys, a script's previous
         // version, ...).
+        std::unique_lock hold(*p->lock);  // the IKE threads may be in the plugin
         if (!p->instance->reload(settings, error))
             notes.push_back("plugin " + p->name + ": reload: " + error);
         if (settings.type_error())

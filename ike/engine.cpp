@@ -16,6 +16,7 @@
 #include "ike/crypto/verifier.hpp"
 #include "ike/exchange/context.hpp"
 #include "ike/sa/protection.hpp"
+#include "ike/shard.hpp"
 #include "ike/wire/describe.hpp"
 #include "ike/wire/rules.hpp"
 
@@ -32,9 +33,18 @@ std::shared_ptr<const plugin::CertificateVerifier> verifier_for(const EngineConf
     return std::make_shared<crypto::AnchorVerifier>(c.trust_anchors);
 }
 
+// A limit of the whole daemon, shared out over its shards (new IKE SAs spread evenly over
+// them: ike/shard.hpp), rounded up; 0 (no limit) stays 0.
+template <class T>
+T per_shard(T limit, unsigned shards) {
+    if (shards <= 1 || limit == 0) return limit;
+    return static_cast<T>((limit + shards - 1) / shards);
+}
+
 AdmissionLimits admission_limits(const EngineConfig& c) {
-    return {c.init_rate_per_address, c.init_rate_table_size, c.half_open_per_address,
-            c.half_open_limit};
+    return {per_shard(c.init_rate_per_address, c.shard_count), c.init_rate_table_size,
+            per_shard(c.half_open_per_address, c.shard_count),
+            per_shard(c.half_open_limit, c.shard_count)};
 }
 
 // Cheaper than parsing: what cannot be an IKE message at all (RFC 7296 §3.1: a 28-octet
@@ -71,6 +81,37 @@ struct Engine::Impl final : exchange::SaTable {
     std::unordered_multimap<std::uint64_t, IkeSa*> by_id_index;
     std::unordered_map<std::string, std::unordered_set<IkeSa*>> by_user;
     std::unordered_map<const IkeSa*, std::string> filed_user;  // SA -> its key in by_user
+    // Sharded: the SAs this shard has counted in the ShardDirectory, under which user (an SA
+    // is counted while count_user would count it).
+    std::unordered_map<const IkeSa*, std::string> counted_user;
+
+    // IKE SA ids: this shard's (ike/shard.hpp).
+    std::uint64_t take_id() {
+        const std::uint64_t id = next_id;
+        next_id += config->shard_count ? config->shard_count : 1;
+        return id;
+    }
+    // Sharded: tells the directory when the SA starts or stops counting for its user.
+    void publish_count(const IkeSa& sa, bool gone) {
+        ShardDirectory* dir = config->shards.get();
+        if (!dir) return;
+        const bool counts = !gone && counted(sa);
+        auto it = counted_user.find(&sa);
+        if (it != counted_user.end() && counts && it->second == sa.user) return;
+        if (it == counted_user.end() && !counts) return;
+        if (it != counted_user.end()) {
+            dir->count(config->shard_index, it->second, -1);
+            counted_user.erase(it);
+        }
+        if (counts) {
+            dir->count(config->shard_index, sa.user, 1);
+            counted_user.emplace(&sa, sa.user);
+        }
+    }
+    static bool counted(const IkeSa& sa) {
+        return !sa.user.empty() && sa.established() && !sa.retired && !sa.provisional &&
+               sa.state() != IkeSaState::Rekeyed;
+    }
 
     std::shared_ptr<const plugin::CertificateVerifier> verifier;
     std::optional<wire::Payload> certreq;
@@ -92,6 +133,16 @@ struct Engine::Impl final : exchange::SaTable {
                                const std::string& user) override;
     std::optional<sa::VirtualIp> take_virtual_ip(const IkeSa& fresh, const std::string& user,
                                                  const IpAddress& address) override {
+        if (auto v = take_here(fresh, user, address)) return v;
+        // Sharded: an SA of this user on another shard may hold it; then both hold it until
+        // the older one goes (ShardDirectory::share).
+        if (config->shards && fresh.connection)
+            if (auto pool = config->shards->share(address, user, fresh.connection->name))
+                return sa::VirtualIp{*pool, address};
+        return std::nullopt;
+    }
+    std::optional<sa::VirtualIp> take_here(const IkeSa& fresh, const std::string& user,
+                                           const IpAddress& address) {
         for (IkeSa* other : sas_of(user)) {
             if (other == &fresh || other->retired || !other->established()) continue;
             if (other->connection != fresh.connection || other->user != user) continue;
@@ -154,10 +205,17 @@ struct Engine::Impl final : exchange::SaTable {
     std::size_t count_user(const std::string& user, const IkeSa& except) const override {
         std::size_t n = 0;
         for (const IkeSa* sa : sas_of(user))
-            if (sa != &except && sa->established() && !sa->retired && !sa->provisional &&
-                sa->state() != IkeSaState::Rekeyed && sa->user == user)
-                ++n;
+            if (sa != &except && counted(*sa) && sa->user == user) ++n;
+        if (config->shards) n += config->shards->elsewhere(config->shard_index, user);
         return n;
+    }
+    void held_virtual_ip(const IkeSa& sa, const std::string& user,
+                         const sa::VirtualIp& v) override {
+        if (config->shards && sa.connection)
+            config->shards->hold(v.pool, v.address, user, sa.connection->name);
+    }
+    bool let_go_virtual_ip(const sa::VirtualIp& v) override {
+        return !config->shards || config->shards->let_go(v.pool, v.address);
     }
 
     void open_half(std::uint64_t spi_i, const Endpoint& peer, std::uint64_t ours) {
@@ -182,6 +240,8 @@ Engine::Engine(EngineConfig config, AddressPools* pools, Random random, WallCloc
     impl_->random = random ? std::move(random) : Random([](MutableByteView b) {
         RAND_bytes(b.data(), static_cast<int>(b.size()));
     });
+    impl_->config = &config_;
+    impl_->next_id = config_.shard_index + 1;
     impl_->verifier = verifier_for(config_);
     impl_->admission.set_limits(admission_limits(config_));
     if (!config_.trust_anchors.empty())
@@ -246,6 +306,7 @@ static std::string spi_hex(std::uint64_t spi) {
 
 // Re-files the SA in the timer queue after anything changed it.
 static void reschedule(Engine::Impl& impl, const EngineConfig& cfg, const IkeSa& sa) {
+    impl.publish_count(sa, false);
     const std::uint64_t spi = sa.local_spi().value();
     if (auto it = impl.scheduled.find(spi); it != impl.scheduled.end()) {
         impl.timers.erase({it->second, spi});
@@ -277,6 +338,7 @@ static void forget(Engine::Impl& impl, const IkeSa& sa) {
     }
     impl.close_half(sa.spi_i.value(), sa.remote);
     impl.release(spi);
+    impl.publish_count(sa, true);
     impl.unfile_user(sa);
     auto [first, last] = impl.by_id_index.equal_range(sa.id);
     for (auto it = first; it != last; ++it)
@@ -327,12 +389,17 @@ std::size_t Engine::Impl::end_duplicates(const Ctx& ctx, const IkeSa& fresh,
         ended.push_back(sa->local_spi().value());
     }
     std::sort(ended.begin(), ended.end());  // the order they are ended in, as before
+    const std::string why =
+        "replaced by a new IKE SA with INITIAL_CONTACT from " + fresh.remote.to_string();
     for (auto spi : ended) {
         IkeSa& old = *by_spi.at(spi);
         ++ctx.stats.initial_contact_replaced;
-        destroy(*this, ctx, old, "replaced by a new IKE SA with INITIAL_CONTACT from " +
-                                     fresh.remote.to_string());
+        destroy(*this, ctx, old, why);
     }
+    // Sharded: the user's SAs on the other shards go too (on their threads, soon after).
+    if (config->shards && fresh.connection &&
+        config->shards->elsewhere(config->shard_index, user) > 0)
+        config->shards->end_elsewhere(config->shard_index, fresh.connection->name, user, why);
     return ended.size();
 }
 
@@ -405,11 +472,12 @@ void Engine::on_datagram(const Datagram& in, TimePoint now, Actions& out) {
         }
         if (auto ok = wire::check(h.exchange, false, m->payloads); !ok)
             return drop(ctx, stats_.dropped_malformed, in, ok.error().reason);
-        const bool cookies = impl.half_open.size() >= config_.cookie_threshold;
+        const bool cookies =
+            impl.half_open.size() >= per_shard(config_.cookie_threshold, config_.shard_count);
         auto sa =
             exchange::respond_ike_sa_init(ctx, impl.next_id, in, *m, cookies, impl.cookie_secret);
         if (!sa) return;
-        ++impl.next_id;
+        impl.take_id();
         const std::uint64_t spi = sa->local_spi().value();
         impl.open_half(sa->spi_i.value(), sa->remote, spi);
         IkeSa& ref = impl.insert(std::move(sa));
@@ -687,7 +755,7 @@ void Engine::start_reauth(const Ctx& ctx, IkeSa& old) {
     // once it is up, the old one is deleted (exchange::retire_reauthenticated).
     Impl& impl = *impl_;
     auto sa = std::make_unique<IkeSa>(
-        impl.next_id++, sa::Role::Initiator,
+        impl.take_id(), sa::Role::Initiator,
         sa::RetransmitPolicy{config_.retransmit_timeout, config_.retransmit_base,
                              config_.retransmit_tries});
     sa->connection = old.connection;
@@ -764,7 +832,7 @@ tl::expected<std::uint64_t, std::string> Engine::initiate(const std::string& nam
     Impl& impl = *impl_;
     Ctx ctx = impl.ctx(*this, now, out);
     auto sa = std::make_unique<IkeSa>(
-        impl.next_id++, sa::Role::Initiator,
+        impl.take_id(), sa::Role::Initiator,
         sa::RetransmitPolicy{config_.retransmit_timeout, config_.retransmit_base,
                              config_.retransmit_tries});
     sa->connection = conn;
@@ -951,6 +1019,9 @@ std::size_t Engine::reload(EngineConfig config, TimePoint now, Actions& out) {
     for (auto& [spi, sa] : impl.by_spi)
         if (sa->connection) names[spi] = sa->connection->name;
     if (!config.inbound_idle) config.inbound_idle = std::move(config_.inbound_idle);
+    config.shard_index = config_.shard_index;  // an engine stays the shard it is
+    config.shard_count = config_.shard_count;
+    config.shards = config_.shards;
     config_ = std::move(config);
     for (auto& [spi, name] : names)
         for (const auto& c : config_.connections)
@@ -962,6 +1033,24 @@ std::size_t Engine::reload(EngineConfig config, TimePoint now, Actions& out) {
         impl.certreq = wire::Payload{PayloadType::CERTREQ, false,
                                      crypto::certreq_payload(config_.trust_anchors)};
     return orphans.size();
+}
+
+std::size_t Engine::end_user_sas(const std::string& connection, const std::string& user,
+                                 const std::string& why, TimePoint now, Actions& out) {
+    Impl& impl = *impl_;
+    Ctx ctx = impl.ctx(*this, now, out);
+    std::vector<std::uint64_t> ended;
+    for (const IkeSa* sa : impl.sas_of(user)) {
+        if (sa->retired || !sa->established() || sa->user != user) continue;
+        if (!sa->connection || sa->connection->name != connection) continue;
+        ended.push_back(sa->local_spi().value());
+    }
+    std::sort(ended.begin(), ended.end());
+    for (auto spi : ended) {
+        ++stats_.initial_contact_replaced;
+        destroy(impl, ctx, *impl.by_spi.at(spi), why);
+    }
+    return ended.size();
 }
 
 }  // namespace postern::ike

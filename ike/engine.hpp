@@ -230,6 +230,12 @@ class Engine {
     std::size_t local_address_changed(std::uint64_t ike_sa, const Endpoint& local, TimePoint now,
                                       Actions& out);
 
+    // INITIAL_CONTACT that reached another shard (ike/shard.hpp): ends at once, without a
+    // Delete, every established IKE SA of `connection` whose user is `user`, as
+    // end_duplicates does on the shard the new IKE SA is on. Returns how many.
+    std::size_t end_user_sas(const std::string& connection, const std::string& user,
+                             const std::string& why, TimePoint now, Actions& out);
+
     // The IKE SAs that are connections (not a replaced one waiting for its Delete).
     std::vector<IkeSaInfo> list() const;
     // Every IKE SA the engine holds, replaced ones included.

@@ -29,6 +29,8 @@
 
 namespace postern::ike {
 
+class ShardDirectory;  // ike/shard.hpp
+
 // How one side authenticates. Eap: an EAP method (RFC 7296 §2.16) from
 // ConnectionConfig::eap_methods — as responder against EngineConfig::eap_users, as initiator
 // with ConnectionConfig::eap_identity and eap_password (MSCHAPv2) or local_chain/local_key
@@ -237,6 +239,13 @@ struct EngineConfig {
     // Responder: pick the first of our proposals the peer accepts (strongSwan's default), or
     // the first of the peer's that we accept.
     bool prefer_server_proposals = true;
+
+    // Sharding (ike/shard.hpp): this engine is shard `shard_index` of `shard_count`, and
+    // the IKE SPIs and SA ids it makes say so; `shards` is what the shards of one daemon
+    // share (users' SA counts, INITIAL_CONTACT, virtual IPs). Null with a single engine.
+    // An engine keeps its own through reload().
+    unsigned shard_index = 0, shard_count = 1;
+    std::shared_ptr<ShardDirectory> shards;
 };
 
 }  // namespace postern::ike

@@ -87,12 +87,14 @@ bool respond_config(const Ctx& ctx, sa::IkeSa& sa, const std::vector<wire::Paylo
                                      " taken over from the peer's earlier IKE SA");
                     return true;
                 }
-                ctx.pools->release(kept->pool, kept->address);  // not this pool: let it go
+                // Not this pool: let it go.
+                if (ctx.sas.let_go_virtual_ip(*kept)) ctx.pools->release(kept->pool, kept->address);
             }
         for (const auto& pool : pools) {
             auto a = ctx.pools->acquire(pool, who, fam, requested);
             if (!a) continue;
             give(fam, sa::VirtualIp{pool, *a});
+            ctx.sas.held_virtual_ip(sa, who, sa.virtual_ips.back());
             ctx.log(&sa, "assigned virtual IP " + a->to_string() + " from pool " + pool);
             return true;
         }
@@ -187,7 +189,7 @@ void handle_config_reply(const Ctx& ctx, sa::IkeSa& sa,
 void release_virtual_ip(const Ctx& ctx, sa::IkeSa& sa) {
     if (ctx.pools)
         for (const auto& v : sa.virtual_ips)
-            ctx.pools->release(v.pool, v.address);
+            if (ctx.sas.let_go_virtual_ip(v)) ctx.pools->release(v.pool, v.address);
     sa.virtual_ips.clear();
 }
 

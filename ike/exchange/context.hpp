@@ -64,6 +64,11 @@ class SaTable {
     // Established IKE SAs other than `except` whose user is `user` (rekeyed ones, waiting
     // for their Delete, and provisional ones of a rekey collision not counted).
     virtual std::size_t count_user(const std::string& user, const sa::IkeSa& except) const = 0;
+    // Sharded engines (ike/shard.hpp): `sa` of `user` got `v` from the pool; and whether a
+    // virtual IP an SA gives up goes back to the pool (no SA on another shard shares it).
+    virtual void held_virtual_ip(const sa::IkeSa& sa, const std::string& user,
+                                 const sa::VirtualIp& v) = 0;
+    virtual bool let_go_virtual_ip(const sa::VirtualIp& v) = 0;
 
   protected:
     ~SaTable() = default;

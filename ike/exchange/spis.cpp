@@ -1,6 +1,7 @@
 // SPIs: random ones of our own, and ESP SPIs to and from their 4-octet wire form.
 
 #include "ike/exchange/context.hpp"
+#include "ike/shard.hpp"
 
 namespace postern::ike::exchange {
 
@@ -10,6 +11,8 @@ IkeSpi random_ike_spi(const Ctx& ctx) {
         Bytes b = ctx.random_bytes(8);
         for (auto x : b)
             v = v << 8 | x;
+        // Sharded (ike/shard.hpp): the first octet names this engine's shard.
+        v = label_ike_spi(v, ctx.config.shard_index, ctx.config.shard_count);
     }
     return IkeSpi(v);
 }

@@ -179,11 +179,16 @@ EOF
 }
 
 # nc_audit_has EVENT KEY=VALUE...  - `postern --json audit` has a row with EVENT and these fields.
+# posternd writes audit rows once per turn of its event loop, after the answer that told the
+# client went out: the row may land a moment after the client gave up, so this looks for up
+# to 3 s.
 nc_audit_has() {
     local event=$1; shift
-    nc_postern --db "$WORK/postern.db" --json audit --limit 50 >"$WORK/audit.json" 2>&1 \
-        || { cat "$WORK/audit.json" >&2; fail "postern audit failed"; }
-    python3 - "$WORK/audit.json" "$event" "$@" <<'PY' || fail "no audit row '$event' with $* (rows: $(cat "$WORK/audit.json"))"
+    local try
+    for try in $(seq 30); do
+        nc_postern --db "$WORK/postern.db" --json audit --limit 50 >"$WORK/audit.json" 2>&1 \
+            || { cat "$WORK/audit.json" >&2; fail "postern audit failed"; }
+        python3 - "$WORK/audit.json" "$event" "$@" <<'PY' && break
 import json, sys
 rows = json.load(open(sys.argv[1]))
 rows = rows if isinstance(rows, list) else rows.get("entries", rows.get("audit", []))
@@ -191,6 +196,9 @@ want = dict(a.split("=", 1) for a in sys.argv[3:])
 ok = any(r.get("event") == sys.argv[2] and all(str(r.get(k)) == v for k, v in want.items()) for r in rows)
 sys.exit(0 if ok else 1)
 PY
+        [ "$try" = 30 ] && fail "no audit row '$event' with $* (rows: $(cat "$WORK/audit.json"))"
+        sleep 0.1
+    done
     pi_log "ok: postern audit has $event $*"
 }
 

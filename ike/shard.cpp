@@ -1,0 +1,137 @@
+#include "ike/shard.hpp"
+
+#include <algorithm>
+#include <functional>
+
+namespace postern::ike {
+
+namespace {
+
+std::uint64_t read_u64(ByteView b) {
+    std::uint64_t v = 0;
+    for (std::size_t i = 0; i < 8; ++i)
+        v = v << 8 | b[i];
+    return v;
+}
+
+}  // namespace
+
+std::uint64_t label_ike_spi(std::uint64_t spi, unsigned shard, unsigned count) {
+    if (count <= 1) return spi;
+    // The first octet becomes shard + count * k, k taken from the octet it replaces (k below
+    // 256 / count, so it stays an octet): the SPI keeps 56 random bits and most of the 8th.
+    const std::uint64_t top = spi >> 56;
+    const std::uint64_t k = top % (256 / count);
+    const std::uint64_t labelled = (spi & 0x00ff'ffff'ffff'ffffULL) | ((shard + count * k) << 56);
+    return labelled != 0 ? labelled : (std::uint64_t{1} << 8);  // shard 0, k 0, rest 0: rare
+}
+
+unsigned shard_of_spi(std::uint64_t spi, unsigned count) {
+    return count <= 1 ? 0 : static_cast<unsigned>((spi >> 56) % count);
+}
+
+unsigned shard_of_id(std::uint64_t id, unsigned count) {
+    return count <= 1 || id == 0 ? 0 : static_cast<unsigned>((id - 1) % count);
+}
+
+unsigned shard_of_datagram(ByteView m, unsigned count) {
+    if (count <= 1 || m.size() < 28) return 0;
+    const std::uint64_t spi_i = read_u64(m.first(8));
+    const std::uint64_t spi_r = read_u64(m.subspan(8, 8));
+    const bool from_initiator = m[19] & 0x08;  // RFC 7296 §3.1: the Initiator flag
+    const bool response = m[19] & 0x20;
+    // A response without a responder SPI (COOKIE, INVALID_KE_PAYLOAD, NO_PROPOSAL_CHOSEN
+    // to our IKE_SA_INIT): the initiator SPI is ours.
+    if (spi_r == 0 && (response || !from_initiator)) return shard_of_spi(spi_i, count);
+    if (spi_r == 0) {
+        // A new IKE_SA_INIT (or its retransmission, or a retry with a cookie or another key
+        // share: the same SPIi goes to the same shard). Mixed, so that an initiator choosing
+        // SPIs with a pattern still spreads.
+        std::uint64_t x = spi_i * 0x9e37'79b9'7f4a'7c15ULL;
+        x ^= x >> 29;
+        return static_cast<unsigned>(x % count);
+    }
+    return shard_of_spi(from_initiator ? spi_r : spi_i, count);
+}
+
+ShardDirectory::ShardDirectory(unsigned shards) : shards_(std::clamp(shards, 1u, kMaxShards)) {}
+
+ShardDirectory::UserStripe& ShardDirectory::stripe_of(const std::string& user) const {
+    return users_[std::hash<std::string>{}(user) % kStripes];
+}
+
+ShardDirectory::AddressStripe& ShardDirectory::stripe_of(const IpAddress& address) const {
+    std::size_t h = 0;
+    for (auto b : address.bytes())
+        h = h * 131 + b;
+    return addresses_[h % kStripes];
+}
+
+void ShardDirectory::count(unsigned shard, const std::string& user, int delta) {
+    if (user.empty() || shard >= shards_) return;
+    UserStripe& s = stripe_of(user);
+    std::lock_guard lock(s.m);
+    auto [it, fresh] = s.counts.try_emplace(user);
+    if (fresh) it->second.fill(0);
+    auto& n = it->second[shard];
+    if (delta < 0 && n == 0) return;  // never below zero
+    n = static_cast<std::uint32_t>(static_cast<std::int64_t>(n) + delta);
+    if (std::all_of(it->second.begin(), it->second.begin() + shards_,
+                    [](std::uint32_t c) { return c == 0; }))
+        s.counts.erase(it);
+}
+
+std::size_t ShardDirectory::elsewhere(unsigned shard, const std::string& user) const {
+    if (user.empty()) return 0;
+    UserStripe& s = stripe_of(user);
+    std::lock_guard lock(s.m);
+    auto it = s.counts.find(user);
+    if (it == s.counts.end()) return 0;
+    std::size_t n = 0;
+    for (unsigned i = 0; i < shards_; ++i)
+        if (i != shard) n += it->second[i];
+    return n;
+}
+
+void ShardDirectory::hold(const std::string& pool, const IpAddress& address,
+                          const std::string& user, const std::string& connection) {
+    AddressStripe& s = stripe_of(address);
+    std::lock_guard lock(s.m);
+    Held& h = s.held[address];
+    h.pool = pool;
+    h.user = user;
+    h.connection = connection;
+    h.holders = 1;
+}
+
+std::optional<std::string> ShardDirectory::share(const IpAddress& address, const std::string& user,
+                                                 const std::string& connection) {
+    AddressStripe& s = stripe_of(address);
+    std::lock_guard lock(s.m);
+    auto it = s.held.find(address);
+    if (it == s.held.end() || it->second.user != user || it->second.connection != connection)
+        return std::nullopt;
+    ++it->second.holders;
+    return it->second.pool;
+}
+
+bool ShardDirectory::let_go(const std::string& pool, const IpAddress& address) {
+    AddressStripe& s = stripe_of(address);
+    std::lock_guard lock(s.m);
+    auto it = s.held.find(address);
+    if (it == s.held.end() || it->second.pool != pool) return true;
+    if (--it->second.holders > 0) return false;
+    s.held.erase(it);
+    return true;
+}
+
+std::size_t ShardDirectory::held_addresses() const {
+    std::size_t n = 0;
+    for (auto& s : addresses_) {
+        std::lock_guard lock(s.m);
+        n += s.held.size();
+    }
+    return n;
+}
+
+}  // namespace postern::ike
