@@ -115,6 +115,8 @@ struct Engine::Impl final : exchange::SaTable {
 
     std::shared_ptr<const plugin::CertificateVerifier> verifier;
     std::optional<wire::Payload> certreq;
+    std::optional<EspSpiSequence> esp_spis;  // made with the engine (its keys are random)
+    EspSpi new_esp_spi() override { return EspSpi(esp_spis->next()); }
 
     Ctx ctx(Engine& e, TimePoint now, Actions& out) {
         config = &e.config_;
@@ -242,6 +244,17 @@ Engine::Engine(EngineConfig config, AddressPools* pools, Random random, WallCloc
     });
     impl_->config = &config_;
     impl_->next_id = config_.shard_index + 1;
+    {
+        // 12 octets drawn, 8 used: a size no SPI, nonce or key has (tests steer those draws).
+        std::array<std::uint8_t, 12> k{};
+        impl_->random(k);
+        impl_->esp_spis.emplace(
+            config_.shard_index,
+            std::array<std::uint16_t, 4>{static_cast<std::uint16_t>(k[0] << 8 | k[1]),
+                                         static_cast<std::uint16_t>(k[2] << 8 | k[3]),
+                                         static_cast<std::uint16_t>(k[4] << 8 | k[5]),
+                                         static_cast<std::uint16_t>(k[6] << 8 | k[7])});
+    }
     impl_->verifier = verifier_for(config_);
     impl_->admission.set_limits(admission_limits(config_));
     if (!config_.trust_anchors.empty())

@@ -54,6 +54,28 @@ unsigned shard_of_datagram(ByteView m, unsigned count) {
     return shard_of_spi(from_initiator ? spi_r : spi_i, count);
 }
 
+std::uint32_t EspSpiSequence::permute(std::uint32_t x) const {
+    std::uint32_t l = (x >> 13) & 0x1fff, r = x & 0x1fff;
+    for (std::uint16_t k : keys_) {
+        // Any round function keeps a Feistel network a permutation; this one mixes well.
+        std::uint32_t f = (r * 0x9e37u + k) & 0xffffu;
+        f ^= f >> 7;
+        f = (f * 0x85ebu) & 0xffffu;
+        const std::uint32_t next = l ^ (f & 0x1fff);
+        l = r;
+        r = next;
+    }
+    return l << 13 | r;
+}
+
+std::uint32_t EspSpiSequence::next() {
+    for (;;) {
+        const std::uint32_t spi =
+            static_cast<std::uint32_t>(shard_) << 26 | permute(counter_++ & 0x3ff'ffff);
+        if (spi > 255) return spi;
+    }
+}
+
 ShardDirectory::ShardDirectory(unsigned shards) : shards_(std::clamp(shards, 1u, kMaxShards)) {}
 
 ShardDirectory::UserStripe& ShardDirectory::stripe_of(const std::string& user) const {

@@ -48,6 +48,27 @@ unsigned shard_of_id(std::uint64_t id, unsigned count);
 // too short to be IKE (the engine there counts and drops it).
 unsigned shard_of_datagram(ByteView message, unsigned count);
 
+// Our inbound ESP SPIs (RFC 4303 §2.1), unique among every engine of the daemon: the top 6 bits
+// name the shard, the other 26 are a counter through a keyed permutation (a 4-round Feistel
+// network on two 13-bit halves, keys drawn once per engine), so they look random but do not
+// repeat for 2^26 CHILD_SAs per shard (a month of hourly rekeys at 100,000 tunnels); drawing
+// them at random instead makes two of 100,000 CHILD_SAs share one about as often as not (the
+// birthday bound), and the data plane would refuse the second. Never 0-255 (reserved).
+class EspSpiSequence {
+  public:
+    EspSpiSequence(unsigned shard, const std::array<std::uint16_t, 4>& keys)
+        : shard_(shard % kMaxShards), keys_(keys) {}
+    std::uint32_t next();
+    // The permutation of 26-bit values (exposed for tests).
+    std::uint32_t permute(std::uint32_t x) const;
+    static unsigned shard_of(std::uint32_t spi) { return spi >> 26; }
+
+  private:
+    unsigned shard_;
+    std::array<std::uint16_t, 4> keys_;
+    std::uint32_t counter_ = 0;
+};
+
 class ShardDirectory {
   public:
     explicit ShardDirectory(unsigned shards);

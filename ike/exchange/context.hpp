@@ -69,6 +69,8 @@ class SaTable {
     virtual void held_virtual_ip(const sa::IkeSa& sa, const std::string& user,
                                  const sa::VirtualIp& v) = 0;
     virtual bool let_go_virtual_ip(const sa::VirtualIp& v) = 0;
+    // An inbound ESP SPI no other CHILD_SA of the daemon has (ike/shard.hpp).
+    virtual EspSpi new_esp_spi() = 0;
 
   protected:
     ~SaTable() = default;

@@ -18,13 +18,8 @@ IkeSpi random_ike_spi(const Ctx& ctx) {
 }
 
 EspSpi random_esp_spi(const Ctx& ctx) {
-    // RFC 4303 §2.1: SPIs 1-255 are reserved; 0 is never used.
-    for (;;) {
-        Bytes b = ctx.random_bytes(4);
-        std::uint32_t v =
-            std::uint32_t{b[0]} << 24 | std::uint32_t{b[1]} << 16 | std::uint32_t{b[2]} << 8 | b[3];
-        if (v > 255) return EspSpi(v);
-    }
+    // Unique among the daemon's CHILD_SAs, never 0-255 (ike/shard.hpp: EspSpiSequence).
+    return ctx.sas.new_esp_spi();
 }
 
 Bytes spi_bytes(EspSpi spi) {

@@ -119,10 +119,12 @@ crypto_bound() {
 # cpu_ticks PID  - utime + stime of a process (all its threads), in clock ticks.
 cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 
-# posternd_bench_conf FILE AUTH  - postern.toml of the responder.
+# posternd_bench_conf FILE AUTH [IKE_THREADS]  - postern.toml of the responder (IKE_THREADS:
+# server.ike_threads, 0 = one per core).
 posternd_bench_conf() {
-    local f=$1 auth=$2
+    local f=$1 auth=$2 threads=${3:-0}
     posternd_conf "$f" "dataplane = \"userspace\"
+ike_threads = $threads
 ${BENCH_DPD:+dpd_delay = \"${BENCH_DPD}s\"}
 cookie_threshold = 1000000
 init_rate_per_address = 0
@@ -213,8 +215,11 @@ EOF
 start_target() {
     local target=$1 auth=$2 count=$3 size
     case $target in
-        posternd)
-            posternd_bench_conf "$WORK/postern-$auth.toml" "$auth"
+        posternd|posternd1)
+            # posternd1: the same with its IKE work on one thread (server.ike_threads = 1)
+            local threads=${BENCH_IKE_THREADS:-0}
+            [ "$target" = posternd1 ] && threads=1
+            posternd_bench_conf "$WORK/postern-$auth.toml" "$auth" "$threads"
             rm -f "$WORK/postern-$auth.db"
             posternd_start "$NS_A" "$WORK/postern-$auth.toml" "posternd-$auth"
             TPID=$(cat "$WORK/posternd-$auth.pid")
@@ -248,7 +253,7 @@ start_target() {
     esac
     T_TICKS0=$(cpu_ticks "$TPID")
     PERF_PID=
-    if [ -n "$PROFILE" ] && [ "$target" = posternd ]; then
+    if [ -n "$PROFILE" ] && [[ "$target" == posternd* ]]; then
         perf record ${PERF_CALLGRAPH:--g} -o "$WORK/perf-$target-$auth.data" -p "$TPID" >"$WORK/perf-$target-$auth.log" 2>&1 &
         PERF_PID=$!
         sleep 1
@@ -266,7 +271,7 @@ stop_target() {
         PERF_PID=
     fi
     case $1 in
-        posternd)
+        posternd|posternd1)
             pid=$(cat "$WORK/posternd-$auth.pid")
             kill -TERM "$pid" 2>/dev/null || true
             for _ in $(seq 1 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
