@@ -41,10 +41,17 @@ T per_shard(T limit, unsigned shards) {
     return static_cast<T>((limit + shards - 1) / shards);
 }
 
+// Sharded, the per-address limits are the ShardDirectory's, for the whole daemon; the total
+// of half-open SAs is shared out over the shards.
 AdmissionLimits admission_limits(const EngineConfig& c) {
-    return {per_shard(c.init_rate_per_address, c.shard_count), c.init_rate_table_size,
-            per_shard(c.half_open_per_address, c.shard_count),
+    return {c.init_rate_per_address, c.init_rate_table_size, c.half_open_per_address,
             per_shard(c.half_open_limit, c.shard_count)};
+}
+
+// Installs the limits where they are enforced: the engine's own table, or the directory's.
+void set_admission_limits(InitAdmission& own, const EngineConfig& c) {
+    own.set_limits(admission_limits(c));
+    if (c.shards) c.shards->set_admission_limits(admission_limits(c));
 }
 
 // Cheaper than parsing: what cannot be an IKE message at all (RFC 7296 §3.1: a 28-octet
@@ -222,14 +229,32 @@ struct Engine::Impl final : exchange::SaTable {
 
     void open_half(std::uint64_t spi_i, const Endpoint& peer, std::uint64_t ours) {
         half_open.emplace(std::pair{spi_i, peer}, ours);
-        if (unestablished.emplace(ours, peer.address).second) admission.opened(peer.address);
+        if (unestablished.emplace(ours, peer.address).second) {
+            if (config->shards)
+                config->shards->opened(peer.address);
+            else
+                admission.opened(peer.address);
+        }
+    }
+    // A new IKE_SA_INIT request (admission.hpp): the rate and half-open SAs of its address
+    // (the daemon's, when sharded), then this engine's total.
+    InitAdmission::Verdict admit(const IpAddress& from, TimePoint now) {
+        if (!config->shards) return admission.check(from, unestablished.size(), now);
+        const auto v = config->shards->admit(from, now);
+        if (v != InitAdmission::Verdict::admit) return v;
+        const std::size_t limit = admission_limits(*config).half_open_limit;
+        if (limit != 0 && unestablished.size() >= limit) return InitAdmission::Verdict::total;
+        return v;
     }
     void close_half(std::uint64_t spi_i, const Endpoint& peer) { half_open.erase({spi_i, peer}); }
     // Established or gone: no longer counted by the admission limits.
     void release(std::uint64_t ours) {
         auto it = unestablished.find(ours);
         if (it == unestablished.end()) return;
-        admission.closed(it->second);
+        if (config->shards)
+            config->shards->closed(it->second);
+        else
+            admission.closed(it->second);
         unestablished.erase(it);
     }
 };
@@ -256,7 +281,7 @@ Engine::Engine(EngineConfig config, AddressPools* pools, Random random, WallCloc
                                          static_cast<std::uint16_t>(k[6] << 8 | k[7])});
     }
     impl_->verifier = verifier_for(config_);
-    impl_->admission.set_limits(admission_limits(config_));
+    set_admission_limits(impl_->admission, config_);
     if (!config_.trust_anchors.empty())
         impl_->certreq = wire::Payload{PayloadType::CERTREQ, false,
                                        crypto::certreq_payload(config_.trust_anchors)};
@@ -470,7 +495,7 @@ void Engine::on_datagram(const Datagram& in, TimePoint now, Actions& out) {
             return;
         }
         // Under a flood: dropped unanswered and counted, no event (admission.hpp).
-        switch (impl.admission.check(in.remote.address, impl.unestablished.size(), now)) {
+        switch (impl.admit(in.remote.address, now)) {
             case InitAdmission::Verdict::admit:
                 break;
             case InitAdmission::Verdict::rate_limited:
@@ -985,6 +1010,8 @@ std::vector<IkeSaInfo> Engine::list() const {
 }
 
 Engine::AdmissionTables Engine::admission_tables() const {
+    if (const ShardDirectory* d = config_.shards.get())
+        return {d->addresses_rated(), d->addresses_half_open(), impl_->unestablished.size()};
     return {impl_->admission.addresses_rated(), impl_->admission.addresses_half_open(),
             impl_->unestablished.size()};
 }
@@ -1040,7 +1067,7 @@ std::size_t Engine::reload(EngineConfig config, TimePoint now, Actions& out) {
         for (const auto& c : config_.connections)
             if (c.name == name) impl.by_spi.at(spi)->connection = &c;
     impl.verifier = verifier_for(config_);
-    impl.admission.set_limits(admission_limits(config_));
+    set_admission_limits(impl.admission, config_);
     impl.certreq.reset();
     if (!config_.trust_anchors.empty())
         impl.certreq = wire::Payload{PayloadType::CERTREQ, false,

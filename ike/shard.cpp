@@ -147,6 +147,60 @@ bool ShardDirectory::let_go(const std::string& pool, const IpAddress& address) {
     return true;
 }
 
+ShardDirectory::AdmissionStripe& ShardDirectory::admission_of(const IpAddress& from) const {
+    // By what the limits count (an IPv6 address's /64), so one prefix is one stripe.
+    const IpAddress k = InitAdmission::key(from);
+    std::size_t h = 0;
+    for (auto b : k.bytes())
+        h = h * 131 + b;
+    return admission_[h % kStripes];
+}
+
+void ShardDirectory::set_admission_limits(AdmissionLimits limits) {
+    limits.half_open_limit = 0;  // each shard's own
+    limits.rate_table_size = (limits.rate_table_size + kStripes - 1) / kStripes;
+    for (auto& s : admission_) {
+        std::lock_guard lock(s.m);
+        s.admission.set_limits(limits);
+    }
+}
+
+InitAdmission::Verdict ShardDirectory::admit(const IpAddress& from, sa::TimePoint now) {
+    AdmissionStripe& s = admission_of(from);
+    std::lock_guard lock(s.m);
+    return s.admission.check(from, 0, now);
+}
+
+void ShardDirectory::opened(const IpAddress& from) {
+    AdmissionStripe& s = admission_of(from);
+    std::lock_guard lock(s.m);
+    s.admission.opened(from);
+}
+
+void ShardDirectory::closed(const IpAddress& from) {
+    AdmissionStripe& s = admission_of(from);
+    std::lock_guard lock(s.m);
+    s.admission.closed(from);
+}
+
+std::size_t ShardDirectory::addresses_rated() const {
+    std::size_t n = 0;
+    for (auto& s : admission_) {
+        std::lock_guard lock(s.m);
+        n += s.admission.addresses_rated();
+    }
+    return n;
+}
+
+std::size_t ShardDirectory::addresses_half_open() const {
+    std::size_t n = 0;
+    for (auto& s : admission_) {
+        std::lock_guard lock(s.m);
+        n += s.admission.addresses_half_open();
+    }
+    return n;
+}
+
 std::size_t ShardDirectory::held_addresses() const {
     std::size_t n = 0;
     for (auto& s : addresses_) {

@@ -29,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "ike/admission.hpp"
 #include "postern/bytes.hpp"
 #include "postern/net.hpp"
 
@@ -107,6 +108,17 @@ class ShardDirectory {
     bool let_go(const std::string& pool, const IpAddress& address);
     std::size_t held_addresses() const;
 
+    // --- DoS protection per source address (ike/admission.hpp), for the whole daemon ---
+    // The IKE_SA_INIT requests of one address spread over the shards (they go by SPI), so its
+    // rate and its half-open SAs are counted here, striped by address. The total of half-open
+    // SAs is each shard's own (its share of the limit); `limits.half_open_limit` is ignored.
+    void set_admission_limits(AdmissionLimits limits);
+    InitAdmission::Verdict admit(const IpAddress& from, sa::TimePoint now);
+    void opened(const IpAddress& from);
+    void closed(const IpAddress& from);
+    std::size_t addresses_rated() const;
+    std::size_t addresses_half_open() const;
+
   private:
     static constexpr std::size_t kStripes = 64;
     struct UserStripe {
@@ -121,12 +133,18 @@ class ShardDirectory {
         mutable std::mutex m;
         std::map<IpAddress, Held> held;
     };
+    struct AdmissionStripe {
+        mutable std::mutex m;
+        InitAdmission admission;
+    };
     UserStripe& stripe_of(const std::string& user) const;
     AddressStripe& stripe_of(const IpAddress& address) const;
+    AdmissionStripe& admission_of(const IpAddress& from) const;
 
     unsigned shards_;
     mutable std::array<UserStripe, kStripes> users_;
     mutable std::array<AddressStripe, kStripes> addresses_;
+    mutable std::array<AdmissionStripe, kStripes> admission_;
     EndElsewhere end_elsewhere_;
 };
 

@@ -67,10 +67,12 @@ class ShardedNet {
 
     // A new initiator at 192.0.2.(10 + n); its first IKE SA goes to `first_shard` when given.
     Client& add_client(ike::EngineConfig c, std::optional<unsigned> first_shard = {},
-                       std::optional<unsigned> second_shard = {}) {
+                       std::optional<unsigned> second_shard = {}, std::uint16_t port = 500) {
         auto cl = std::make_unique<Client>();
         cl->node.name = "client" + std::to_string(clients.size());
-        cl->node.address = endpoint("192.0.2." + std::to_string(10 + clients.size()), 500);
+        // Behind one NAT (port given): one address, a port each.
+        cl->node.address = port != 500 ? endpoint("192.0.2.200", port)
+                                       : endpoint("192.0.2." + std::to_string(10 + clients.size()), 500);
         if (first_shard) cl->spis.push_back(spi_for_shard(*first_shard, used_spis++));
         if (second_shard) cl->spis.push_back(spi_for_shard(*second_shard, used_spis++));
         Client* raw = cl.get();
@@ -139,6 +141,7 @@ class ShardedNet {
 
     Node shard[kShards];
     Pools pools;
+    std::function<bool(const ike::Datagram&)> drop;  // true: lost on the way
     std::shared_ptr<ike::ShardDirectory> directory;
     std::vector<std::unique_ptr<Client>> clients;
     ike::TimePoint now{std::chrono::seconds(1000)};
@@ -150,11 +153,12 @@ class ShardedNet {
         for (auto& d : out.send) {
             ike::Datagram in{d.remote, d.local, d.data};
             Node* to = nullptr;
+            if (drop && drop(in)) continue;
             if (d.remote.address == shard[0].address.address) {
                 to = &shard[ike::shard_of_datagram(in.data, kShards)];
             } else {
                 for (auto& c : clients)
-                    if (c->node.address.address == d.remote.address) to = &c->node;
+                    if (c->node.address == d.remote) to = &c->node;
             }
             if (to) queue.push_back({std::move(in), to});
         }
@@ -298,6 +302,33 @@ BOOST_AUTO_TEST_CASE(a_reauthenticating_peer_keeps_its_address_across_shards) {
     net.shard[1].engine->abandon_all(net.now, out);
     BOOST_TEST(net.pools.in_use() == 0u);
     BOOST_TEST(net.directory->held_addresses() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(the_per_address_limits_count_the_whole_daemon) {
+    ShardedNet net;
+    ike::EngineConfig r = responder_config();
+    r.half_open_per_address = 2;
+    net.start(r);
+    // Three clients behind one address; their IKE_AUTH never arrives, so their SAs stay
+    // half-open. The first two land on different shards, the third is over the address's
+    // limit wherever it lands.
+    net.drop = [](const ike::Datagram& d) {
+        auto m = ike::wire::parse_message(d.data);
+        return m && m->header.exchange == ike::ExchangeType::IKE_AUTH;
+    };
+    for (unsigned i = 0; i < 3; ++i)
+        net.initiate(net.add_client(client_config(net, "u" + std::to_string(i) + "@postern.test"),
+                                    i % 2, {}, static_cast<std::uint16_t>(40000 + i)));
+    net.run();
+    const auto t0 = net.shard[0].engine->admission_tables(), t1 = net.shard[1].engine->admission_tables();
+    BOOST_TEST(t0.half_open + t1.half_open == 2u);
+    BOOST_TEST(t0.half_open == 1u);
+    BOOST_TEST(net.shard[0].engine->stats().dropped_half_open_address == 1u);
+    BOOST_TEST(t0.half_open_addresses == 1u);  // the daemon's table: one address
+    // Another address is not held back.
+    net.initiate(net.add_client(client_config(net, "v@postern.test"), 0u));
+    net.run();
+    BOOST_TEST(net.shard[0].engine->admission_tables().half_open == 2u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
