@@ -36,8 +36,11 @@ class DigestLru {
         shard_count_ = shards == 0 ? 1 : (shards > capacity_ ? capacity_ : shards);
         shards_ = std::make_unique<Shard[]>(shard_count_);
         // Spread the capacity: the first `capacity % shards` shards hold one more.
-        for (std::size_t i = 0; i < shard_count_; ++i)
+        // Buckets reserved up front: no rehash inside a critical section.
+        for (std::size_t i = 0; i < shard_count_; ++i) {
             shards_[i].capacity = capacity_ / shard_count_ + (i < capacity_ % shard_count_ ? 1 : 0);
+            shards_[i].index.reserve(shards_[i].capacity);
+        }
     }
     DigestLru(const DigestLru&) = delete;
     DigestLru& operator=(const DigestLru&) = delete;
