@@ -1,19 +1,27 @@
 #include "ike/crypto/verifier.hpp"
 
+#include <algorithm>
+
 namespace postern::ike::crypto {
 
-AnchorVerifier::AnchorVerifier(std::vector<Certificate> anchors, ValidationLimits limits)
-    : validator_(anchors, limits) {
+AnchorVerifier::AnchorVerifier(std::vector<Certificate> anchors, ValidationLimits limits,
+                               VerifierCaches caches)
+    : validator_(anchors, limits),
+      parsed_(caches.parsed),
+      verified_(
+          std::make_unique<VerifiedChainCache>(caches.verified_capacity, caches.verified_shards)) {
     for (const auto& a : anchors)
         anchor_der_.push_back(a.der());
 }
 
-tl::expected<std::vector<Certificate>, std::string> parse_chain(std::span<const Bytes> der) {
+tl::expected<std::vector<Certificate>, std::string> parse_chain(std::span<const Bytes> der,
+                                                                CertificateCache& cache) {
     std::vector<Certificate> out;
+    out.reserve(der.size());
     for (std::size_t i = 0; i < der.size(); ++i) {
-        auto c = Certificate::from_der(der[i]);
+        auto c = cache.parse(der[i]);
         if (!c) return tl::unexpected("certificate " + std::to_string(i) + ": " + c.error());
-        out.push_back(std::move(*c));
+        out.push_back(**c);
     }
     return out;
 }
@@ -21,10 +29,23 @@ tl::expected<std::vector<Certificate>, std::string> parse_chain(std::span<const 
 tl::expected<void, std::string> AnchorVerifier::verify(std::span<const Bytes> chain,
                                                        std::int64_t now) const {
     if (chain.empty()) return tl::unexpected(std::string("no certificate"));
-    auto certs = parse_chain(chain);
+    const auto when = static_cast<std::time_t>(now);
+    const Sha256Digest key = VerifiedChainCache::key(chain);
+    if (verified_->verified_at(key, when)) return {};
+
+    auto certs = parse_chain(chain, *parsed_);
     if (!certs) return tl::unexpected(certs.error());
-    return validator_.validate(certs->front(), std::span(*certs).subspan(1),
-                               static_cast<std::time_t>(now));
+    auto path = validator_.verified_chain(certs->front(), std::span(*certs).subspan(1), when);
+    if (!path) return tl::unexpected(path.error());
+    // X509_verify_cert checked every certificate of the path it built against `now`; the
+    // same path stays valid exactly while all of them are.
+    VerifiedChainCache::Window window{path->front().not_before(), path->front().not_after()};
+    for (const auto& c : *path) {
+        window.not_before = std::max(window.not_before, c.not_before());
+        window.not_after = std::min(window.not_after, c.not_after());
+    }
+    verified_->remember(key, window);
+    return {};
 }
 
 }  // namespace postern::ike::crypto

@@ -110,7 +110,8 @@ struct ValidationLimits {
 //   (X509_V_FLAG_PARTIAL_CHAIN), as strongSwan does with any CA certificate it is given.
 // - No purpose/EKU check here: which EKUs a connection requires is policy (RFC 4945 §5.1.3.12
 //   says IKE should not require one; Windows and Apple do for the server).
-// - Revocation (CRL/OCSP) is not checked yet.
+// - Revocation (CRL/OCSP) is not checked yet. Whoever adds it: AnchorVerifier remembers the
+//   chains it accepted (chain_cache.hpp), and that record must be cleared with every CRL.
 class CertificateValidator {
   public:
     explicit CertificateValidator(std::vector<Certificate> trust_anchors,

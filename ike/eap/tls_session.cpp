@@ -4,6 +4,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "ike/crypto/cert_cache.hpp"
 #include "ike/crypto/ossl.hpp"
 
 namespace postern::ike::eap {
@@ -17,13 +18,16 @@ struct SslFree {
     void operator()(SSL* s) const { SSL_free(s); }
 };
 
+// Our Certificate for one libssl decoded; through the certificate cache, so a client that
+// comes back with the same certificate is not decoded a second time here.
 tl::expected<crypto::Certificate, std::string> wrap(X509* x) {
     unsigned char* der = nullptr;
     const int n = i2d_X509(x, &der);
     if (n <= 0) return tl::unexpected(crypto::ossl::error("i2d_X509"));
-    auto c = crypto::Certificate::from_der(ByteView(der, static_cast<std::size_t>(n)));
+    auto c = crypto::CertificateCache::shared().parse(ByteView(der, static_cast<std::size_t>(n)));
     OPENSSL_free(der);
-    return c;
+    if (!c) return tl::unexpected(c.error());
+    return **c;
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 // AUTHENTICATION_FAILED (§2.21.2); a failure to set up the CHILD_SA does not (§1.2).
 
 #include "ike/crypto/auth.hpp"
+#include "ike/crypto/cert_cache.hpp"
 #include "ike/crypto/x509.hpp"
 #include "ike/exchange/context.hpp"
 #include "ike/wire/describe.hpp"
@@ -125,13 +126,16 @@ tl::expected<void, std::string> verify_peer(const Ctx& ctx, const sa::IkeSa& sa,
     }
     // Bounded before any certificate is parsed or a chain verified.
     if (auto ok = check_cert_chain(ctx, in); !ok) return ok;
-    std::vector<crypto::Certificate> certs;
+    // Parsed through the process's cache: a client reconnecting with the same certificates
+    // costs no d2i_X509 (crypto/cert_cache.hpp). The AUTH signature below is per SA and always
+    // checked.
+    std::vector<std::shared_ptr<const crypto::Certificate>> certs;
     std::vector<Bytes> der;
     for (const auto& p : in) {
         const auto* cp = p.get<wire::CertPayload>();
         if (!cp) continue;
         if (cp->encoding != CertEncoding::X509_SIGNATURE) continue;  // §3.6: others optional
-        auto cert = crypto::Certificate::from_der(cp->data);
+        auto cert = crypto::CertificateCache::shared().parse(cp->data);
         if (!cert) return tl::unexpected("bad certificate: " + cert.error());
         certs.push_back(std::move(*cert));
         der.push_back(cp->data);
@@ -139,9 +143,9 @@ tl::expected<void, std::string> verify_peer(const Ctx& ctx, const sa::IkeSa& sa,
     if (certs.empty()) return tl::unexpected(std::string("peer sent no certificate"));
     auto valid = ctx.verifier->verify(der, ctx.wall_now);
     if (!valid) return tl::unexpected("certificate not trusted: " + valid.error());
-    if (!policy::certificate_matches_identity(certs.front(), peer))
+    if (!policy::certificate_matches_identity(*certs.front(), peer))
         return tl::unexpected("certificate does not contain identity " + policy::to_string(peer));
-    auto key = certs.front().public_key();
+    auto key = certs.front()->public_key();
     if (!key) return tl::unexpected("certificate key: " + key.error());
     auto checked = crypto::verify_auth(auth->method, *key, octets, auth->data);
     if (!checked) return tl::unexpected(checked.error());
