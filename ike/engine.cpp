@@ -88,10 +88,6 @@ struct Engine::Impl final : exchange::SaTable {
     std::unordered_multimap<std::uint64_t, IkeSa*> by_id_index;
     std::unordered_map<std::string, std::unordered_set<IkeSa*>> by_user;
     std::unordered_map<const IkeSa*, std::string> filed_user;  // SA -> its key in by_user
-    // Sharded: the SAs this shard has counted in the ShardDirectory, under which user (an SA
-    // is counted while count_user would count it).
-    std::unordered_map<const IkeSa*, std::string> counted_user;
-
     // IKE SA ids: this shard's (ike/shard.hpp).
     std::uint64_t take_id() {
         const std::uint64_t id = next_id;
@@ -103,17 +99,9 @@ struct Engine::Impl final : exchange::SaTable {
         ShardDirectory* dir = config->shards.get();
         if (!dir) return;
         const bool counts = !gone && counted(sa);
-        auto it = counted_user.find(&sa);
-        if (it != counted_user.end() && counts && it->second == sa.user) return;
-        if (it == counted_user.end() && !counts) return;
-        if (it != counted_user.end()) {
-            dir->count(config->shard_index, it->second, -1);
-            counted_user.erase(it);
-        }
-        if (counts) {
-            dir->count(config->shard_index, sa.user, 1);
-            counted_user.emplace(&sa, sa.user);
-        }
+        if (counts == sa.counted_in_directory) return;
+        dir->count(sa.user, counts ? 1 : -1);
+        sa.counted_in_directory = counts;
     }
     static bool counted(const IkeSa& sa) {
         return !sa.user.empty() && sa.established() && !sa.retired && !sa.provisional &&
@@ -215,8 +203,16 @@ struct Engine::Impl final : exchange::SaTable {
         std::size_t n = 0;
         for (const IkeSa* sa : sas_of(user))
             if (sa != &except && counted(*sa) && sa->user == user) ++n;
-        if (config->shards) n += config->shards->elsewhere(config->shard_index, user);
+        if (config->shards) n += elsewhere(user);
         return n;
+    }
+    // Sharded: the user's counted IKE SAs on the other shards.
+    std::size_t elsewhere(const std::string& user) const {
+        std::size_t here = 0;
+        for (const IkeSa* sa : sas_of(user))
+            here += sa->counted_in_directory;
+        const std::size_t all = config->shards->total(user);
+        return all > here ? all - here : 0;
     }
     void held_virtual_ip(const IkeSa& sa, const std::string& user,
                          const sa::VirtualIp& v) override {
@@ -435,8 +431,7 @@ std::size_t Engine::Impl::end_duplicates(const Ctx& ctx, const IkeSa& fresh,
         destroy(*this, ctx, old, why);
     }
     // Sharded: the user's SAs on the other shards go too (on their threads, soon after).
-    if (config->shards && fresh.connection &&
-        config->shards->elsewhere(config->shard_index, user) > 0)
+    if (config->shards && fresh.connection && elsewhere(user) > 0)
         config->shards->end_elsewhere(config->shard_index, fresh.connection->name, user, why);
     return ended.size();
 }

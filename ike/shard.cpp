@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <functional>
 
+#include <openssl/sha.h>
+
 namespace postern::ike {
 
 namespace {
@@ -89,30 +91,36 @@ ShardDirectory::AddressStripe& ShardDirectory::stripe_of(const IpAddress& addres
     return addresses_[h % kStripes];
 }
 
-void ShardDirectory::count(unsigned shard, const std::string& user, int delta) {
-    if (user.empty() || shard >= shards_) return;
+void ShardDirectory::count(const std::string& user, int delta) {
+    if (user.empty()) return;
     UserStripe& s = stripe_of(user);
     std::lock_guard lock(s.m);
-    auto [it, fresh] = s.counts.try_emplace(user);
-    if (fresh) it->second.fill(0);
-    auto& n = it->second[shard];
-    if (delta < 0 && n == 0) return;  // never below zero
-    n = static_cast<std::uint32_t>(static_cast<std::int64_t>(n) + delta);
-    if (std::all_of(it->second.begin(), it->second.begin() + shards_,
-                    [](std::uint32_t c) { return c == 0; }))
+    auto [it, fresh] = s.counts.try_emplace(user, 0);
+    if (delta < 0 && it->second == 0) {  // never below zero
         s.counts.erase(it);
+        return;
+    }
+    it->second = static_cast<std::uint32_t>(static_cast<std::int64_t>(it->second) + delta);
+    if (it->second == 0) s.counts.erase(it);
 }
 
-std::size_t ShardDirectory::elsewhere(unsigned shard, const std::string& user) const {
+std::size_t ShardDirectory::total(const std::string& user) const {
     if (user.empty()) return 0;
     UserStripe& s = stripe_of(user);
     std::lock_guard lock(s.m);
     auto it = s.counts.find(user);
-    if (it == s.counts.end()) return 0;
-    std::size_t n = 0;
-    for (unsigned i = 0; i < shards_; ++i)
-        if (i != shard) n += it->second[i];
-    return n;
+    return it == s.counts.end() ? 0 : it->second;
+}
+
+ShardDirectory::Owner ShardDirectory::owner(const std::string& user,
+                                            const std::string& connection) {
+    // Length-prefixed, so that ("ab", "c") and ("a", "bc") differ.
+    std::string text = std::to_string(user.size()) + ":" + user + connection;
+    std::array<std::uint8_t, SHA256_DIGEST_LENGTH> d{};
+    SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), d.data());
+    Owner o{};
+    std::copy_n(d.begin(), o.size(), o.begin());
+    return o;
 }
 
 void ShardDirectory::hold(const std::string& pool, const IpAddress& address,
@@ -121,8 +129,7 @@ void ShardDirectory::hold(const std::string& pool, const IpAddress& address,
     std::lock_guard lock(s.m);
     Held& h = s.held[address];
     h.pool = pool;
-    h.user = user;
-    h.connection = connection;
+    h.owner = owner(user, connection);
     h.holders = 1;
 }
 
@@ -130,9 +137,9 @@ std::optional<std::string> ShardDirectory::share(const IpAddress& address, const
                                                  const std::string& connection) {
     AddressStripe& s = stripe_of(address);
     std::lock_guard lock(s.m);
+    const Owner who = owner(user, connection);
     auto it = s.held.find(address);
-    if (it == s.held.end() || it->second.user != user || it->second.connection != connection)
-        return std::nullopt;
+    if (it == s.held.end() || it->second.owner != who) return std::nullopt;
     ++it->second.holders;
     return it->second.pool;
 }

@@ -79,10 +79,10 @@ class ShardDirectory {
     unsigned shards() const { return shards_; }
 
     // --- established IKE SAs per user, for the per-identity cap and INITIAL_CONTACT ---
-    // Shard `shard` holds one more (delta 1) or one fewer (-1) counted SA of `user`.
-    void count(unsigned shard, const std::string& user, int delta);
-    // The counted SAs of `user` on shards other than `shard`.
-    std::size_t elsewhere(unsigned shard, const std::string& user) const;
+    // One more (delta 1) or one fewer (-1) counted SA of `user`, on any shard.
+    void count(const std::string& user, int delta);
+    // The counted SAs of `user` on all shards (a shard takes its own from that).
+    std::size_t total(const std::string& user) const;
     // INITIAL_CONTACT (RFC 7296 §2.4) from a peer logged in as `user` on `from`: the other
     // shards end that user's established IKE SAs of `connection`. The daemon sets this (it
     // posts the work to the other shards' threads); unset, nothing happens elsewhere.
@@ -95,6 +95,8 @@ class ShardDirectory {
     }
 
     // --- virtual IPs held across shards (reauthentication, §2.8.3) ---
+    // Who holds an address is kept as a digest of user and connection (16 octets of SHA-256
+    // rather than two strings: there is an entry for every virtual IP of the daemon).
     // An IKE SA of `user` on `connection` got `address` from `pool` (from the pool, not from
     // another SA): one holder.
     void hold(const std::string& pool, const IpAddress& address, const std::string& user,
@@ -123,11 +125,14 @@ class ShardDirectory {
     static constexpr std::size_t kStripes = 64;
     struct UserStripe {
         mutable std::mutex m;
-        std::unordered_map<std::string, std::array<std::uint32_t, kMaxShards>> counts;
+        std::unordered_map<std::string, std::uint32_t> counts;
     };
+    using Owner = std::array<std::uint8_t, 16>;
+    static Owner owner(const std::string& user, const std::string& connection);
     struct Held {
-        std::string pool, user, connection;
-        unsigned holders = 0;
+        std::string pool;
+        Owner owner;
+        std::uint32_t holders = 0;
     };
     struct AddressStripe {
         mutable std::mutex m;

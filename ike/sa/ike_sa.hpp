@@ -194,6 +194,9 @@ class IkeSa {
     // Created by the peer's rekey while ours was out (a collision): it takes over only if it
     // wins. Hidden from list() until then.
     bool provisional = false;
+    // Engine bookkeeping, sharded (ike/shard.hpp): counted among its user's IKE SAs in the
+    // ShardDirectory (a user does not change once an SA is established, and only those count).
+    mutable bool counted_in_directory = false;
     // Initiator, reauthentication (§2.8.3): the IKE SA this one replaces once established
     // (0: none), and the virtual IPs it held, which this one asks for again.
     std::uint64_t reauth_of = 0;
