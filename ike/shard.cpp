@@ -9,6 +9,25 @@ namespace postern::ike {
 
 namespace {
 
+// Which of `stripes` an address falls in.
+std::size_t stripe_index(const IpAddress& address, std::size_t stripes) {
+    std::size_t h = 0;
+    for (auto b : address.bytes())
+        h = h * 131 + b;
+    return h % stripes;
+}
+
+// `count(stripe)` summed over every stripe, each under its lock.
+template <class Stripes, class Count>
+std::size_t sum_stripes(Stripes& stripes, Count count) {
+    std::size_t n = 0;
+    for (auto& s : stripes) {
+        std::lock_guard lock(s.m);
+        n += count(s);
+    }
+    return n;
+}
+
 std::uint64_t read_u64(ByteView b) {
     std::uint64_t v = 0;
     for (std::size_t i = 0; i < 8; ++i)
@@ -85,10 +104,7 @@ ShardDirectory::UserStripe& ShardDirectory::stripe_of(const std::string& user) c
 }
 
 ShardDirectory::AddressStripe& ShardDirectory::stripe_of(const IpAddress& address) const {
-    std::size_t h = 0;
-    for (auto b : address.bytes())
-        h = h * 131 + b;
-    return addresses_[h % kStripes];
+    return addresses_[stripe_index(address, kStripes)];
 }
 
 void ShardDirectory::count(const std::string& user, int delta) {
@@ -156,11 +172,7 @@ bool ShardDirectory::let_go(const std::string& pool, const IpAddress& address) {
 
 ShardDirectory::AdmissionStripe& ShardDirectory::admission_of(const IpAddress& from) const {
     // By what the limits count (an IPv6 address's /64), so one prefix is one stripe.
-    const IpAddress k = InitAdmission::key(from);
-    std::size_t h = 0;
-    for (auto b : k.bytes())
-        h = h * 131 + b;
-    return admission_[h % kStripes];
+    return admission_[stripe_index(InitAdmission::key(from), kStripes)];
 }
 
 void ShardDirectory::set_admission_limits(AdmissionLimits limits) {
@@ -191,30 +203,17 @@ void ShardDirectory::closed(const IpAddress& from) {
 }
 
 std::size_t ShardDirectory::addresses_rated() const {
-    std::size_t n = 0;
-    for (auto& s : admission_) {
-        std::lock_guard lock(s.m);
-        n += s.admission.addresses_rated();
-    }
-    return n;
+    return sum_stripes(admission_,
+                       [](const AdmissionStripe& s) { return s.admission.addresses_rated(); });
 }
 
 std::size_t ShardDirectory::addresses_half_open() const {
-    std::size_t n = 0;
-    for (auto& s : admission_) {
-        std::lock_guard lock(s.m);
-        n += s.admission.addresses_half_open();
-    }
-    return n;
+    return sum_stripes(admission_,
+                       [](const AdmissionStripe& s) { return s.admission.addresses_half_open(); });
 }
 
 std::size_t ShardDirectory::held_addresses() const {
-    std::size_t n = 0;
-    for (auto& s : addresses_) {
-        std::lock_guard lock(s.m);
-        n += s.held.size();
-    }
-    return n;
+    return sum_stripes(addresses_, [](const AddressStripe& s) { return s.held.size(); });
 }
 
 }  // namespace postern::ike
