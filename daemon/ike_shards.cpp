@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <type_traits>
 
+#include "ike/crypto/ke_pool.hpp"
+
 namespace postern::daemon {
 
 namespace asio = boost::asio;
@@ -78,7 +80,10 @@ IkeShards::IkeShards(asio::io_context& io, ike::EngineConfig config, ike::Addres
     }
     for (auto& s : shards_) {
         Shard* sp = s.get();
-        sp->thread = std::thread([sp] { sp->io.run(); });
+        sp->thread = std::thread([sp] {
+            ike::crypto::KeySharePool::set_thread_lane(sp->index);  // its own key shares
+            sp->io.run();
+        });
     }
 }
 

@@ -139,12 +139,26 @@ ShardDirectory::Owner ShardDirectory::owner(const std::string& user,
     return o;
 }
 
+std::size_t ShardDirectory::IpAddressHash::operator()(const IpAddress& a) const {
+    std::size_t h = static_cast<std::size_t>(a.family());
+    for (auto b : a.bytes())
+        h = h * 0x100000001b3ULL ^ b;
+    return h;
+}
+
+std::uint16_t ShardDirectory::AddressStripe::pool_index(const std::string& name) {
+    auto it = std::find(pools.begin(), pools.end(), name);
+    if (it != pools.end()) return static_cast<std::uint16_t>(it - pools.begin());
+    pools.push_back(name);  // never shrinks: pool names come from the configuration
+    return static_cast<std::uint16_t>(pools.size() - 1);
+}
+
 void ShardDirectory::hold(const std::string& pool, const IpAddress& address,
                           const std::string& user, const std::string& connection) {
     AddressStripe& s = stripe_of(address);
     std::lock_guard lock(s.m);
     Held& h = s.held[address];
-    h.pool = pool;
+    h.pool = s.pool_index(pool);
     h.owner = owner(user, connection);
     h.holders = 1;
 }
@@ -157,14 +171,14 @@ std::optional<std::string> ShardDirectory::share(const IpAddress& address, const
     auto it = s.held.find(address);
     if (it == s.held.end() || it->second.owner != who) return std::nullopt;
     ++it->second.holders;
-    return it->second.pool;
+    return s.pools[it->second.pool];
 }
 
 bool ShardDirectory::let_go(const std::string& pool, const IpAddress& address) {
     AddressStripe& s = stripe_of(address);
     std::lock_guard lock(s.m);
     auto it = s.held.find(address);
-    if (it == s.held.end() || it->second.pool != pool) return true;
+    if (it == s.held.end() || s.pools[it->second.pool] != pool) return true;
     if (--it->second.holders > 0) return false;
     s.held.erase(it);
     return true;

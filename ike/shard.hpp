@@ -21,7 +21,6 @@
 #include <array>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -128,15 +127,22 @@ class ShardDirectory {
         std::unordered_map<std::string, std::uint32_t> counts;
     };
     using Owner = std::array<std::uint8_t, 16>;
+    struct IpAddressHash {
+        std::size_t operator()(const IpAddress& a) const;
+    };
     static Owner owner(const std::string& user, const std::string& connection);
+    // An entry for every virtual IP of the daemon, so kept small: the pool is an index into
+    // its stripe's names (a daemon has a few pools), not a string of its own.
     struct Held {
-        std::string pool;
         Owner owner;
-        std::uint32_t holders = 0;
+        std::uint16_t pool = 0;
+        std::uint16_t holders = 0;
     };
     struct AddressStripe {
         mutable std::mutex m;
-        std::map<IpAddress, Held> held;
+        std::unordered_map<IpAddress, Held, IpAddressHash> held;
+        std::vector<std::string> pools;  // the names Held::pool indexes
+        std::uint16_t pool_index(const std::string& name);
     };
     struct AdmissionStripe {
         mutable std::mutex m;

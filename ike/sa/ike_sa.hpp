@@ -197,6 +197,9 @@ class IkeSa {
     // Engine bookkeeping, sharded (ike/shard.hpp): counted among its user's IKE SAs in the
     // ShardDirectory (a user does not change once an SA is established, and only those count).
     mutable bool counted_in_directory = false;
+    // Engine bookkeeping: the key this SA is filed under in the engine's index of SAs by user
+    // (null: not filed; it differs from `user` only until the engine files it again).
+    mutable const std::string* filed_key = nullptr;
     // Initiator, reauthentication (§2.8.3): the IKE SA this one replaces once established
     // (0: none), and the virtual IPs it held, which this one asks for again.
     std::uint64_t reauth_of = 0;

@@ -69,4 +69,55 @@ BOOST_AUTO_TEST_CASE(generate_draws_from_the_installed_pool_and_the_shares_work)
     BOOST_TEST(pool.stats().taken == 2u);
 }
 
+// Each IKE thread takes from its own lane: a lane is filled once its thread asks, and what
+// one thread asked for is not made for another (nor taken from it).
+BOOST_AUTO_TEST_CASE(each_thread_takes_from_its_own_lane) {
+    KeySharePool pool(4);
+    bool first_pooled = true;
+    std::thread shard1([&] {
+        KeySharePool::set_thread_lane(1);
+        first_pooled = pool.take(KeId::CURVE25519).has_value();  // lane 1 wants X25519 now
+    });
+    shard1.join();
+    BOOST_TEST(!first_pooled);
+    BOOST_TEST_REQUIRE(made_at_least(pool, 4));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    BOOST_TEST(pool.stats().made == 4u);  // lane 1's four, nothing for lane 0
+    // This thread is on lane 0, which nobody asked: no share for it yet.
+    BOOST_TEST(!pool.take(KeId::CURVE25519).has_value());
+    bool second_pooled = false;
+    std::thread again([&] {
+        KeySharePool::set_thread_lane(1);
+        second_pooled = pool.take(KeId::CURVE25519).has_value();
+    });
+    again.join();
+    BOOST_TEST(second_pooled);
+    BOOST_TEST(pool.stats().taken == 1u);
+}
+
+// Threads on their lanes taking at once, the filling thread refilling both: every share they
+// get is distinct.
+BOOST_AUTO_TEST_CASE(threads_taking_at_once_never_get_the_same_share) {
+    KeySharePool pool(16);
+    std::set<Bytes> seen[2];
+    std::size_t pooled[2] = {0, 0};
+    auto taker = [&](unsigned lane) {
+        KeySharePool::set_thread_lane(lane);
+        for (int i = 0; i < 300; ++i) {
+            auto share = pool.take(KeId::CURVE25519);
+            if (!share) continue;
+            ++pooled[lane];
+            seen[lane].emplace(share->public_value().begin(), share->public_value().end());
+        }
+    };
+    std::thread a(taker, 0u), b(taker, 1u);
+    a.join();
+    b.join();
+    BOOST_TEST(seen[0].size() == pooled[0]);
+    BOOST_TEST(seen[1].size() == pooled[1]);
+    for (const Bytes& pub : seen[0])
+        BOOST_TEST(!seen[1].contains(pub));
+    BOOST_TEST(pool.stats().taken == pooled[0] + pooled[1]);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
