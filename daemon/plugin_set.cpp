@@ -157,23 +157,35 @@ struct PluginSet::Loaded final : plugin::Host, plugin::Registry {
     bool check_only() const override { return set->options_.check_only; }
 
     // ---- Registry
+    // Components are wrapped to be called under the plugin's lock (plugin_locks.hpp), unless
+    // the plugin declared them concurrent.
+    bool concurrent = false;
+    bool registered = false;
+    template <class Wrapper, class T>
+    std::shared_ptr<T> guard(std::shared_ptr<T> component) {
+        registered = true;
+        if (concurrent) return component;
+        return std::make_shared<Wrapper>(lock, std::move(component));
+    }
+    void set_concurrent() override {
+        if (registered)
+            error = "set_concurrent() after registering components (it must come first)";
+        concurrent = true;
+    }
     void add_user_store(std::shared_ptr<plugin::UserStore> s) override {
         if (!s) return;
-        set->components_->stores.push_back(std::make_shared<LockedUserStore>(lock, std::move(s)));
+        set->components_->stores.push_back(guard<LockedUserStore>(std::move(s)));
         set->components_->store_owners.push_back(name);
     }
     void add_psk_source(std::shared_ptr<plugin::PskSource> s) override {
-        if (s)
-            set->components_->psk_sources.push_back(
-                std::make_shared<LockedPskSource>(lock, std::move(s)));
+        if (s) set->components_->psk_sources.push_back(guard<LockedPskSource>(std::move(s)));
     }
     void add_eap_method(std::shared_ptr<plugin::EapMethodFactory> m) override {
-        if (m)
-            set->components_->eap_methods.push_back(
-                std::make_shared<LockedEapMethodFactory>(lock, std::move(m)));
+        if (m) set->components_->eap_methods.push_back(guard<LockedEapMethodFactory>(std::move(m)));
     }
     void set_certificate_verifier(std::shared_ptr<plugin::CertificateVerifier> v) override {
         auto& c = *set->components_;
+        registered = true;
         if (c.verifier) {
             error = "a certificate verifier is registered already (by " + c.verifier_from + ")";
             return;
@@ -182,12 +194,10 @@ struct PluginSet::Loaded final : plugin::Host, plugin::Registry {
         c.verifier_from = name;
     }
     void add_authorizer(std::shared_ptr<plugin::Authorizer> a) override {
-        if (a)
-            set->components_->authorizers.push_back(
-                std::make_shared<LockedAuthorizer>(lock, std::move(a)));
+        if (a) set->components_->authorizers.push_back(guard<LockedAuthorizer>(std::move(a)));
     }
     void add_event_sink(std::shared_ptr<plugin::EventSink> s) override {
-        if (s) set->components_->sinks.push_back(std::make_shared<LockedEventSink>(lock, std::move(s)));
+        if (s) set->components_->sinks.push_back(guard<LockedEventSink>(std::move(s)));
     }
     void set_address_pools(std::shared_ptr<plugin::AddressPools> p) override {
         auto& c = *set->components_;
@@ -195,7 +205,7 @@ struct PluginSet::Loaded final : plugin::Host, plugin::Registry {
             error = "address pools are registered already (by " + c.pools_from + ")";
             return;
         }
-        c.pools = p ? std::make_shared<LockedAddressPools>(lock, std::move(p)) : nullptr;
+        c.pools = p ? guard<LockedAddressPools>(std::move(p)) : nullptr;
         c.pools_from = name;
     }
 };

@@ -80,15 +80,15 @@ struct Engine::Impl final : exchange::SaTable {
     // the SA came from.
     InitAdmission admission;
     std::map<std::uint64_t, IpAddress> unestablished;
-    std::set<std::pair<TimePoint, std::uint64_t>> timers;  // (due, our SPI)
-    std::map<std::uint64_t, TimePoint> scheduled;          // our SPI -> due in `timers`
+    // (due, our SPI); an SA's own entry is (IkeSa::timer_due, its SPI), no SPI -> due map.
+    std::set<std::pair<TimePoint, std::uint64_t>> timers;
     // Indexes, so that nothing done per message or per login scans every SA: the SAs of an
     // id (a rekeyed IKE SA keeps its id: the retired one and its successor), and the SAs of a
     // user (IkeSa::user, filed once it is known: after each exchange, see file_user).
     std::unordered_multimap<std::uint64_t, IkeSa*> by_id_index;
-    // One node per SA (IkeSa::filed_key points at its key): a user has few SAs, and a map of
-    // sets (and an SA -> key map beside it) cost about 330 octets per SA at 100,000 users.
-    std::unordered_multimap<std::string, IkeSa*> by_user;
+    // (An SA remembers the key it is filed under in IkeSa::filed_key, which points into this
+    // map: no SA -> key map beside it.)
+    std::unordered_map<std::string, std::unordered_set<IkeSa*>> by_user;
     // IKE SA ids: this shard's (ike/shard.hpp).
     std::uint64_t take_id() {
         const std::uint64_t id = next_id;
@@ -160,6 +160,12 @@ struct Engine::Impl final : exchange::SaTable {
             if (!it->second->retired) return it->second;
         return nullptr;
     }
+    // Takes the SA's entry out of the timer queue, if it has one.
+    void unschedule(const IkeSa& sa) {
+        if (sa.timer_due == TimePoint::max()) return;
+        timers.erase({sa.timer_due, sa.local_spi().value()});
+        sa.timer_due = TimePoint::max();
+    }
     // Takes a new SA into the tables (not the timer queue: reschedule).
     IkeSa& insert(std::unique_ptr<IkeSa> sa) {
         IkeSa& ref = *sa;
@@ -173,26 +179,24 @@ struct Engine::Impl final : exchange::SaTable {
         if (sa.filed_key && *sa.filed_key == sa.user) return;
         unfile_user(sa);
         if (sa.user.empty()) return;
-        auto it = by_user.emplace(sa.user, const_cast<IkeSa*>(&sa));
+        auto it = by_user.try_emplace(sa.user).first;
+        it->second.insert(const_cast<IkeSa*>(&sa));
         sa.filed_key = &it->first;  // a node's key stays put until the node is erased
     }
     void unfile_user(const IkeSa& sa) {
         if (!sa.filed_key) return;
-        auto [first, last] = by_user.equal_range(*sa.filed_key);
-        for (auto it = first; it != last; ++it)
-            if (it->second == &sa) {
-                by_user.erase(it);
-                break;
-            }
+        if (auto u = by_user.find(*sa.filed_key); u != by_user.end()) {
+            sa.filed_key = nullptr;
+            u->second.erase(const_cast<IkeSa*>(&sa));
+            if (u->second.empty()) by_user.erase(u);
+        }
         sa.filed_key = nullptr;
     }
     // The SAs filed under `user` (a copy: callers may destroy some of them).
     std::vector<IkeSa*> sas_of(const std::string& user) const {
-        std::vector<IkeSa*> out;
-        auto [first, last] = by_user.equal_range(user);
-        for (auto it = first; it != last; ++it)
-            out.push_back(it->second);
-        return out;
+        auto it = by_user.find(user);
+        if (it == by_user.end()) return {};
+        return {it->second.begin(), it->second.end()};
     }
     bool has_contact(const IkeSa& sa) const override {
         for (const auto& [spi, other] : by_spi)
@@ -345,14 +349,11 @@ static std::string spi_hex(std::uint64_t spi) {
 static void reschedule(Engine::Impl& impl, const EngineConfig& cfg, const IkeSa& sa) {
     impl.publish_count(sa, false);
     const std::uint64_t spi = sa.local_spi().value();
-    if (auto it = impl.scheduled.find(spi); it != impl.scheduled.end()) {
-        impl.timers.erase({it->second, spi});
-        impl.scheduled.erase(it);
-    }
+    impl.unschedule(sa);
     if (sa.state() == IkeSaState::Dead) return;
     if (auto t = due(cfg, sa)) {
         impl.timers.insert({*t, spi});
-        impl.scheduled[spi] = *t;
+        sa.timer_due = *t;
     }
 }
 
@@ -369,10 +370,7 @@ void Engine::Impl::touch(const IkeSa& sa) {
 // Takes the SA out of the engine's tables (frees it).
 static void forget(Engine::Impl& impl, const IkeSa& sa) {
     const std::uint64_t spi = sa.local_spi().value();
-    if (auto it = impl.scheduled.find(spi); it != impl.scheduled.end()) {
-        impl.timers.erase({it->second, spi});
-        impl.scheduled.erase(it);
-    }
+    impl.unschedule(sa);
     impl.close_half(sa.spi_i.value(), sa.remote);
     impl.release(spi);
     impl.publish_count(sa, true);
@@ -704,10 +702,10 @@ void Engine::on_timer(TimePoint now, Actions& out) {
     while (!impl.timers.empty() && impl.timers.begin()->first <= now) {
         const std::uint64_t spi = impl.timers.begin()->second;
         impl.timers.erase(impl.timers.begin());
-        impl.scheduled.erase(spi);
         auto it = impl.by_spi.find(spi);
         if (it == impl.by_spi.end()) continue;
         IkeSa& sa = *it->second;
+        sa.timer_due = TimePoint::max();  // its entry just left the queue
 
         switch (sa.tasks.on_timer(now)) {
             case sa::TaskManager::Timeout::Retransmit:

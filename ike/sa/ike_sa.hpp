@@ -200,6 +200,9 @@ class IkeSa {
     // Engine bookkeeping: the key this SA is filed under in the engine's index of SAs by user
     // (null: not filed; it differs from `user` only until the engine files it again).
     mutable const std::string* filed_key = nullptr;
+    // Engine bookkeeping: when this SA's entry in the engine's timer queue is due (max(): it
+    // has none).
+    mutable TimePoint timer_due = TimePoint::max();
     // Initiator, reauthentication (§2.8.3): the IKE SA this one replaces once established
     // (0: none), and the virtual IPs it held, which this one asks for again.
     std::uint64_t reauth_of = 0;

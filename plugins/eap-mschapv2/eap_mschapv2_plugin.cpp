@@ -25,6 +25,9 @@ std::unique_ptr<plugin::Plugin> create(plugin::Host&, const plugin::Settings& se
         error = settings.error("server_name", "must be 1 to 255 octets");
         return nullptr;
     }
+    // The factory is immutable and each conversation's method its own object (the NT hash comes
+    // through the host's stores, under their plugins' locks): no lock of this plugin needed.
+    registry.set_concurrent();
     registry.add_eap_method(ike::eap::mschapv2_method(name));
     return std::make_unique<MsChapV2Plugin>();
 }

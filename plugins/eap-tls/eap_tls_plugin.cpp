@@ -36,6 +36,10 @@ std::unique_ptr<plugin::Plugin> create(plugin::Host&, const plugin::Settings& se
         return nullptr;
     }
     options.fragment_size = static_cast<std::size_t>(fragment);
+    // The factory is immutable and each conversation has its own TLS context and state (the
+    // verifier is thread-safe, the certificate cache locked per shard of its own): EAP-TLS
+    // conversations on different IKE threads run side by side.
+    registry.set_concurrent();
     registry.add_eap_method(ike::eap::tls_method(options));
     return std::make_unique<EapTlsPlugin>();
 }

@@ -7,6 +7,10 @@
 //
 // Keys of fewer than 16 characters are refused (offline guessing); a file is read at start-up
 // and at `postern reload` (a reload that fails keeps the previous keys).
+//
+// Concurrent (Registry::set_concurrent): the keys are an immutable table swapped whole by a
+// reload, so the IKE threads look keys up without this plugin's lock.
+#include <atomic>
 #include <fstream>
 #include <map>
 
@@ -49,11 +53,16 @@ tl::expected<Secrets, std::string> read_secrets(const plugin::Settings& settings
 class PskTable final : public plugin::PskSource {
   public:
     std::optional<SecretBytes> psk(const plugin::PskRequest& r) override {
-        auto it = secrets.find(r.remote_identity);
-        if (it == secrets.end()) return std::nullopt;
+        const std::shared_ptr<const Secrets> now = secrets_.load();
+        auto it = now->find(r.remote_identity);
+        if (it == now->end()) return std::nullopt;
         return it->second;
     }
-    Secrets secrets;
+    void replace(Secrets s) { secrets_.store(std::make_shared<const Secrets>(std::move(s))); }
+
+  private:
+    // A lookup keeps the table it loaded alive until it is done, even across a reload.
+    std::atomic<std::shared_ptr<const Secrets>> secrets_{std::make_shared<const Secrets>()};
 };
 
 class PskPlugin final : public plugin::Plugin {
@@ -66,7 +75,7 @@ class PskPlugin final : public plugin::Plugin {
             error = s.error() + " (the previous keys stay)";
             return false;
         }
-        table_->secrets = std::move(*s);
+        table_->replace(std::move(*s));
         return true;
     }
 
@@ -85,7 +94,8 @@ std::unique_ptr<plugin::Plugin> create(plugin::Host& host, const plugin::Setting
         error = s.error();
         return nullptr;
     }
-    table->secrets = std::move(*s);
+    table->replace(std::move(*s));
+    registry.set_concurrent();
     registry.add_psk_source(table);
     return std::make_unique<PskPlugin>(table, dir);
 }

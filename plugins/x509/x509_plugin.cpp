@@ -39,6 +39,7 @@ std::unique_ptr<plugin::Plugin> create(plugin::Host& host, const plugin::Setting
     }
     host.log(plugin::LogLevel::debug,
              std::to_string(anchors.size()) + " trust anchor(s) from [pki] cacerts");
+    registry.set_concurrent();  // the verifier is immutable (and const) once made
     registry.set_certificate_verifier(
         std::make_shared<ike::crypto::AnchorVerifier>(std::move(anchors)));
     return std::make_unique<X509Plugin>();

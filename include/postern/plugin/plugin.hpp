@@ -1,4 +1,4 @@
-// Postern's plugin API, version 1: what a shared object loaded by posternd sees and provides.
+// Postern's plugin API, version 2: what a shared object loaded by posternd sees and provides.
 //
 // A plugin is a shared object `postern-<name>.so` that exports one C function,
 // `postern_plugin_entry`, returning its descriptor (POSTERN_PLUGIN below writes it). posternd
@@ -15,8 +15,10 @@
 //   AddressPools       virtual IP addresses (pools.hpp)
 //
 // Stores, PSK sources and authorizers are consulted in load order; every event sink hears every
-// event. Everything runs on posternd's IKE thread: components need no locking, and must not
-// block for long (a slow store slows every handshake).
+// event. posternd runs its IKE work on several threads: it calls each plugin's components under
+// that plugin's lock, one call at a time, unless the plugin declared them concurrent
+// (Registry::set_concurrent). Components must not block for long (a slow store slows every
+// handshake). Version 2 added Registry::set_concurrent.
 //
 // ABI: plugins are C++ and must be built with the same compiler family and standard library
 // as posternd (g++ or clang++ with libstdc++ on Debian 12), against the headers of the same
@@ -40,7 +42,7 @@
 #include "postern/plugin/x509.hpp"
 
 // Bumped on every incompatible change of anything under include/postern/plugin/.
-#define POSTERN_PLUGIN_API_VERSION 1
+#define POSTERN_PLUGIN_API_VERSION 2
 
 namespace postern::plugin {
 
@@ -107,6 +109,12 @@ class Registry {
     virtual void add_event_sink(std::shared_ptr<EventSink> sink) = 0;
     // One provider of virtual IP addresses; a second registration is an error at start-up.
     virtual void set_address_pools(std::shared_ptr<AddressPools> pools) = 0;
+    // Declares every component this plugin registers safe to call from several threads at
+    // once (one EAP conversation's method is still called from one thread at a time), and
+    // `Plugin::reload` safe to run while they are called: posternd then calls them without
+    // the plugin's lock, so the IKE threads do not wait for each other in this plugin. Call
+    // it before registering anything (after is an error at start-up).
+    virtual void set_concurrent() = 0;
 };
 
 // One loaded plugin. Owns whatever its components share; destroyed at exit after them.

@@ -11,7 +11,8 @@ std::unique_ptr<postern::plugin::Plugin> create(postern::plugin::Host&,
 
 extern "C" __attribute__((visibility("default"))) const postern_plugin_descriptor*
 postern_plugin_entry(void) {
-    static const postern_plugin_descriptor d{POSTERN_PLUGIN_API_VERSION + 41, "badversion",
+    static_assert(POSTERN_PLUGIN_API_VERSION != 42);
+    static const postern_plugin_descriptor d{42, "badversion",
                                              "built for another API", &create};
     return &d;
 }
