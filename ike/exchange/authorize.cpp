@@ -76,13 +76,11 @@ std::optional<std::string> authorize(const Ctx& ctx, sa::IkeSa& sa, const std::s
             case plugin::AuthorizeResult::Decision::allow: {
                 auto a = convert(ctx, r);
                 if (!a) return "the authorizer's attributes are unusable: " + a.error();
-                sa.authorization = std::move(*a);
                 ctx.log(&sa, "authorized " + q.user +
-                                 (sa.authorization.group.empty()
-                                      ? std::string()
-                                      : " as group " + sa.authorization.group) +
-                                 (sa.authorization.pool ? ", pool " + *sa.authorization.pool
-                                                        : std::string()));
+                                 (a->group.empty() ? std::string() : " as group " + a->group) +
+                                 (a->pool ? ", pool " + *a->pool : std::string()));
+                sa.authorization =
+                    a->empty() ? nullptr : std::make_shared<const sa::Authorization>(std::move(*a));
                 return std::nullopt;
             }
         }

@@ -54,7 +54,8 @@ bool respond_config(const Ctx& ctx, sa::IkeSa& sa, const std::vector<wire::Paylo
     if (req4 && req4->is_unspecified()) req4.reset();
     if (req6 && req6->is_unspecified()) req6.reset();
     // An authorizer may have picked the pool, a fixed address, DNS servers and routes.
-    const sa::Authorization& authz = sa.authorization;
+    static const sa::Authorization kNone;
+    const sa::Authorization& authz = sa.authorization ? *sa.authorization : kNone;
     if (authz.ipv4) req4 = authz.ipv4;
     if (authz.ipv6) req6 = authz.ipv6;
     const std::vector<std::string> pools =

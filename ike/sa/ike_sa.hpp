@@ -93,6 +93,7 @@ struct Authorization {
     std::optional<std::vector<IpAddress>> dns;
     std::optional<std::vector<policy::Cidr>> routes;
     std::string group;
+    bool empty() const { return !pool && !ipv4 && !ipv6 && !dns && !routes && group.empty(); }
 };
 
 class IkeSa {
@@ -169,7 +170,9 @@ class IkeSa {
     // While IKE_AUTH runs EAP (RFC 7296 §2.16), either role; reset once established.
     std::shared_ptr<exchange::EapSession> eap;
     std::vector<VirtualIp> virtual_ips;  // responder: assigned to the peer (v4 and/or v6)
-    Authorization authorization;         // responder: from the authorizers
+    // Responder: what the authorizers allowed, when they gave any attribute (null: none, as for
+    // most SAs: 176 octets not kept in each; immutable, so a rekeyed SA shares it).
+    std::shared_ptr<const Authorization> authorization;
     std::string auth_method;             // how the peer authenticated ("psk", "eap-tls", ...)
     std::vector<IpAddress> assigned;     // initiator: what the peer gave us
     std::uint32_t next_child_reqid = 0;
