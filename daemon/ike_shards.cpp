@@ -1,7 +1,10 @@
 #include "daemon/ike_shards.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <type_traits>
+
+#include <pthread.h>
 
 #include "ike/crypto/ke_pool.hpp"
 
@@ -84,6 +87,10 @@ IkeShards::IkeShards(asio::io_context& io, ike::EngineConfig config, ike::Addres
             ike::crypto::KeySharePool::set_thread_lane(sp->index);  // its own key shares
             sp->io.run();
         });
+        // Named for top, perf and gdb (the data plane's are postern-dpN).
+        char name[16];
+        std::snprintf(name, sizeof name, "postern-ike%u", sp->index);
+        ::pthread_setname_np(sp->thread.native_handle(), name);
     }
 }
 

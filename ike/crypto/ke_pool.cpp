@@ -1,5 +1,7 @@
 #include "ike/crypto/ke_pool.hpp"
 
+#include <pthread.h>
+
 namespace postern::ike::crypto {
 
 namespace {
@@ -14,7 +16,9 @@ KeySharePool* KeySharePool::installed() { return g_installed.load(std::memory_or
 void KeySharePool::set_thread_lane(unsigned lane) { t_lane = lane % kLanes; }
 
 KeySharePool::KeySharePool(std::size_t depth, std::chrono::seconds idle)
-    : depth_(depth), idle_(idle), thread_([this] { run(); }) {}
+    : depth_(depth), idle_(idle), thread_([this] { run(); }) {
+    ::pthread_setname_np(thread_.native_handle(), "postern-keys");  // for top, perf and gdb
+}
 
 KeySharePool::~KeySharePool() {
     {

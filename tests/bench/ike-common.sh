@@ -268,6 +268,9 @@ stop_target() {
         wait "$PERF_PID" 2>/dev/null || true
         perf report --stdio --no-children -i "$WORK/perf-$1-$auth.data" 2>/dev/null \
             | grep -v '^#' | grep -v '^$' | head -n 200 >"$WORK/perf-$1-$auth.txt" || true
+        # Thread by thread (IKE shards, I/O thread, key-share filler): docs/benchmarks.md.
+        "$(dirname "${BASH_SOURCE[0]}")/perf-threads" "$WORK/perf-$1-$auth.data" \
+            >"$WORK/perf-$1-$auth-threads.txt" 2>&1 || true
         PERF_PID=
     fi
     case $1 in
