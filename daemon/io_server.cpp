@@ -266,9 +266,10 @@ void Server::log_dataplane_stats() {
 void Server::stop(std::chrono::milliseconds grace) {
     if (stopping_) return;
     stopping_ = true;
-    const auto now = ike::Clock::now();
-    shutdown_deadline_ = now + grace;
     const std::size_t n = shards_->terminate_all();
+    // The grace starts once every Delete is made: with 100,000 SAs making them takes longer
+    // than the grace itself, which, counted from before, left no peer time to answer.
+    shutdown_deadline_ = ike::Clock::now() + grace;
     if (n) logger(Subsystem::Ike).info("deleting {} IKE SA{}", n, n == 1 ? "" : "s");
     on_shutdown_tick();
 }
