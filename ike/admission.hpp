@@ -60,15 +60,6 @@ class InitAdmission {
   private:
     bool take_token(const IpAddress& from, sa::TimePoint now);
 
-    // FNV-1a over the address octets (the table is bounded, so collisions cost little).
-    struct AddressHash {
-        std::size_t operator()(const IpAddress& a) const noexcept {
-            std::uint64_t h = 0xcbf29ce484222325ULL;
-            for (std::uint8_t b : a.bytes())
-                h = (h ^ b) * 0x100000001b3ULL;
-            return static_cast<std::size_t>(h);
-        }
-    };
     struct Bucket {
         double tokens;
         sa::TimePoint last;
@@ -76,7 +67,8 @@ class InitAdmission {
     };
 
     AdmissionLimits limits_;
-    std::unordered_map<IpAddress, Bucket, AddressHash> buckets_;
+    // The table is bounded, so collisions of the address hash cost little.
+    std::unordered_map<IpAddress, Bucket, IpAddressHash> buckets_;
     std::list<IpAddress> lru_;
     std::map<IpAddress, std::size_t> per_address_;
 };

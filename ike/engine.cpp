@@ -186,7 +186,6 @@ struct Engine::Impl final : exchange::SaTable {
     void unfile_user(const IkeSa& sa) {
         if (!sa.filed_key) return;
         if (auto u = by_user.find(*sa.filed_key); u != by_user.end()) {
-            sa.filed_key = nullptr;
             u->second.erase(const_cast<IkeSa*>(&sa));
             if (u->second.empty()) by_user.erase(u);
         }
@@ -207,19 +206,25 @@ struct Engine::Impl final : exchange::SaTable {
         return false;
     }
     std::size_t count_user(const std::string& user, const IkeSa& except) const override {
-        std::size_t n = 0;
-        for (const IkeSa* sa : sas_of(user))
+        std::size_t n = 0, here = 0;
+        for (const IkeSa* sa : sas_of(user)) {
             if (sa != &except && counted(*sa) && sa->user == user) ++n;
-        if (config->shards) n += elsewhere(user);
+            here += sa->counted_in_directory;
+        }
+        if (config->shards) n += elsewhere(user, here);
         return n;
     }
-    // Sharded: the user's counted IKE SAs on the other shards.
-    std::size_t elsewhere(const std::string& user) const {
+    // Sharded: the user's counted IKE SAs on the other shards, given `here`, how many of this
+    // shard's are counted in the directory (counted_here).
+    std::size_t elsewhere(const std::string& user, std::size_t here) const {
+        const std::size_t all = config->shards->total(user);
+        return all > here ? all - here : 0;
+    }
+    std::size_t counted_here(const std::string& user) const {
         std::size_t here = 0;
         for (const IkeSa* sa : sas_of(user))
             here += sa->counted_in_directory;
-        const std::size_t all = config->shards->total(user);
-        return all > here ? all - here : 0;
+        return here;
     }
     void held_virtual_ip(const IkeSa& sa, const std::string& user,
                          const sa::VirtualIp& v) override {
@@ -432,7 +437,7 @@ std::size_t Engine::Impl::end_duplicates(const Ctx& ctx, const IkeSa& fresh,
         destroy(*this, ctx, old, why);
     }
     // Sharded: the user's SAs on the other shards go too (on their threads, soon after).
-    if (config->shards && fresh.connection && elsewhere(user) > 0)
+    if (config->shards && fresh.connection && elsewhere(user, counted_here(user)) > 0)
         config->shards->end_elsewhere(config->shard_index, fresh.connection->name, user, why);
     return ended.size();
 }

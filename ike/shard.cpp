@@ -11,10 +11,7 @@ namespace {
 
 // Which of `stripes` an address falls in.
 std::size_t stripe_index(const IpAddress& address, std::size_t stripes) {
-    std::size_t h = 0;
-    for (auto b : address.bytes())
-        h = h * 131 + b;
-    return h % stripes;
+    return IpAddressHash{}(address) % stripes;
 }
 
 // `count(stripe)` summed over every stripe, each under its lock.
@@ -139,13 +136,6 @@ ShardDirectory::Owner ShardDirectory::owner(const std::string& user,
     return o;
 }
 
-std::size_t ShardDirectory::IpAddressHash::operator()(const IpAddress& a) const {
-    std::size_t h = static_cast<std::size_t>(a.family());
-    for (auto b : a.bytes())
-        h = h * 0x100000001b3ULL ^ b;
-    return h;
-}
-
 std::uint16_t ShardDirectory::AddressStripe::pool_index(const std::string& name) {
     auto it = std::find(pools.begin(), pools.end(), name);
     if (it != pools.end()) return static_cast<std::uint16_t>(it - pools.begin());
@@ -155,19 +145,20 @@ std::uint16_t ShardDirectory::AddressStripe::pool_index(const std::string& name)
 
 void ShardDirectory::hold(const std::string& pool, const IpAddress& address,
                           const std::string& user, const std::string& connection) {
+    const Owner who = owner(user, connection);  // a SHA-256: not under the stripe's lock
     AddressStripe& s = stripe_of(address);
     std::lock_guard lock(s.m);
     Held& h = s.held[address];
     h.pool = s.pool_index(pool);
-    h.owner = owner(user, connection);
+    h.owner = who;
     h.holders = 1;
 }
 
 std::optional<std::string> ShardDirectory::share(const IpAddress& address, const std::string& user,
                                                  const std::string& connection) {
+    const Owner who = owner(user, connection);  // a SHA-256: not under the stripe's lock
     AddressStripe& s = stripe_of(address);
     std::lock_guard lock(s.m);
-    const Owner who = owner(user, connection);
     auto it = s.held.find(address);
     if (it == s.held.end() || it->second.owner != who) return std::nullopt;
     ++it->second.holders;

@@ -127,9 +127,6 @@ class ShardDirectory {
         std::unordered_map<std::string, std::uint32_t> counts;
     };
     using Owner = std::array<std::uint8_t, 16>;
-    struct IpAddressHash {
-        std::size_t operator()(const IpAddress& a) const;
-    };
     static Owner owner(const std::string& user, const std::string& connection);
     // An entry for every virtual IP of the daemon, so kept small: the pool is an index into
     // its stripe's names (a daemon has a few pools), not a string of its own.

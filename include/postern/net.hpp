@@ -91,6 +91,17 @@ private:
 };
 
 // An address and a UDP port (host order).
+// FNV-1a over an address's octets, for hash tables keyed by address (noexcept, so that
+// libstdc++'s unordered containers do not keep a copy of the hash in every node).
+struct IpAddressHash {
+    std::size_t operator()(const IpAddress& a) const noexcept {
+        std::uint64_t h = 0xcbf29ce484222325ULL;
+        for (std::uint8_t b : a.bytes())
+            h = (h ^ b) * 0x100000001b3ULL;
+        return static_cast<std::size_t>(h);
+    }
+};
+
 struct Endpoint {
     IpAddress address;
     std::uint16_t port = 0;
