@@ -114,15 +114,18 @@ Result<std::optional<IpAddress>> LeaseStore::acquire(std::string_view pool,
 }
 
 Result<bool> LeaseStore::release(std::string_view pool, const IpAddress& address) {
-    // release_seq orders releases exactly (released_at has one-second steps); the max is read
-    // in the same statement, under the write lock.
+    // release_seq orders the releases of a (pool, family) exactly (released_at has one-second
+    // steps); the latest is read from the released rows' index in the same statement, under
+    // the write lock.
     auto st = db_.prepare(
-        "UPDATE leases SET active = 0, released_at = ?3, "
-        "release_seq = (SELECT coalesce(max(release_seq), 0) + 1 FROM leases) "
+        "UPDATE leases SET active = 0, released_at = ?3, release_seq = coalesce(("
+        "SELECT release_seq FROM leases WHERE pool = ?1 AND family = ?4 AND active = 0 "
+        "ORDER BY release_seq DESC LIMIT 1), 0) + 1 "
         "WHERE pool = ?1 AND address = ?2 AND active = 1",
         "release " + address.to_string() + " in pool \"" + std::string(pool) + "\"");
     if (!st) return tl::unexpected(st.error());
     st->bind(1, pool).bind(2, address.to_string()).bind(3, db_.now());
+    st->bind(4, family_number(address.family()));
     if (auto r = st->run(); !r) return tl::unexpected(r.error());
     return db_.changes() == 1;
 }
@@ -136,10 +139,12 @@ Result<std::int64_t> LeaseStore::release_all() {
     auto row = max->step();
     if (!row) return tl::unexpected(row.error());
     const std::int64_t base = *row ? max->int64(0) : 0;
-    // rowid keeps each release_seq distinct and above every earlier one.
+    // Numbered in one pass, so each release_seq is distinct and above every earlier one.
     auto st = db_.prepare(
-        "UPDATE leases SET active = 0, released_at = ?1, release_seq = ?2 + rowid "
-        "WHERE active = 1",
+        "UPDATE leases SET active = 0, released_at = ?1, release_seq = ?2 + numbered.n "
+        "FROM (SELECT pool, address, row_number() OVER (ORDER BY pool, address) AS n "
+        "      FROM leases WHERE active = 1) AS numbered "
+        "WHERE leases.pool = numbered.pool AND leases.address = numbered.address",
         what);
     if (!st) return tl::unexpected(st.error());
     st->bind(1, db_.now()).bind(2, base);
