@@ -64,18 +64,31 @@ std::optional<IpAddress> PersistentPools::acquire(const std::string& pool,
         if (p.cidr().network.family() != family) continue;
         AddressRange range = range_of(p);
         range.used_through = &used_through_[{pool, family}];
-        auto a = leases_.acquire(pool, identity, range, requested);
+        auto a = leases_.acquire(pool, identity, range, requested, pending_);
         if (!a) {
             report(a.error());
+            // The releases were rolled back with it: written on their own, they are not lost.
+            flush();
             return std::nullopt;
         }
+        pending_.clear();
         return *a;
     }
     return std::nullopt;
 }
 
 void PersistentPools::release(const std::string& pool, const IpAddress& address) {
-    if (auto r = leases_.release(pool, address); !r) report(r.error());
+    pending_.push_back(PendingRelease{pool, address});
+    if (pending_.size() >= kMaxPendingReleases) flush();
+}
+
+void PersistentPools::flush() {
+    if (pending_.empty()) return;
+    auto r = leases_.release_many(pending_);
+    // On failure the leases stay active until the next start releases them (as after a crash):
+    // they are not handed out twice.
+    pending_.clear();
+    if (!r) report(r.error());
 }
 
 }  // namespace postern::db

@@ -35,6 +35,9 @@ using namespace postern;
 struct Shared {
     plugin::Host& host;
     std::unique_ptr<db::Database> db;
+    // The dynamic leases, whose queued releases the audit log's flush writes (one flush per
+    // turn of posternd's event loop); null until the pools exist and after they are gone.
+    db::PersistentPools* leases = nullptr;
     void error(const std::string& what, const db::Error& e) {
         host.log(plugin::LogLevel::error, what + ": " + e.message);
     }
@@ -91,7 +94,10 @@ class Pools final : public plugin::AddressPools {
   public:
     Pools(std::shared_ptr<Shared> s, db::PersistentPools dynamic,
           std::map<std::string, std::vector<ike::policy::AddressPool>> ranges)
-        : s_(std::move(s)), dynamic_(std::move(dynamic)), ranges_(std::move(ranges)) {}
+        : s_(std::move(s)), dynamic_(std::move(dynamic)), ranges_(std::move(ranges)) {
+        s_->leases = &dynamic_;
+    }
+    ~Pools() override { s_->leases = nullptr; }  // dynamic_'s destructor writes what is queued
 
     std::optional<IpAddress> acquire(const std::string& pool, const std::string& identity,
                                      IpAddress::Family family,
@@ -140,7 +146,9 @@ class Pools final : public plugin::AddressPools {
 // The audit log. Rows are kept until flush(), which the daemon calls once per event-loop
 // turn, and written in one transaction: a rush of logins costs one commit per turn instead of
 // two per login (the row, and the account's last_login). A crash can lose only the rows of
-// the turn in progress; the destructor (shutdown) writes what is left.
+// the turn in progress; the destructor (shutdown) writes what is left. The same flush writes
+// the leases' queued releases (db/persistent_pools.hpp), so a disconnect costs no commit of
+// its own either.
 class Audit final : public plugin::EventSink {
   public:
     explicit Audit(std::shared_ptr<Shared> s) : s_(std::move(s)) {}
@@ -156,6 +164,7 @@ class Audit final : public plugin::EventSink {
         add(db::AuditEvent::login_failed, e.identity, e.user, e.peer, e.reason, false);
     }
     void flush() override {
+        if (s_->leases) s_->leases->flush();
         if (pending_.empty()) return;
         std::vector<Row> rows;
         rows.swap(pending_);

@@ -154,4 +154,46 @@ BOOST_AUTO_TEST_CASE(acquire_and_release_never_scan_the_table) {
     BOOST_TEST(most_steps < 300);
 }
 
+// release() queues; flush(), the next acquire(), the bound and the destructor write the queue.
+BOOST_AUTO_TEST_CASE(releases_are_queued_until_a_flush_or_an_acquire) {
+    test::TempDb t;
+    auto db = t.open();
+    LeaseStore leases(db);
+    const auto v4 = IpAddress::Family::V4;
+    auto active = [&](const char* a) { return (*leases.find("staff", ip(a)))->active; };
+    {
+        auto pools = PersistentPools::create(db, kPools);
+        BOOST_TEST_REQUIRE(pools.has_value());
+        BOOST_TEST((pools->acquire("staff", "alice", v4, std::nullopt) == ip("10.0.0.2")));
+        BOOST_TEST((pools->acquire("staff", "bob", v4, std::nullopt) == ip("10.0.0.3")));
+        BOOST_TEST((pools->acquire("staff", "carol", v4, std::nullopt) == ip("10.0.0.4")));
+        pools->release("staff", ip("10.0.0.2"));
+        pools->release("staff", ip("10.0.0.3"));
+        BOOST_TEST(pools->pending_releases() == 2u);
+        BOOST_TEST(active("10.0.0.2"));  // not written yet
+        // alice's release is written in her next acquire's transaction: she gets .2 back.
+        BOOST_TEST((pools->acquire("staff", "alice", v4, std::nullopt) == ip("10.0.0.2")));
+        BOOST_TEST(pools->pending_releases() == 0u);
+        BOOST_TEST(!active("10.0.0.3"));
+        pools->release("staff", ip("10.0.0.4"));
+        pools->flush();
+        BOOST_TEST(!active("10.0.0.4"));
+        pools->release("staff", ip("10.0.0.2"));
+        BOOST_TEST(active("10.0.0.2"));
+    }
+    BOOST_TEST(!active("10.0.0.2"));  // the destructor wrote it
+    BOOST_TEST(leases.active()->empty());
+
+    // The queue is bounded: the release that fills it writes it.
+    auto pools = PersistentPools::create(db, {{"big", "10.64.0.0/16", {}}});
+    std::vector<IpAddress> got;
+    for (std::size_t i = 0; i < PersistentPools::kMaxPendingReleases; ++i)
+        got.push_back(*pools->acquire("big", "u" + std::to_string(i), v4, std::nullopt));
+    for (std::size_t i = 0; i + 1 < got.size(); ++i) pools->release("big", got[i]);
+    BOOST_TEST(leases.active("big")->size() == got.size());
+    pools->release("big", got.back());
+    BOOST_TEST(pools->pending_releases() == 0u);
+    BOOST_TEST(leases.active("big")->empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
