@@ -267,11 +267,17 @@ void Server::stop(std::chrono::milliseconds grace) {
     if (stopping_) return;
     stopping_ = true;
     const std::size_t n = shards_->terminate_all();
-    // The grace starts once every Delete is made: with 100,000 SAs making them takes longer
-    // than the grace itself, which, counted from before, left no peer time to answer.
-    shutdown_deadline_ = ike::Clock::now() + grace;
     if (n) logger(Subsystem::Ike).info("deleting {} IKE SA{}", n, n == 1 ? "" : "s");
-    on_shutdown_tick();
+    // The grace starts once every Delete is sent: the shards queued them on this loop before
+    // terminate_all returned, so a handler posted now runs after them. With 100,000 SAs making
+    // the Deletes takes 1.2 s and sending them about as long, longer than the grace itself,
+    // which counted from before left no peer time to answer.
+    const auto wait = grace + std::min<std::chrono::microseconds>(
+                                  kGracePerSa * static_cast<std::int64_t>(n), kMaxExtraGrace);
+    asio::post(io_, [this, wait] {
+        shutdown_deadline_ = ike::Clock::now() + wait;
+        on_shutdown_tick();
+    });
 }
 
 // Stops the loop once every SA is gone (the peers answered the Deletes) or the grace time is up.

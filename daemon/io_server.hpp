@@ -71,8 +71,12 @@ class Server {
     // Runs until SIGINT/SIGTERM (or stop()) and the shutdown is done.
     void run();
     // Deletes every IKE SA (the Deletes are sent at once), waits up to `grace` for the peers to
-    // answer, then stops the loop.
+    // answer, then stops the loop. The wait starts once this thread has sent every Delete and
+    // grows by kGracePerSa for each SA (the answers take their turn on the IKE threads), by
+    // kMaxExtraGrace at most.
     void stop(std::chrono::milliseconds grace = std::chrono::milliseconds(900));
+    static constexpr std::chrono::microseconds kGracePerSa{20};
+    static constexpr std::chrono::milliseconds kMaxExtraGrace{4000};
 
     // Set before open(): the NAT-T sockets set SO_REUSEPORT, so that the data-plane workers'
     // sockets join their reuseport groups (esp/engine/steering.hpp).
