@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <type_traits>
+#include <utility>
 
 #include <pthread.h>
 
@@ -61,6 +62,7 @@ IkeShards::IkeShards(asio::io_context& io, ike::EngineConfig config, ike::Addres
                      unsigned count, Apply apply)
     : io_(io),
       apply_(std::move(apply)),
+      pools_(pools),
       directory_(std::make_shared<ike::ShardDirectory>(std::clamp(count, 1u, ike::kMaxShards))) {
     const unsigned n = directory_->shards();
     // INITIAL_CONTACT on one shard ends the user's SAs on the others, on their threads.
@@ -118,8 +120,28 @@ ike::EngineConfig IkeShards::shard_config(const ike::EngineConfig& c, unsigned i
 void IkeShards::finish(Shard& s, ike::Actions& out) {
     arm(s);
     if (empty(out)) return;
-    asio::post(io_, [this, a = std::move(out)]() mutable { apply_(a); });
+    bool post = false;
+    {
+        std::lock_guard lock(outbox_mutex_);
+        outbox_.push_back(std::move(out));
+        post = !std::exchange(drain_posted_, true);
+    }
     out.clear();
+    if (post) asio::post(io_, [this] { drain(); });
+}
+
+void IkeShards::drain() {
+    std::vector<ike::Actions> batch;
+    {
+        std::lock_guard lock(outbox_mutex_);
+        batch.swap(outbox_);
+        drain_posted_ = false;
+    }
+    // Every lease of these answers (and of any the shards are making now) durable before one
+    // of them is sent: one commit for the batch (plugin::AddressPools::sync).
+    if (pools_) pools_->sync();
+    for (auto& a : batch)
+        apply_(a);
 }
 
 void IkeShards::arm(Shard& s) {

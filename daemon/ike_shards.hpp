@@ -18,6 +18,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -61,7 +62,9 @@ class IkeShards final : public IkeAccess {
     using Apply = std::function<void(ike::Actions&)>;
 
     // Starts `count` shard threads, each with an engine made from a copy of `config` (its
-    // shard fields set) and `pools` (which must be safe to call from several threads).
+    // shard fields set) and `pools` (which must be safe to call from several threads). The
+    // shards' answers reach `apply` in batches: whatever they made while the I/O thread was
+    // busy, after one `pools->sync()`.
     IkeShards(boost::asio::io_context& io, ike::EngineConfig config, ike::AddressPools* pools,
               unsigned count, Apply apply);
     ~IkeShards() override;
@@ -111,8 +114,11 @@ class IkeShards final : public IkeAccess {
     };
 
     ike::EngineConfig shard_config(const ike::EngineConfig& c, unsigned index) const;
-    // After the engine ran: its answer to the I/O thread, its timer re-armed.
+    // After the engine ran: its answer to the I/O thread's outbox, its timer re-armed.
     void finish(Shard& s, ike::Actions& out);
+    // On the I/O thread: everything in the outbox, after one pools->sync() (the leases of the
+    // whole batch made durable at once, before any of its answers leaves).
+    void drain();
     void arm(Shard& s);
     // Runs f(engine, actions) on shard `i`'s thread and waits for its result.
     template <class F>
@@ -121,6 +127,12 @@ class IkeShards final : public IkeAccess {
 
     boost::asio::io_context& io_;
     Apply apply_;
+    ike::AddressPools* pools_;
+    // The shards' answers waiting for the I/O thread, in the order they were made; one drain()
+    // is queued on io_ while it is not empty.
+    std::mutex outbox_mutex_;
+    std::vector<ike::Actions> outbox_;
+    bool drain_posted_ = false;
     std::shared_ptr<ike::ShardDirectory> directory_;
     std::vector<std::unique_ptr<Shard>> shards_;
     bool stopped_ = false;

@@ -99,6 +99,10 @@ class LockedAddressPools final : public plugin::AddressPools, Locked<plugin::Add
         auto l = hold();
         inner_->release(pool, address);
     }
+    void sync() override {
+        auto l = hold();
+        inner_->sync();
+    }
 };
 
 // One conversation's method: its steps under the plugin's lock (they may use the plugin's

@@ -30,6 +30,10 @@ class LockedPools final : public ike::AddressPools {
         std::lock_guard lock(m_);
         inner_->release(pool, address);
     }
+    void sync() override {
+        std::lock_guard lock(m_);
+        inner_->sync();
+    }
 
   private:
     std::mutex m_;

@@ -34,11 +34,32 @@ Result<std::optional<IpAddress>> LeaseStore::acquire(std::string_view pool,
                                                      const AddressRange& range,
                                                      std::optional<IpAddress> requested,
                                                      std::span<const PendingRelease> release_first) {
-    const std::string what = lease_what("acquire an address", pool, identity);
-    auto tx = db_.begin_write(what);
+    auto tx = db_.begin_write(lease_what("acquire an address", pool, identity));
     if (!tx) return tl::unexpected(tx.error());
     for (const auto& r : release_first)
         if (auto done = release(r.pool, r.address); !done) return tl::unexpected(done.error());
+    bool fresh = false;
+    auto chosen = choose(pool, identity, range, requested, fresh);
+    if (!chosen || !*chosen) return chosen;  // an error or exhausted: the transaction rolls back
+    if (auto r = tx->commit(); !r) return tl::unexpected(r.error());
+    if (fresh && range.used_through) *range.used_through = *chosen;
+    return chosen;
+}
+
+Result<std::optional<IpAddress>> LeaseStore::acquire_in_transaction(
+    std::string_view pool, std::string_view identity, const AddressRange& range,
+    std::optional<IpAddress> requested) {
+    bool fresh = false;
+    auto chosen = choose(pool, identity, range, requested, fresh);
+    if (chosen && *chosen && fresh && range.used_through) *range.used_through = **chosen;
+    return chosen;
+}
+
+Result<std::optional<IpAddress>> LeaseStore::choose(std::string_view pool, std::string_view identity,
+                                                    const AddressRange& range,
+                                                    std::optional<IpAddress> requested,
+                                                    bool& fresh) {
+    const std::string what = lease_what("acquire an address", pool, identity);
 
     auto lookup = db_.prepare("SELECT identity, active FROM leases WHERE pool = ?1 AND address = ?2",
                               what);
@@ -70,7 +91,7 @@ Result<std::optional<IpAddress>> LeaseStore::acquire(std::string_view pool,
     // lookup, so this is bounded by the number of leases, never by the pool's size; with
     // range.used_through it starts where the last walk ended (O(1) lookups amortised).
     std::optional<IpAddress> walked;  // the last address the walk found with a row
-    bool fresh = false;               // chosen by this walk
+    fresh = false;                    // chosen by this walk
     const std::optional<IpAddress> from =
         range.used_through && *range.used_through ? *range.used_through : std::nullopt;
     for (auto a = chosen ? std::nullopt : range.next(from); !chosen && a; a = range.next(a)) {
@@ -98,7 +119,7 @@ Result<std::optional<IpAddress>> LeaseStore::acquire(std::string_view pool,
         if (!a) return tl::unexpected(a.error());
         chosen = *a;
     }
-    if (!chosen) return std::optional<IpAddress>{};  // exhausted; the transaction rolls back
+    if (!chosen) return std::optional<IpAddress>{};  // exhausted
 
     auto take = db_.prepare(
         "INSERT INTO leases (pool, address, family, identity, active, acquired_at) "
@@ -111,8 +132,6 @@ Result<std::optional<IpAddress>> LeaseStore::acquire(std::string_view pool,
     take->bind(1, pool).bind(2, chosen->to_string()).bind(3, family_number(range.family));
     take->bind(4, identity).bind(5, db_.now());
     if (auto r = take->run(); !r) return tl::unexpected(r.error());
-    if (auto r = tx->commit(); !r) return tl::unexpected(r.error());
-    if (fresh && range.used_through) *range.used_through = chosen;
     return chosen;
 }
 

@@ -68,8 +68,13 @@ class LeaseStore {
                                              const AddressRange& range,
                                              std::optional<IpAddress> requested = std::nullopt,
                                              std::span<const PendingRelease> release_first = {});
+    // The same inside a write transaction the caller holds (and commits): several leases
+    // written with one commit. Releases to write first the caller writes with release().
+    Result<std::optional<IpAddress>> acquire_in_transaction(
+        std::string_view pool, std::string_view identity, const AddressRange& range,
+        std::optional<IpAddress> requested = std::nullopt);
     // Marks the lease released (it stays remembered for its identity). False when the address
-    // is not in use.
+    // is not in use. In a transaction of the caller's, or one of its own.
     Result<bool> release(std::string_view pool, const IpAddress& address);
     // Every release in one transaction, in order; how many leases were active.
     Result<std::int64_t> release_many(std::span<const PendingRelease> releases);
@@ -82,6 +87,11 @@ class LeaseStore {
     Result<std::vector<Lease>> active(std::optional<std::string_view> pool = std::nullopt);
 
   private:
+    // Steps 1-4 and the row written, in the transaction in progress; `fresh` when step 3 chose.
+    Result<std::optional<IpAddress>> choose(std::string_view pool, std::string_view identity,
+                                            const AddressRange& range,
+                                            std::optional<IpAddress> requested, bool& fresh);
+
     Database& db_;
 };
 

@@ -41,8 +41,9 @@ AddressRange range_of(const ike::policy::AddressPool& pool) {
 }
 
 Result<PersistentPools> PersistentPools::create(Database& db, const std::vector<PoolSpec>& pools,
-                                                bool release_stale, ErrorSink on_error) {
-    PersistentPools out(db, std::move(on_error));
+                                                bool release_stale, ErrorSink on_error,
+                                                bool batch_commits) {
+    PersistentPools out(db, std::move(on_error), batch_commits);
     for (const auto& spec : pools) {
         auto pool = ike::policy::AddressPool::create(spec.cidr, spec.reserve);
         if (!pool) return fail(ErrorKind::invalid_argument, "pool " + spec.name + ": " + pool.error());
@@ -64,14 +65,33 @@ std::optional<IpAddress> PersistentPools::acquire(const std::string& pool,
         if (p.cidr().network.family() != family) continue;
         AddressRange range = range_of(p);
         range.used_through = &used_through_[{pool, family}];
-        auto a = leases_.acquire(pool, identity, range, requested, pending_);
+        if (!batch_) {
+            auto a = leases_.acquire(pool, identity, range, requested, pending_);
+            if (!a) {
+                report(a.error());
+                // The releases were rolled back with it: written on their own, they are not
+                // lost.
+                sync();
+                return std::nullopt;
+            }
+            pending_.clear();
+            return *a;
+        }
+        if (!open_) {
+            auto tx = db_->begin_write("acquire an address in pool \"" + pool + "\"");
+            if (!tx) {
+                report(tx.error());
+                return std::nullopt;
+            }
+            open_.emplace(std::move(*tx));
+        }
+        write_releases();
+        auto a = leases_.acquire_in_transaction(pool, identity, range, requested);
         if (!a) {
             report(a.error());
-            // The releases were rolled back with it: written on their own, they are not lost.
-            flush();
+            sync();  // what the batch holds so far (SQLite may have rolled it back itself)
             return std::nullopt;
         }
-        pending_.clear();
         return *a;
     }
     return std::nullopt;
@@ -79,16 +99,31 @@ std::optional<IpAddress> PersistentPools::acquire(const std::string& pool,
 
 void PersistentPools::release(const std::string& pool, const IpAddress& address) {
     pending_.push_back(PendingRelease{pool, address});
-    if (pending_.size() >= kMaxPendingReleases) flush();
+    if (pending_.size() >= kMaxPendingReleases) sync();
 }
 
-void PersistentPools::flush() {
-    if (pending_.empty()) return;
-    auto r = leases_.release_many(pending_);
-    // On failure the leases stay active until the next start releases them (as after a crash):
-    // they are not handed out twice.
+void PersistentPools::write_releases() {
+    // On failure a lease stays active until the next start releases them all (as after a
+    // crash): it is not handed out twice.
+    for (const auto& r : pending_)
+        if (auto done = leases_.release(r.pool, r.address); !done) report(done.error());
     pending_.clear();
-    if (!r) report(r.error());
+}
+
+void PersistentPools::sync() {
+    if (!open_) {
+        if (pending_.empty()) return;
+        auto r = leases_.release_many(pending_);
+        pending_.clear();
+        if (!r) report(r.error());
+        return;
+    }
+    write_releases();
+    Transaction tx = std::move(*open_);
+    open_.reset();
+    // A failed commit loses the batch's rows: their addresses may be handed out again. Only a
+    // broken disk does that (the write lock is held since the first acquire).
+    if (auto r = tx.commit(); !r) report(r.error());
 }
 
 }  // namespace postern::db

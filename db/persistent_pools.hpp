@@ -9,14 +9,21 @@
 // the error sink for the log.
 //
 // Releases are batched: release() only queues, and the queue is written in one transaction by
-// flush() (posternd calls it once per turn of its event loop, with the audit log's), by the
-// next acquire() (in its own transaction, before it chooses: a returning identity finds its
-// address released), when it reaches kMaxPendingReleases, and by the destructor. A disconnect
+// sync() (posternd calls it before each batch of answers, and once per turn of its event loop
+// with the audit log's flush), by the next acquire() (in its transaction, before it chooses: a
+// returning identity finds its address released), when it reaches kMaxPendingReleases, and by
+// the destructor. A disconnect
 // then costs no commit of its own, and a shutdown with 100,000 SAs writes its releases in a
 // hundred transactions rather than 100,000. Nothing is lost by a crash meanwhile: a release
 // not yet written leaves the lease active, and the next start releases every active lease
 // (create(release_stale)). Until then the address is not handed to anyone else, which is the
 // safe side.
+//
+// With `batch_commits`, acquires are batched too: the first one opens a write transaction and
+// the next ones join it; sync() commits it. The caller must call sync() before an acquired
+// address reaches anyone (posternd does, before sending a batch of answers: one commit for the
+// batch instead of one per login), and soon (the transaction holds SQLite's write lock: the
+// CLI's writes wait for it, up to their busy timeout). Without it each acquire commits itself.
 #pragma once
 
 #include <functional>
@@ -51,32 +58,39 @@ class PersistentPools : public ike::AddressPools {
     // `release_stale`, every lease left active by the previous run is released first: no SA
     // survives a restart, and released leases stay sticky.
     static Result<PersistentPools> create(Database& db, const std::vector<PoolSpec>& pools,
-                                          bool release_stale = true, ErrorSink on_error = {});
+                                          bool release_stale = true, ErrorSink on_error = {},
+                                          bool batch_commits = false);
 
     static constexpr std::size_t kMaxPendingReleases = 1024;
 
     PersistentPools(PersistentPools&&) = default;
     PersistentPools& operator=(PersistentPools&&) = delete;
-    ~PersistentPools() override { flush(); }
+    ~PersistentPools() override { sync(); }
 
     std::optional<IpAddress> acquire(const std::string& pool, const std::string& identity,
                                      IpAddress::Family family,
                                      std::optional<IpAddress> requested) override;
-    // Queued; written by flush() or the next acquire().
+    // Queued; written by sync() or the next acquire().
     void release(const std::string& pool, const IpAddress& address) override;
-    // Writes the queued releases in one transaction.
-    void flush();
+    // Writes the queued releases and commits the batch of acquires, in one transaction.
+    void sync() override;
     std::size_t pending_releases() const { return pending_.size(); }
+    bool transaction_open() const { return open_.has_value(); }
 
   private:
-    PersistentPools(Database& db, ErrorSink on_error)
-        : leases_(db), on_error_(std::move(on_error)) {}
+    PersistentPools(Database& db, ErrorSink on_error, bool batch)
+        : db_(&db), leases_(db), on_error_(std::move(on_error)), batch_(batch) {}
+    // Writes pending_ in the transaction in progress.
+    void write_releases();
     void report(const Error& e) const {
         if (on_error_) on_error_(e);
     }
 
+    Database* db_;
     LeaseStore leases_;
     ErrorSink on_error_;
+    bool batch_;
+    std::optional<Transaction> open_;  // batch_commits: the batch's transaction
     std::map<std::string, std::vector<ike::policy::AddressPool>> pools_;
     // Per pool name and family: AddressRange::used_through, where the walk for a never-used
     // address resumes.

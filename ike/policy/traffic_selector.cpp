@@ -1,6 +1,7 @@
 #include "ike/policy/traffic_selector.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <optional>
 
 namespace postern::ike::policy {
@@ -22,13 +23,22 @@ IpAddress masked(const IpAddress& a, unsigned prefix, bool set_host_bits) {
     return out;
 }
 
-// The prefix length when start..end is exactly one prefix.
+// The prefix length when start..end is exactly one prefix: equal leading bits, then start's
+// all 0 and end's all 1. One pass over the octets (every CHILD_SA install formats its
+// selectors for the log).
 std::optional<unsigned> prefix_of(const IpAddress& start, const IpAddress& end) {
-    const unsigned bits = static_cast<unsigned>(start.size()) * 8;
-    for (unsigned p = 0; p <= bits; ++p) {
-        if (masked(start, p, false) == start && masked(start, p, true) == end) return p;
-    }
-    return std::nullopt;
+    if (start.family() != end.family()) return std::nullopt;
+    const auto s = start.bytes(), e = end.bytes();
+    std::size_t i = 0;
+    while (i < s.size() && s[i] == e[i])
+        ++i;
+    if (i == s.size()) return static_cast<unsigned>(i * 8);  // one address
+    const auto lead = static_cast<unsigned>(std::countl_zero(static_cast<std::uint8_t>(s[i] ^ e[i])));
+    const auto host = static_cast<std::uint8_t>(0xffu >> lead);
+    if ((s[i] & host) != 0 || (e[i] & host) != host) return std::nullopt;
+    for (std::size_t j = i + 1; j < s.size(); ++j)
+        if (s[j] != 0 || e[j] != 0xff) return std::nullopt;
+    return static_cast<unsigned>(i * 8 + lead);
 }
 
 std::string protocol_name(std::uint8_t proto) {

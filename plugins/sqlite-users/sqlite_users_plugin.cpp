@@ -6,7 +6,9 @@
 //                  the next login without a reload)
 //   PskSource      per-identity pre-shared keys (`postern` stores them in the psks table)
 //   AddressPools   virtual IPs as leases in the database (a returning account gets its address
-//                  again, across restarts), or the account's static address inside the pool
+//                  again, across restarts), or the account's static address inside the pool;
+//                  the leases of a batch of logins are committed together when posternd syncs
+//                  the pools, before their answers are sent (db/persistent_pools.hpp)
 //   EventSink      the audit log: login_ok (and last_login), login_failed with the reason,
 //                  disconnect
 //
@@ -35,8 +37,9 @@ using namespace postern;
 struct Shared {
     plugin::Host& host;
     std::unique_ptr<db::Database> db;
-    // The dynamic leases, whose queued releases the audit log's flush writes (one flush per
-    // turn of posternd's event loop); null until the pools exist and after they are gone.
+    // The dynamic leases, whose batch (queued releases, acquires not yet committed) the audit
+    // log's flush writes before its own rows; null until the pools exist and after they are
+    // gone.
     db::PersistentPools* leases = nullptr;
     void error(const std::string& what, const db::Error& e) {
         host.log(plugin::LogLevel::error, what + ": " + e.message);
@@ -109,6 +112,8 @@ class Pools final : public plugin::AddressPools {
         if (statics_in_use_.erase(address)) return;
         dynamic_.release(pool, address);
     }
+    // posternd calls it before sending a batch of answers: the batch's leases in one commit.
+    void sync() override { dynamic_.sync(); }
 
   private:
     std::optional<IpAddress> static_address(const std::string& pool, const std::string& identity,
@@ -164,7 +169,7 @@ class Audit final : public plugin::EventSink {
         add(db::AuditEvent::login_failed, e.identity, e.user, e.peer, e.reason, false);
     }
     void flush() override {
-        if (s_->leases) s_->leases->flush();
+        if (s_->leases) s_->leases->sync();
         if (pending_.empty()) return;
         std::vector<Row> rows;
         rows.swap(pending_);
@@ -232,7 +237,8 @@ tl::expected<std::shared_ptr<plugin::AddressPools>, std::string> make_pools(
         *s->db, specs, /*release_stale=*/true,
         [weak = std::weak_ptr<Shared>(s)](const db::Error& e) {
             if (auto shared = weak.lock()) shared->error("address leases", e);
-        });
+        },
+        /*batch_commits=*/true);
     if (!dynamic) return tl::unexpected(dynamic.error().message);
     return std::make_shared<Pools>(s, std::move(*dynamic), std::move(ranges));
 }

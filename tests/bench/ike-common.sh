@@ -185,6 +185,7 @@ connections {
         local_addrs = $IP_A
         proposals = $IKE_PROPOSAL
         pools = clients
+        dpd_delay = ${BENCH_DPD:-0}s
         local {
             $local_auth
             id = vpn.postern.test

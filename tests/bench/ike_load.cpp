@@ -18,7 +18,8 @@
 //   established, failed, child_sas, seconds, rate (SAs/s), latency_ms_p50/p90/p99/max,
 //   failure <reason> <count> (one line each), retransmits, cookies, invalid_ke, send_errors,
 //   target_rss_kib_before/after (VmRSS of --target-pid), target_hwm_kib,
-//   hold_target_cpu_percent (over --hold, of one core), disconnect_seconds, disconnect_left.
+//   hold_target_cpu_percent (over --hold, of one core), hold_requests_received (the responder's
+//   liveness checks and rekeys meanwhile), disconnect_seconds, disconnect_left.
 // IKE_LOAD_TRACE=1 in the environment prints every log line of the engine to stderr.
 // It exits 0 when every SA was established (and, with --disconnect, deleted), 1 otherwise,
 // 2 on a usage error.
@@ -456,6 +457,7 @@ class Generator {
     // Keeps every SA up for --hold seconds, answering the responder, and measures its CPU.
     void hold() {
         const long long ticks0 = proc_cpu_ticks(o_.target_pid);
+        const auto received0 = engine_.stats().received;
         const auto t0 = Clock::now();
         const auto end = t0 + seconds(o_.hold);
         while (Clock::now() < end)
@@ -468,6 +470,8 @@ class Generator {
             std::printf("hold_target_rss_kib %ld\n", proc_status_kib(o_.target_pid, "VmRSS"));
         }
         std::printf("hold_deleted_by_peer %llu\n", ull(deleted_));
+        // The responder's requests over the hold: its liveness checks (DPD), rekeys.
+        std::printf("hold_requests_received %llu\n", ull(engine_.stats().received - received0));
         std::fflush(stdout);
     }
 

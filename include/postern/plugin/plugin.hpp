@@ -42,7 +42,7 @@
 #include "postern/plugin/x509.hpp"
 
 // Bumped on every incompatible change of anything under include/postern/plugin/.
-#define POSTERN_PLUGIN_API_VERSION 2
+#define POSTERN_PLUGIN_API_VERSION 3
 
 namespace postern::plugin {
 

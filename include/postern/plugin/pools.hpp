@@ -30,6 +30,12 @@ class AddressPools {
                                              IpAddress::Family family,
                                              std::optional<IpAddress> requested) = 0;
     virtual void release(const std::string& pool, const IpAddress& address) = 0;
+    // Makes every acquire() so far durable. posternd calls it on its I/O thread before it sends
+    // the answers of a batch of handshakes, so a pool that keeps leases in storage may write a
+    // batch of them in one go instead of one at a time (the sqlite-users plugin: one SQLite
+    // transaction per batch): an address acquired but not yet synced has not reached the
+    // client. Until it is called an acquire may stay pending, never longer.
+    virtual void sync() {}
 };
 
 }  // namespace postern::plugin

@@ -40,7 +40,7 @@ BOOST_AUTO_TEST_CASE(refusals_name_the_plugin_and_the_line) {
              Case{"missing", head + "load = [\"x509\", \"nope\"]\n", "plugins.load[1]", 3,
                   "plugin nope: no postern-nope.so (looked in "},
              Case{"another API version", head + "load = [\"badversion\"]\n", "plugins.load[0]", 3,
-                  "was built for plugin API version 42, this posternd has version 2: rebuild it"},
+                  "was built for plugin API version 42, this posternd has version 3: rebuild it"},
              Case{"not a plugin", head + "load = [\"noentry\"]\n", "plugins.load[0]", 3,
                   "has no postern_plugin_entry (not a plugin?)"},
              Case{"unknown key", head + "[plugins.eap-tls]\nmax_versoin = \"1.3\"\n",

@@ -19,12 +19,35 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// The scenario's pools, counting the addresses acquired and how many of them a sync() had
+// covered (plugin::AddressPools::sync: durable before the answers leave).
+struct SyncCountingPools final : ike::AddressPools {
+    std::shared_ptr<scenario::Pools> inner;
+    std::size_t acquired = 0, synced = 0;  // under LockedPools' lock
+    explicit SyncCountingPools(std::shared_ptr<scenario::Pools> p) : inner(std::move(p)) {}
+    std::optional<IpAddress> acquire(const std::string& pool, const std::string& identity,
+                                     IpAddress::Family family,
+                                     std::optional<IpAddress> requested) override {
+        auto a = inner->acquire(pool, identity, family, requested);
+        acquired += a ? 1 : 0;
+        return a;
+    }
+    void release(const std::string& pool, const IpAddress& address) override {
+        inner->release(pool, address);
+    }
+    void sync() override { synced = acquired; }
+};
+
 struct Rig {
     static constexpr unsigned kClients = 12;
 
     boost::asio::io_context io;
     std::shared_ptr<scenario::Pools> raw_pools = std::make_shared<scenario::Pools>();
-    LockedPools pools{raw_pools};
+    std::shared_ptr<SyncCountingPools> counting = std::make_shared<SyncCountingPools>(raw_pools);
+    LockedPools pools{counting};
+    // Answers announcing an SA (its address) that reached the I/O thread before a sync()
+    // covered that many acquires.
+    std::size_t unsynced_answers = 0;
     scenario::Network addresses;  // the scenario's responder address
     std::map<IpAddress, std::unique_ptr<ike::Engine>> clients;
     std::size_t installs = 0, removes = 0, established = 0, deleted = 0;
@@ -44,6 +67,10 @@ struct Rig {
         removes += out.remove.size();
         for (const auto& e : out.events) {
             established += e.kind == ike::EventKind::IkeEstablished;
+            // sync() runs on this thread too (IkeShards::drain), so `synced` is read safely;
+            // this SA's acquire happened on its shard before its answer was queued.
+            if (e.kind == ike::EventKind::IkeEstablished && counting->synced < established)
+                ++unsynced_answers;
             deleted += e.kind == ike::EventKind::IkeDeleted;
         }
         for (auto& d : out.send) {
@@ -96,6 +123,9 @@ BOOST_AUTO_TEST_CASE(handshakes_run_on_the_shards_and_requests_reach_every_shard
     rig.connect_all();
     BOOST_REQUIRE(rig.run_until([&] { return rig.established == Rig::kClients; }));
     BOOST_TEST(rig.installs == Rig::kClients);  // one CHILD_SA each (both directions)
+    // Every address was made durable (pools sync) before the answer carrying it was applied.
+    BOOST_TEST(rig.unsynced_answers == 0u);
+    BOOST_TEST(rig.counting->synced == Rig::kClients);
 
     const auto sas = rig.shards->list();
     BOOST_TEST(sas.size() == Rig::kClients);

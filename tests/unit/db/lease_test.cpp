@@ -154,8 +154,8 @@ BOOST_AUTO_TEST_CASE(acquire_and_release_never_scan_the_table) {
     BOOST_TEST(most_steps < 300);
 }
 
-// release() queues; flush(), the next acquire(), the bound and the destructor write the queue.
-BOOST_AUTO_TEST_CASE(releases_are_queued_until_a_flush_or_an_acquire) {
+// release() queues; sync(), the next acquire(), the bound and the destructor write the queue.
+BOOST_AUTO_TEST_CASE(releases_are_queued_until_a_sync_or_an_acquire) {
     test::TempDb t;
     auto db = t.open();
     LeaseStore leases(db);
@@ -176,7 +176,7 @@ BOOST_AUTO_TEST_CASE(releases_are_queued_until_a_flush_or_an_acquire) {
         BOOST_TEST(pools->pending_releases() == 0u);
         BOOST_TEST(!active("10.0.0.3"));
         pools->release("staff", ip("10.0.0.4"));
-        pools->flush();
+        pools->sync();
         BOOST_TEST(!active("10.0.0.4"));
         pools->release("staff", ip("10.0.0.2"));
         BOOST_TEST(active("10.0.0.2"));
@@ -194,6 +194,40 @@ BOOST_AUTO_TEST_CASE(releases_are_queued_until_a_flush_or_an_acquire) {
     pools->release("big", got.back());
     BOOST_TEST(pools->pending_releases() == 0u);
     BOOST_TEST(leases.active("big")->empty());
+}
+
+// batch_commits: acquires join one transaction until sync(); only then does another connection
+// (the CLI, or the next start after a crash) see them.
+BOOST_AUTO_TEST_CASE(batched_acquires_are_committed_by_sync) {
+    test::TempDb t;
+    auto db = t.open();
+    auto other = t.open();  // a second connection to the same file
+    LeaseStore seen(other);
+    const auto v4 = IpAddress::Family::V4;
+    {
+        auto pools = PersistentPools::create(db, kPools, true, {}, /*batch_commits=*/true);
+        BOOST_TEST_REQUIRE(pools.has_value());
+        BOOST_TEST((pools->acquire("staff", "alice", v4, std::nullopt) == ip("10.0.0.2")));
+        BOOST_TEST((pools->acquire("staff", "bob", v4, std::nullopt) == ip("10.0.0.3")));
+        BOOST_TEST(pools->transaction_open());
+        BOOST_TEST(seen.active()->empty());  // not committed yet
+        pools->sync();
+        BOOST_TEST(!pools->transaction_open());
+        BOOST_TEST(seen.active()->size() == 2u);
+
+        // A release is queued, then written in the next batch before its acquire chooses.
+        pools->release("staff", ip("10.0.0.2"));
+        BOOST_TEST((pools->acquire("staff", "carol", v4, std::nullopt) == ip("10.0.0.4")));
+        BOOST_TEST((pools->acquire("staff", "alice", v4, std::nullopt) == ip("10.0.0.2")));
+        BOOST_TEST(pools->pending_releases() == 0u);
+        BOOST_TEST(seen.active()->size() == 2u);  // alice and bob, from the last commit
+        pools->sync();
+        BOOST_TEST(seen.active()->size() == 3u);
+        BOOST_TEST((pools->acquire("staff", "dave", v4, std::nullopt) == ip("10.0.0.5")));
+    }
+    // The destructor commits what the batch held.
+    BOOST_TEST(seen.active()->size() == 4u);
+    BOOST_TEST((*seen.find("staff", ip("10.0.0.5")))->identity == "dave");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -52,6 +52,19 @@ BOOST_AUTO_TEST_CASE(cidr_parsing_and_printing) {
     BOOST_TEST(TrafficSelector::any_v4().end.to_string() == "255.255.255.255");
     BOOST_TEST(TrafficSelector::any_v6().to_string() == "::/0");
     BOOST_TEST(range("10.0.0.1", "10.0.0.9").to_string() == "10.0.0.1-10.0.0.9");
+    // Prefixes found from the octets: boundaries inside an octet and between octets, and
+    // ranges that are almost a prefix.
+    BOOST_TEST(ts("10.0.0.128/25").to_string() == "10.0.0.128/25");
+    BOOST_TEST(ts("10.0.0.0/23").to_string() == "10.0.0.0/23");
+    BOOST_TEST(ts("10.0.0.0/8").to_string() == "10.0.0.0/8");
+    BOOST_TEST(ts("128.0.0.0/1").to_string() == "128.0.0.0/1");
+    BOOST_TEST(ts("fd00::/125").to_string() == "fd00::/125");
+    BOOST_TEST(ts("fd00::1").to_string() == "fd00::1/128");
+    BOOST_TEST(range("10.0.0.0", "10.0.0.6").to_string() == "10.0.0.0-10.0.0.6");
+    BOOST_TEST(range("10.0.0.1", "10.0.0.2").to_string() == "10.0.0.1-10.0.0.2");
+    BOOST_TEST(range("10.0.0.0", "10.0.1.254").to_string() == "10.0.0.0-10.0.1.254");
+    BOOST_TEST(range("10.0.0.0", "10.0.2.255").to_string() == "10.0.0.0-10.0.2.255");
+    BOOST_TEST(range("10.0.0.9", "10.0.0.1").to_string() == "10.0.0.9-10.0.0.1");
     BOOST_TEST(ts("10.0.0.0/24", 6, 80, 80).to_string() == "10.0.0.0/24[tcp/80]");
     BOOST_TEST(ts("10.0.0.0/24", 17).to_string() == "10.0.0.0/24[udp]");
     BOOST_TEST(ts("10.0.0.0/24", 17, 1000, 2000).to_string() == "10.0.0.0/24[udp/1000-2000]");
