@@ -32,12 +32,9 @@ Result<std::optional<IpAddress>> first_contained(Statement& st, const AddressRan
 Result<std::optional<IpAddress>> LeaseStore::acquire(std::string_view pool,
                                                      std::string_view identity,
                                                      const AddressRange& range,
-                                                     std::optional<IpAddress> requested,
-                                                     std::span<const PendingRelease> release_first) {
+                                                     std::optional<IpAddress> requested) {
     auto tx = db_.begin_write(lease_what("acquire an address", pool, identity));
     if (!tx) return tl::unexpected(tx.error());
-    for (const auto& r : release_first)
-        if (auto done = release(r.pool, r.address); !done) return tl::unexpected(done.error());
     bool fresh = false;
     auto chosen = choose(pool, identity, range, requested, fresh);
     if (!chosen || !*chosen) return chosen;  // an error or exhausted: the transaction rolls back
@@ -150,20 +147,6 @@ Result<bool> LeaseStore::release(std::string_view pool, const IpAddress& address
     st->bind(4, family_number(address.family()));
     if (auto r = st->run(); !r) return tl::unexpected(r.error());
     return db_.changes() == 1;
-}
-
-Result<std::int64_t> LeaseStore::release_many(std::span<const PendingRelease> releases) {
-    if (releases.empty()) return 0;
-    auto tx = db_.begin_write("release " + std::to_string(releases.size()) + " leases");
-    if (!tx) return tl::unexpected(tx.error());
-    std::int64_t n = 0;
-    for (const auto& r : releases) {
-        auto done = release(r.pool, r.address);
-        if (!done) return tl::unexpected(done.error());
-        n += *done ? 1 : 0;
-    }
-    if (auto r = tx->commit(); !r) return tl::unexpected(r.error());
-    return n;
 }
 
 Result<std::int64_t> LeaseStore::release_all() {

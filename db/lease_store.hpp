@@ -17,7 +17,6 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,12 +41,6 @@ struct AddressRange {
     std::optional<IpAddress>* used_through = nullptr;
 };
 
-// A release to write (LeaseStore::release_many, or before an acquire).
-struct PendingRelease {
-    std::string pool;
-    IpAddress address;
-};
-
 struct Lease {
     std::string pool;
     IpAddress address;
@@ -62,22 +55,18 @@ class LeaseStore {
     explicit LeaseStore(Database& db) : db_(db) {}
 
     // An address of `range` for `identity` (see the order above), or nullopt when the range
-    // is exhausted. `release_first` is written in the same transaction before the choice (a
-    // caller that batches releases: a returning identity then finds its address released).
+    // is exhausted; in a write transaction of its own.
     Result<std::optional<IpAddress>> acquire(std::string_view pool, std::string_view identity,
                                              const AddressRange& range,
-                                             std::optional<IpAddress> requested = std::nullopt,
-                                             std::span<const PendingRelease> release_first = {});
-    // The same inside a write transaction the caller holds (and commits): several leases
-    // written with one commit. Releases to write first the caller writes with release().
+                                             std::optional<IpAddress> requested = std::nullopt);
+    // The same inside a write transaction the caller holds (and commits): several leases, and
+    // releases before them (release()), written with one commit.
     Result<std::optional<IpAddress>> acquire_in_transaction(
         std::string_view pool, std::string_view identity, const AddressRange& range,
         std::optional<IpAddress> requested = std::nullopt);
     // Marks the lease released (it stays remembered for its identity). False when the address
     // is not in use. In a transaction of the caller's, or one of its own.
     Result<bool> release(std::string_view pool, const IpAddress& address);
-    // Every release in one transaction, in order; how many leases were active.
-    Result<std::int64_t> release_many(std::span<const PendingRelease> releases);
     // Releases every active lease, returning how many. At daemon start no SA survives from
     // before, so the leases it held are free again (and still sticky).
     Result<std::int64_t> release_all();

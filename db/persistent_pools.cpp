@@ -65,34 +65,14 @@ std::optional<IpAddress> PersistentPools::acquire(const std::string& pool,
         if (p.cidr().network.family() != family) continue;
         AddressRange range = range_of(p);
         range.used_through = &used_through_[{pool, family}];
-        if (!batch_) {
-            auto a = leases_.acquire(pool, identity, range, requested, pending_);
-            if (!a) {
-                report(a.error());
-                // The releases were rolled back with it: written on their own, they are not
-                // lost.
-                sync();
-                return std::nullopt;
-            }
-            pending_.clear();
-            return *a;
-        }
-        if (!open_) {
-            auto tx = db_->begin_write("acquire an address in pool \"" + pool + "\"");
-            if (!tx) {
-                report(tx.error());
-                return std::nullopt;
-            }
-            open_.emplace(std::move(*tx));
-        }
-        write_releases();
+        if (!open_ && !begin("acquire an address in pool \"" + pool + "\"")) return std::nullopt;
+        write_releases();  // first: a returning identity finds its address released
         auto a = leases_.acquire_in_transaction(pool, identity, range, requested);
-        if (!a) {
-            report(a.error());
-            sync();  // what the batch holds so far (SQLite may have rolled it back itself)
-            return std::nullopt;
-        }
-        return *a;
+        if (!a) report(a.error());
+        // Committed now, or with the batch by the caller's sync(); after an error, what the
+        // transaction holds (SQLite may have rolled it back itself).
+        if (!a || !batch_) sync();
+        return a ? *a : std::nullopt;
     }
     return std::nullopt;
 }
@@ -110,12 +90,20 @@ void PersistentPools::write_releases() {
     pending_.clear();
 }
 
+bool PersistentPools::begin(const std::string& what) {
+    auto tx = db_->begin_write(what);
+    if (!tx) {
+        report(tx.error());
+        return false;
+    }
+    open_.emplace(std::move(*tx));
+    return true;
+}
+
 void PersistentPools::sync() {
-    if (!open_) {
-        if (pending_.empty()) return;
-        auto r = leases_.release_many(pending_);
-        pending_.clear();
-        if (!r) report(r.error());
+    if (!open_ && pending_.empty()) return;
+    if (!open_ && !begin("release " + std::to_string(pending_.size()) + " leases")) {
+        pending_.clear();  // those leases stay active until the next start releases them all
         return;
     }
     write_releases();

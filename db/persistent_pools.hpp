@@ -80,6 +80,13 @@ class PersistentPools : public ike::AddressPools {
   private:
     PersistentPools(Database& db, ErrorSink on_error, bool batch)
         : db_(&db), leases_(db), on_error_(std::move(on_error)), batch_(batch) {}
+    // A release not written yet.
+    struct PendingRelease {
+        std::string pool;
+        IpAddress address;
+    };
+    // Begins open_ (when there is none); false (reported) when SQLite refused.
+    bool begin(const std::string& what);
     // Writes pending_ in the transaction in progress.
     void write_releases();
     void report(const Error& e) const {

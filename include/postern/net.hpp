@@ -90,7 +90,6 @@ private:
     std::array<std::uint8_t, 16> bytes_{};
 };
 
-// An address and a UDP port (host order).
 // FNV-1a over an address's octets, for hash tables keyed by address (noexcept, so that
 // libstdc++'s unordered containers do not keep a copy of the hash in every node).
 struct IpAddressHash {
@@ -102,6 +101,7 @@ struct IpAddressHash {
     }
 };
 
+// An address and a UDP port (host order).
 struct Endpoint {
     IpAddress address;
     std::uint16_t port = 0;

@@ -184,6 +184,23 @@ BOOST_AUTO_TEST_CASE(releases_are_queued_until_a_sync_or_an_acquire) {
     BOOST_TEST(!active("10.0.0.2"));  // the destructor wrote it
     BOOST_TEST(leases.active()->empty());
 
+    // An acquire that finds its range exhausted still writes the queued releases (of another
+    // family here, so they free nothing it could take).
+    {
+        auto pools = PersistentPools::create(db, kPools);
+        for (const char* who : {"a", "b", "c", "d", "e"})
+            BOOST_TEST(pools->acquire("staff", who, v4, std::nullopt).has_value());
+        const auto v6 = pools->acquire("staff", "a", IpAddress::Family::V6, std::nullopt);
+        BOOST_TEST_REQUIRE(v6.has_value());
+        pools->release("staff", *v6);
+        BOOST_TEST(!pools->acquire("staff", "f", v4, std::nullopt).has_value());
+        BOOST_TEST(pools->pending_releases() == 0u);
+        BOOST_TEST(!(*leases.find("staff", *v6))->active);
+        for (const char* a : {"10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6"})
+            pools->release("staff", ip(a));
+    }
+    BOOST_TEST(leases.active()->empty());
+
     // The queue is bounded: the release that fills it writes it.
     auto pools = PersistentPools::create(db, {{"big", "10.64.0.0/16", {}}});
     std::vector<IpAddress> got;
