@@ -72,7 +72,10 @@ struct Engine::Impl final : exchange::SaTable {
     WallClock wall_clock;
     std::uint64_t next_id = 1;
     Bytes cookie_secret;
-    std::map<std::uint64_t, std::unique_ptr<IkeSa>> by_spi;  // our SPI -> SA
+    // Our SPI -> SA. A hash table: with 100,000 SAs a tree's lookup is some 17 dependent
+    // cache misses on every message. Our SPIs are random (a peer cannot choose them), so the
+    // identity hash spreads them. Nothing may depend on its iteration order.
+    std::unordered_map<std::uint64_t, std::unique_ptr<IkeSa>> by_spi;
     // Responder: (SPIi, peer) -> our SPI, to spot retransmitted IKE_SA_INIT requests.
     std::map<std::pair<std::uint64_t, Endpoint>, std::uint64_t> half_open;
     // Limits on new IKE_SA_INIT requests. They count the responder SAs not established yet
@@ -159,6 +162,15 @@ struct Engine::Impl final : exchange::SaTable {
         for (auto it = first; it != last; ++it)
             if (!it->second->retired) return it->second;
         return nullptr;
+    }
+    // Every SA's SPI, ascending.
+    std::vector<std::uint64_t> sorted_spis() const {
+        std::vector<std::uint64_t> spis;
+        spis.reserve(by_spi.size());
+        for (const auto& entry : by_spi)
+            spis.push_back(entry.first);
+        std::sort(spis.begin(), spis.end());
+        return spis;
     }
     // Takes the SA's entry out of the timer queue, if it has one.
     void unschedule(const IkeSa& sa) {
@@ -904,8 +916,11 @@ bool Engine::terminate(std::uint64_t id, TimePoint now, Actions& out) {
 void Engine::abandon_all(TimePoint now, Actions& out) {
     Impl& impl = *impl_;
     Ctx ctx = impl.ctx(*this, now, out);
-    while (!impl.by_spi.empty())
-        destroy(impl, ctx, *impl.by_spi.begin()->second, "abandoned at shutdown");
+    // In SPI order, as everywhere several SAs are acted on: the actions come out the same way
+    // each run, whatever the hash table's order.
+    for (std::uint64_t spi : impl.sorted_spis())
+        if (auto it = impl.by_spi.find(spi); it != impl.by_spi.end())
+            destroy(impl, ctx, *it->second, "abandoned at shutdown");
 }
 
 bool Engine::expire_child(EspSpi spi, bool inbound, bool hard, TimePoint now, Actions& out) {
@@ -937,23 +952,24 @@ std::size_t Engine::local_address_changed(std::uint64_t id, const Endpoint& loca
     Impl& impl = *impl_;
     Ctx ctx = impl.ctx(*this, now, out);
     std::size_t n = 0;
-    for (auto& [spi, sa] : impl.by_spi) {
+    for (std::uint64_t spi : impl.sorted_spis()) {
+        IkeSa* sa = impl.by_spi.at(spi).get();
         if ((id != 0 && sa->id != id) || sa->retired || !sa->established()) continue;
         if (sa->role != sa::Role::Initiator) continue;  // RFC 4555 §3.5: the initiator updates
         const bool forced = sa->connection && sa->connection->emulate.mobike_unnegotiated;
         if (!sa->mobike && !forced) {
-            ctx.log(sa.get(), "our address changed to " + local.to_string() +
+            ctx.log(sa, "our address changed to " + local.to_string() +
                                   ", but MOBIKE was not negotiated");
             continue;
         }
         if (local.address.family() != sa->remote.address.family()) {
-            ctx.log(sa.get(), "our new address " + local.to_string() +
+            ctx.log(sa, "our new address " + local.to_string() +
                                   " is not of the peer's address family");
             continue;
         }
         Endpoint next = local;
         if (next.port == 0) next.port = sa->local.port;
-        ctx.log(sa.get(), "our address changed from " + sa->local.to_string() + " to " +
+        ctx.log(sa, "our address changed from " + sa->local.to_string() + " to " +
                               next.to_string() + ": UPDATE_SA_ADDRESSES");
         // An outstanding request is retransmitted from the new address; the update follows
         // as soon as it is answered (RFC 4555 §3.5).
@@ -1007,6 +1023,9 @@ std::vector<IkeSaInfo> Engine::list() const {
         }
         out.push_back(std::move(i));
     }
+    // By id, so the listing does not follow the hash table's order.
+    std::sort(out.begin(), out.end(),
+              [](const IkeSaInfo& a, const IkeSaInfo& b) { return a.id < b.id; });
     return out;
 }
 
@@ -1048,8 +1067,10 @@ std::size_t Engine::reload(EngineConfig config, TimePoint now, Actions& out) {
     // SAs whose connection is gone: a Delete goes out (when one can) under the old
     // configuration, and the SA is forgotten at once; its answer will find no SA.
     std::vector<std::uint64_t> orphans;
-    for (auto& [spi, sa] : impl.by_spi)
-        if (sa->connection && !find(sa->connection->name)) orphans.push_back(spi);
+    for (std::uint64_t spi : impl.sorted_spis()) {
+        const IkeSa& sa = *impl.by_spi.at(spi);
+        if (sa.connection && !find(sa.connection->name)) orphans.push_back(spi);
+    }
     for (auto spi : orphans) {
         IkeSa& sa = *impl.by_spi.at(spi);
         if (sa.established() && !sa.tasks.busy()) exchange::start_delete(ctx, sa);

@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include "ike/crypto/ossl.hpp"
+
 namespace postern::ike::crypto {
 
 Bytes nat_detection_hash(std::uint64_t spi_i, std::uint64_t spi_r, const Endpoint& endpoint) {
@@ -16,7 +18,10 @@ Bytes nat_detection_hash(std::uint64_t spi_i, std::uint64_t spi_r, const Endpoin
     Bytes out(20);
     unsigned int len = 0;
     // SHA-1 is what the RFC specifies here; it is a hash of public values, not a signature.
-    EVP_Digest(in.data(), in.size(), out.data(), &len, EVP_sha1(), nullptr);
+    // Fetched once: EVP_sha1() makes every EVP_Digest look it up in the provider store.
+    static EVP_MD* const sha1 = EVP_MD_fetch(nullptr, "SHA1", nullptr);
+    if (!sha1 || EVP_Digest(in.data(), in.size(), out.data(), &len, sha1, nullptr) != 1)
+        ossl::fatal("SHA-1 for NAT detection");
     out.resize(len);
     return out;
 }

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -49,10 +50,19 @@ EVP_MAC* hmac_algorithm() {
     return mac.get();
 }
 
-}  // namespace
-
-void hmac(std::string_view digest, ByteView key, std::initializer_list<ByteView> data,
-          MutableByteView out) {
+// A keyless HMAC context per digest, made once per thread: each hmac() duplicates it, which
+// copies the digest OpenSSL already fetched, where setting the digest by name on a new context
+// looks it up in the provider store again (a lock and string compares, ~20 % of a short
+// HMAC). The template is keyed with the one-octet zero key, so it holds nothing secret; the
+// copy that takes the real key is freed (and cleansed by OpenSSL) before hmac() returns.
+const EVP_MAC_CTX* hmac_template(std::string_view digest) {
+    struct Template {
+        std::string digest;
+        std::unique_ptr<EVP_MAC_CTX, MacCtxFree> ctx;
+    };
+    thread_local std::vector<Template> templates;
+    for (const Template& t : templates)
+        if (t.digest == digest) return t.ctx.get();
     std::unique_ptr<EVP_MAC_CTX, MacCtxFree> ctx(EVP_MAC_CTX_new(hmac_algorithm()));
     if (!ctx) fatal("EVP_MAC_CTX_new");
     std::string md(digest);
@@ -60,13 +70,25 @@ void hmac(std::string_view digest, ByteView key, std::initializer_list<ByteView>
         OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, md.data(), 0),
         OSSL_PARAM_construct_end(),
     };
+    static constexpr std::uint8_t kZero[1] = {0};
+    if (EVP_MAC_init(ctx.get(), kZero, sizeof kZero, params) != 1) fatal("EVP_MAC_init");
+    templates.push_back({std::move(md), std::move(ctx)});
+    return templates.back().ctx.get();
+}
+
+}  // namespace
+
+void hmac(std::string_view digest, ByteView key, std::initializer_list<ByteView> data,
+          MutableByteView out) {
+    std::unique_ptr<EVP_MAC_CTX, MacCtxFree> ctx(EVP_MAC_CTX_dup(hmac_template(digest)));
+    if (!ctx) fatal("EVP_MAC_CTX_dup");
     // HMAC pads short keys with zeros to the block size (RFC 2104 §2), so the empty key and
     // the one-octet key 0x00 are the same key. EVP_MAC_init treats a null key as "keep the
     // previous key", so an empty key is passed as that single zero octet.
     static constexpr std::uint8_t kZero[1] = {0};
     const std::uint8_t* k = key.empty() ? kZero : key.data();
     const std::size_t klen = key.empty() ? 1 : key.size();
-    if (EVP_MAC_init(ctx.get(), k, klen, params) != 1) fatal("EVP_MAC_init");
+    if (EVP_MAC_init(ctx.get(), k, klen, nullptr) != 1) fatal("EVP_MAC_init");
     for (ByteView d : data) {
         if (!d.empty() && EVP_MAC_update(ctx.get(), d.data(), d.size()) != 1)
             fatal("EVP_MAC_update");
