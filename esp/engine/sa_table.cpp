@@ -97,9 +97,11 @@ namespace detail {
 
 // A hash table whose buckets are immutable sorted vectors, shared between the tables of
 // successive snapshots. The table itself is immutable once published; the control plane
-// changes a private copy (copying the directory: one pointer per bucket), and a change copies
-// the one bucket it touches. Policy gives an entry's 64-bit hash (its low bits pick the
-// bucket) and the order of entries with the same hash.
+// changes a private copy. The directory has two levels, both shared as well: the table holds
+// T pointers to pages, a page holds P pointers to buckets (B = T * P buckets). A change copies
+// the top (T pointers), one page (P pointers) and the one bucket it touches. Policy gives an
+// entry's 64-bit hash (its low bits pick the bucket) and the order of entries with the same
+// hash.
 template <typename Entry, typename Policy>
 class BucketTable {
   public:
@@ -110,8 +112,9 @@ class BucketTable {
         std::vector<std::uint64_t> hashes;
         std::vector<Entry> entries;
     };
+    using Page = std::vector<std::shared_ptr<const Bucket>>;
 
-    explicit BucketTable(std::uint64_t seed) : seed_(seed), buckets_(kMinBuckets) {}
+    explicit BucketTable(std::uint64_t seed) : seed_(seed) { shape(kMinBuckets); }
 
     std::size_t size() const { return size_; }
     std::uint64_t seed() const { return seed_; }
@@ -119,7 +122,7 @@ class BucketTable {
     // The entries with this hash, in order (usually one; those with another key and the
     // same hash, astronomically rare, the caller tells apart).
     std::span<const Entry> with_hash(std::uint64_t hash) const {
-        const Bucket* b = buckets_[index(hash)].get();
+        const Bucket* b = bucket(index(hash));
         if (!b) return {};
         const auto first = std::lower_bound(b->hashes.begin(), b->hashes.end(), hash);
         auto last = first;
@@ -134,7 +137,7 @@ class BucketTable {
     void insert(Entry e) {
         const std::size_t i = index(Policy::hash(e, seed_));
         auto next = std::make_shared<Bucket>();
-        const Bucket* old = buckets_[i].get();
+        const Bucket* old = bucket(i);
         const std::size_t n = old ? old->entries.size() : 0;
         next->entries.reserve(n + 1);
         if (old) {
@@ -159,9 +162,10 @@ class BucketTable {
     template <typename Edit>
     void change(std::uint64_t hash, Edit edit) {
         const std::size_t i = index(hash);
-        if (!buckets_[i]) return;
+        const Bucket* old = bucket(i);
+        if (!old) return;
         auto next = std::make_shared<Bucket>();
-        next->entries = buckets_[i]->entries;
+        next->entries = old->entries;
         size_ -= next->entries.size();
         edit(next->entries);
         size_ += next->entries.size();
@@ -171,9 +175,25 @@ class BucketTable {
 
   private:
     static constexpr std::size_t kMinBuckets = 16;
+    // The average bucket stays between these (the table doubles or halves past them).
+    static constexpr std::size_t kGrowAt = 256, kShrinkAt = 32;
 
+    std::size_t bucket_count() const { return pages_.size() << page_bits_; }
     std::size_t index(std::uint64_t hash) const {
-        return static_cast<std::size_t>(hash) & (buckets_.size() - 1);
+        return static_cast<std::size_t>(hash) & (bucket_count() - 1);
+    }
+    const Bucket* bucket(std::size_t i) const {
+        const Page* page = pages_[i >> page_bits_].get();
+        return page ? (*page)[i & ((std::size_t{1} << page_bits_) - 1)].get() : nullptr;
+    }
+
+    // An empty directory of `count` buckets (a power of two): pages of about sqrt(count).
+    void shape(std::size_t count) {
+        unsigned bits = 0;
+        while ((std::size_t{1} << (2 * (bits + 1))) <= count)
+            ++bits;
+        page_bits_ = bits;
+        pages_.assign(count >> page_bits_, nullptr);
     }
 
     bool ordered(const Entry& a, const Entry& b) const {
@@ -181,32 +201,39 @@ class BucketTable {
         return ha != hb ? ha < hb : Policy::less(a, b);
     }
 
-    // Publishes a bucket whose entries are in order: fills in its hashes (nullptr if empty).
+    // Publishes a bucket whose entries are in order: fills in its hashes (nullptr if empty),
+    // in a copy of its page.
     void store(std::size_t i, std::shared_ptr<Bucket> b) {
-        if (b->entries.empty()) {
-            buckets_[i] = nullptr;
-            return;
+        std::shared_ptr<const Bucket> stored;
+        if (!b->entries.empty()) {
+            b->hashes.reserve(b->entries.size());
+            for (const Entry& e : b->entries)
+                b->hashes.push_back(Policy::hash(e, seed_));
+            stored = std::move(b);
         }
-        b->hashes.reserve(b->entries.size());
-        for (const Entry& e : b->entries)
-            b->hashes.push_back(Policy::hash(e, seed_));
-        buckets_[i] = std::move(b);
+        auto& page = pages_[i >> page_bits_];
+        auto next = page ? std::make_shared<Page>(*page)
+                         : std::make_shared<Page>(std::size_t{1} << page_bits_);
+        (*next)[i & ((std::size_t{1} << page_bits_) - 1)] = std::move(stored);
+        page = std::move(next);
     }
 
-    // About sqrt(size) buckets of about sqrt(size) entries: a change copies both (header
-    // comment). The factor 4 each way keeps a table near a threshold from rehashing back and
-    // forth.
+    // About size / 128 buckets in about sqrt of that many pages: a change copies about
+    // 2 sqrt(size / 128) pointers and one bucket (header comment). The factor 8 between growing and
+    // shrinking keeps a table near a threshold from rehashing back and forth.
     void resize_if_needed() {
-        const std::size_t n = buckets_.size();
-        if (size_ > 4 * n * n)
+        const std::size_t n = bucket_count();
+        if (size_ > kGrowAt * n)
             rehash(2 * n);
-        else if (n > kMinBuckets && 4 * size_ < n * n)
+        else if (n > kMinBuckets && size_ < kShrinkAt * n)
             rehash(n / 2);
     }
 
     void rehash(std::size_t count) {
         std::vector<std::shared_ptr<Bucket>> fresh(count);
-        for (const auto& b : buckets_) {
+        const std::size_t old_count = bucket_count();
+        for (std::size_t i = 0; i < old_count; ++i) {
+            const Bucket* b = bucket(i);
             if (!b) continue;
             for (const Entry& e : b->entries) {
                 auto& to = fresh[static_cast<std::size_t>(Policy::hash(e, seed_)) & (count - 1)];
@@ -214,17 +241,29 @@ class BucketTable {
                 to->entries.push_back(e);
             }
         }
-        buckets_.assign(count, nullptr);
-        for (std::size_t i = 0; i < count; ++i) {
-            if (!fresh[i]) continue;
-            std::sort(fresh[i]->entries.begin(), fresh[i]->entries.end(),
-                      [&](const Entry& a, const Entry& b) { return ordered(a, b); });
-            store(i, std::move(fresh[i]));
+        shape(count);
+        const std::size_t per_page = std::size_t{1} << page_bits_;
+        for (std::size_t p = 0; p < pages_.size(); ++p) {
+            auto page = std::make_shared<Page>(per_page);
+            bool any = false;
+            for (std::size_t j = 0; j < per_page; ++j) {
+                auto& b = fresh[p * per_page + j];
+                if (!b) continue;
+                std::sort(b->entries.begin(), b->entries.end(),
+                          [&](const Entry& x, const Entry& y) { return ordered(x, y); });
+                b->hashes.reserve(b->entries.size());
+                for (const Entry& e : b->entries)
+                    b->hashes.push_back(Policy::hash(e, seed_));
+                (*page)[j] = std::move(b);
+                any = true;
+            }
+            if (any) pages_[p] = std::move(page);
         }
     }
 
     std::uint64_t seed_;
-    std::vector<std::shared_ptr<const Bucket>> buckets_;  // size a power of two
+    std::vector<std::shared_ptr<const Page>> pages_;  // T pages (null: all buckets empty)
+    unsigned page_bits_ = 0;                          // P = 2^page_bits_ buckets per page
     std::size_t size_ = 0;
 };
 

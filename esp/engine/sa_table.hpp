@@ -17,25 +17,31 @@
 //   hosts[family]      the outbound routes whose remote selector is one address (a "host
 //                      route"): a hash table keyed by that address;
 //   wide[family]       every other outbound route, in one vector in the route order below.
-// A hash table is a directory of B shared_ptrs to immutable buckets (null when empty). A
-// bucket holds its entries sorted by their 64-bit hash (seeded; its low bits pick the bucket),
-// then by SPI, or by address and then the route order, with the hashes in an array of their
-// own beside the entries for the binary search.
+// A hash table's directory has two levels: T shared_ptrs to immutable pages of P shared_ptrs
+// each to immutable buckets (null when empty; B = T * P, T and P about sqrt(B)). A bucket holds
+// its entries sorted by their 64-bit hash (seeded; its low bits pick the bucket), then by SPI,
+// or by address and then the route order, with the hashes in an array of their own beside
+// the entries for the binary search.
 //
-// Costs (n entries in a table). A change copies the directory of each table it touches (B
-// pointers) and each bucket it changes, never the rest: install() or remove() of an inbound
-// SA copies one SPI directory and one bucket; of an outbound SA with k (remote, local)
-// selector pairs, one SPI directory and bucket plus, per family it has routes in, one host
-// directory and up to k buckets, and the wide vector if some of its routes are not host
-// routes (O(w), w wide routes: a site-to-site gateway's handful). move() copies the same. B
-// follows n: it doubles when n > 4 B^2 and halves when n < B^2 / 4 (at least 16), so a bucket
-// holds about sqrt(n) entries and a change costs O(sqrt(n)) pointer copies (each a reference
-// count increment; and the decrement when the old snapshot goes, on whichever thread drops it
-// last, a worker's refresh included), plus the rehash of a whole table when B changes (O(n log
-// n), once per quadrupling or quartering of n: amortised O(log n) per change; a latency step
-// of some milliseconds at 100,000 SAs). tests/bench/sa_table_bench measures it. The hash is
-// seeded per table from RAND_bytes: a peer chooses the SPIs of our outbound SAs and must not
-// be able to pile them into one bucket, which would make installs O(n) again.
+// Costs (n entries in a table). A change copies, of each table it touches, the top level (T
+// pointers), one page (P pointers) and each bucket it changes, never the rest: install() or
+// remove() of an inbound SA touches the SPI table once; of an outbound SA with k (remote,
+// local) selector pairs, the SPI table once plus, per family it has routes in, the host table
+// up to k times, and the wide vector if some of its routes are not host routes (O(w), w wide
+// routes: a site-to-site gateway's handful). move() copies the same. B follows n: it doubles
+// when n > 256 B and halves when n < 32 B (at least 16), so a bucket holds 32 to 256 entries
+// on average and a change copies about 2 sqrt(n / 128) pointers and one such bucket (each
+// pointer, and each entry's, a reference count increment;
+// and the decrement when the old snapshot goes, on whichever thread drops it last, a worker's
+// refresh included): at 100,000 SAs B = 512, 32 + 16 pointers and some 200 entries, where one
+// level of about sqrt(n) buckets of about sqrt(n) entries copied some 650. (Buckets of fewer
+// entries would copy less still, but more, smaller buckets made the lookups slower: at 50
+// entries a find_inbound at 100,000 SAs took 100 ns instead of 75.) Plus the rehash of a table
+// when B changes (O(n log n), once per doubling or halving of n: amortised O(log n) per
+// change; a latency step of some milliseconds at 100,000 SAs). tests/bench/sa_table_bench
+// measures it. The hash is seeded per table from RAND_bytes: a peer chooses the SPIs of our
+// outbound SAs and must not be able to pile them into one bucket, which would make installs
+// O(n) again.
 //
 // Lookups.
 //   By SPI: hash, binary search for the hash in the bucket's hash array (O(log(n / B))), then
