@@ -8,7 +8,7 @@ POSTERN_BUILD_PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libssl-dev libnl-3-dev libnl-xfrm-3-dev libnl-route-3-dev libsqlite3-dev liblua5.4-dev
   libboost-dev libboost-test-dev libexpected-dev libtomlplusplus-dev libcli11-dev
-  nlohmann-json3-dev libspdlog-dev libfmt-dev
+  nlohmann-json3-dev libspdlog-dev libfmt-dev libjemalloc-dev
 )
 # What the test tiers add: clang + its sanitizer/libFuzzer runtime, strongSwan, netns tools,
 # and for the kernel tier a VM: qemu, Debian's kernel image, busybox for its initramfs.
