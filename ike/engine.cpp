@@ -4,7 +4,6 @@
 
 #include "ike/engine.hpp"
 
-#include <openssl/rand.h>
 
 #include <algorithm>
 #include <ctime>
@@ -13,6 +12,7 @@
 #include <unordered_set>
 
 #include "ike/admission.hpp"
+#include "ike/crypto/random.hpp"
 #include "ike/crypto/verifier.hpp"
 #include "ike/exchange/context.hpp"
 #include "ike/sa/protection.hpp"
@@ -284,9 +284,7 @@ Engine::Engine(EngineConfig config, AddressPools* pools, Random random, WallCloc
     impl_->wall_clock =
         wall_clock ? std::move(wall_clock) : WallClock([] { return std::time(nullptr); });
     impl_->pools = pools;
-    impl_->random = random ? std::move(random) : Random([](MutableByteView b) {
-        RAND_bytes(b.data(), static_cast<int>(b.size()));
-    });
+    impl_->random = random ? std::move(random) : Random(crypto::fill_random);
     impl_->config = &config_;
     impl_->next_id = config_.shard_index + 1;
     {

@@ -3,9 +3,9 @@
 #include <algorithm>
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include "ike/crypto/aead.hpp"
+#include "ike/crypto/random.hpp"
 
 namespace postern::ike::crypto {
 
@@ -30,7 +30,7 @@ std::string n(std::size_t v) {
 }  // namespace
 
 void random_iv(MutableByteView iv) {
-    if (RAND_bytes(iv.data(), static_cast<int>(iv.size())) != 1) ossl::fatal("RAND_bytes");
+    fill_random(iv);
 }
 
 tl::expected<SkCipher, std::string> SkCipher::create(EncrId encr, std::uint16_t key_bits,
