@@ -207,8 +207,16 @@ tl::expected<KeyExchange, std::string> KeyExchange::generate_now(KeId id) {
             return KeyExchange(*info, std::move(owned), std::move(*pub));
         }
         case KeFamily::ecx: {
-            key = EVP_PKEY_Q_keygen(nullptr, nullptr, ecx_name(id));
-            if (!key) return tl::make_unexpected(ossl::error(name_of(*info) + " key generation"));
+            // A key generation context kept per thread and method (the key share filler's
+            // thread makes them all): EVP_PKEY_Q_keygen builds one each time.
+            thread_local ossl::PkeyCtx x25519, x448;
+            ossl::PkeyCtx& ctx = id == KeId::CURVE25519 ? x25519 : x448;
+            if (!ctx) {
+                ctx.reset(EVP_PKEY_CTX_new_from_name(nullptr, ecx_name(id), nullptr));
+                if (ctx && EVP_PKEY_keygen_init(ctx.get()) != 1) ctx.reset();
+            }
+            if (!ctx || EVP_PKEY_keygen(ctx.get(), &key) != 1)
+                return tl::make_unexpected(ossl::error(name_of(*info) + " key generation"));
             ossl::Pkey owned(key);
             auto pub = ecx_public(key, info->public_size);
             if (!pub) return tl::make_unexpected(pub.error());

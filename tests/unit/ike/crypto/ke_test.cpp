@@ -241,6 +241,9 @@ BOOST_AUTO_TEST_CASE(every_group_agrees_with_itself) {
             BOOST_REQUIRE_MESSAGE(a, a.error());
             BOOST_REQUIRE_MESSAGE(b, b.error());
             BOOST_TEST(a->public_value().size() == a->info().public_size);
+            // Fresh keys each time, also from a generation context kept between calls.
+            const ByteView pa = a->public_value(), pb = b->public_value();
+            BOOST_TEST((Bytes(pa.begin(), pa.end()) != Bytes(pb.begin(), pb.end())));
             auto s1 = a->shared_secret(b->public_value());
             auto s2 = b->shared_secret(a->public_value());
             BOOST_REQUIRE_MESSAGE(s1, s1.error());
