@@ -117,7 +117,8 @@ crypto_bound() {
 }
 
 # cpu_ticks PID  - utime + stime of a process (all its threads), in clock ticks.
-cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+# Prints nothing once the process is gone.
+cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || true; }
 
 # posternd_bench_conf FILE AUTH [IKE_THREADS]  - postern.toml of the responder (IKE_THREADS:
 # server.ike_threads, 0 = one per core).
@@ -311,7 +312,8 @@ run_load() {
         [ "$side" = b ] && ns=$NS_B
         echo "udp_rcvbuf_errors_$side $(ip netns exec "$ns" nstat -az UdpRcvbufErrors 2>/dev/null | awk '$1 == "UdpRcvbufErrors" {print $2}')" >>"$WORK/$name.out"
     done
-    echo "target_cpu_seconds $(awk -v a="$T_TICKS0" -v b="$T_TICKS1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (b - a) / hz }')" >>"$WORK/$name.out"
+    # (Not known when the responder is gone by the end: ike-scale --sigterm.)
+    [ -z "$T_TICKS1" ] || echo "target_cpu_seconds $(awk -v a="$T_TICKS0" -v b="$T_TICKS1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (b - a) / hz }')" >>"$WORK/$name.out"
     return "$rc"
 }
 
@@ -324,6 +326,7 @@ report_case() {
     est=$(field "$n" established)
     rate=$(field "$n" rate)
     cpu=$(field "$n" target_cpu_seconds)
+    cpu=${cpu:--}
     out "established $est of $(( est + $(field "$n" failed) )) in $(field "$n" seconds) s: $rate SAs/s (CHILD_SAs: $(field "$n" child_sas))"
     out "latency ms:  p50 $(field "$n" latency_ms_p50)  p90 $(field "$n" latency_ms_p90)  p99 $(field "$n" latency_ms_p99)  max $(field "$n" latency_ms_max)"
     out "responder:   RSS $(field "$n" target_rss_kib_before) -> $(field "$n" target_rss_kib_after) KiB (peak $(field "$n" target_hwm_kib)), CPU $cpu s ($(awk -v e="$est" -v c="$cpu" 'BEGIN { if (c > 0) printf "%.0f", e / c; else print "-" }') SAs per CPU-second)"
