@@ -4,7 +4,6 @@
 
 #include "ike/engine.hpp"
 
-
 #include <algorithm>
 #include <ctime>
 #include <set>
@@ -957,18 +956,18 @@ std::size_t Engine::local_address_changed(std::uint64_t id, const Endpoint& loca
         const bool forced = sa->connection && sa->connection->emulate.mobike_unnegotiated;
         if (!sa->mobike && !forced) {
             ctx.log(sa, "our address changed to " + local.to_string() +
-                                  ", but MOBIKE was not negotiated");
+                            ", but MOBIKE was not negotiated");
             continue;
         }
         if (local.address.family() != sa->remote.address.family()) {
             ctx.log(sa, "our new address " + local.to_string() +
-                                  " is not of the peer's address family");
+                            " is not of the peer's address family");
             continue;
         }
         Endpoint next = local;
         if (next.port == 0) next.port = sa->local.port;
         ctx.log(sa, "our address changed from " + sa->local.to_string() + " to " +
-                              next.to_string() + ": UPDATE_SA_ADDRESSES");
+                        next.to_string() + ": UPDATE_SA_ADDRESSES");
         // An outstanding request is retransmitted from the new address; the update follows
         // as soon as it is answered (RFC 4555 §3.5).
         sa->local = next;

@@ -182,9 +182,11 @@ class BucketTable {
     std::size_t index(std::uint64_t hash) const {
         return static_cast<std::size_t>(hash) & (bucket_count() - 1);
     }
+    // Bucket i is slot slot_of(i) of page i >> page_bits_.
+    std::size_t slot_of(std::size_t i) const { return i & ((std::size_t{1} << page_bits_) - 1); }
     const Bucket* bucket(std::size_t i) const {
         const Page* page = pages_[i >> page_bits_].get();
-        return page ? (*page)[i & ((std::size_t{1} << page_bits_) - 1)].get() : nullptr;
+        return page ? (*page)[slot_of(i)].get() : nullptr;
     }
 
     // An empty directory of `count` buckets (a power of two): pages of about sqrt(count).
@@ -201,26 +203,30 @@ class BucketTable {
         return ha != hb ? ha < hb : Policy::less(a, b);
     }
 
-    // Publishes a bucket whose entries are in order: fills in its hashes (nullptr if empty),
-    // in a copy of its page.
+    // Fills in the hash array of a bucket whose entries are in order.
+    void hash_entries(Bucket& b) const {
+        b.hashes.reserve(b.entries.size());
+        for (const Entry& e : b.entries)
+            b.hashes.push_back(Policy::hash(e, seed_));
+    }
+
+    // Publishes a bucket whose entries are in order (nullptr if empty), in a copy of its page.
     void store(std::size_t i, std::shared_ptr<Bucket> b) {
         std::shared_ptr<const Bucket> stored;
         if (!b->entries.empty()) {
-            b->hashes.reserve(b->entries.size());
-            for (const Entry& e : b->entries)
-                b->hashes.push_back(Policy::hash(e, seed_));
+            hash_entries(*b);
             stored = std::move(b);
         }
         auto& page = pages_[i >> page_bits_];
         auto next = page ? std::make_shared<Page>(*page)
                          : std::make_shared<Page>(std::size_t{1} << page_bits_);
-        (*next)[i & ((std::size_t{1} << page_bits_) - 1)] = std::move(stored);
+        (*next)[slot_of(i)] = std::move(stored);
         page = std::move(next);
     }
 
     // About size / 128 buckets in about sqrt of that many pages: a change copies about
-    // 2 sqrt(size / 128) pointers and one bucket (header comment). The factor 8 between growing and
-    // shrinking keeps a table near a threshold from rehashing back and forth.
+    // 2 sqrt(size / 128) pointers and one bucket (header comment). The factor 8 between
+    // growing and shrinking keeps a table near a threshold from rehashing back and forth.
     void resize_if_needed() {
         const std::size_t n = bucket_count();
         if (size_ > kGrowAt * n)
@@ -251,9 +257,7 @@ class BucketTable {
                 if (!b) continue;
                 std::sort(b->entries.begin(), b->entries.end(),
                           [&](const Entry& x, const Entry& y) { return ordered(x, y); });
-                b->hashes.reserve(b->entries.size());
-                for (const Entry& e : b->entries)
-                    b->hashes.push_back(Policy::hash(e, seed_));
+                hash_entries(*b);
                 (*page)[j] = std::move(b);
                 any = true;
             }

@@ -1,8 +1,5 @@
 #include "ike/crypto/aead.hpp"
 
-#include <array>
-#include <string_view>
-
 #include <openssl/crypto.h>
 
 #include "ike/crypto/ossl.hpp"
@@ -28,29 +25,6 @@ const char* cipher_name(EncrId id, std::size_t key_size) {
     return nullptr;
 }
 
-// The cipher, fetched from the provider store once per name (a fetch takes a lock and
-// compares names: a fifth of sealing a short message).
-const EVP_CIPHER* fetched(const char* name) {
-    struct Fetched {
-        const char* name;
-        ossl::Cipher cipher;
-    };
-    static const std::array<Fetched, 4> ciphers = [] {
-        std::array<Fetched, 4> all{{{"AES-128-GCM", {}},
-                                    {"AES-192-GCM", {}},
-                                    {"AES-256-GCM", {}},
-                                    {"ChaCha20-Poly1305", {}}}};
-        // A provider without one of them leaves it null; fetch() reports that when used.
-        for (auto& f : all)
-            f.cipher.reset(EVP_CIPHER_fetch(nullptr, f.name, nullptr));
-        ossl::clear_errors();
-        return all;
-    }();
-    for (const auto& f : ciphers)
-        if (std::string_view(f.name) == name) return f.cipher.get();
-    return nullptr;
-}
-
 tl::expected<const EVP_CIPHER*, std::string> fetch(EncrId id, std::size_t key_size,
                                                    std::size_t nonce_size) {
     if (!is_supported_aead(id)) return tl::make_unexpected(to_string(id) + " is not an AEAD");
@@ -63,7 +37,7 @@ tl::expected<const EVP_CIPHER*, std::string> fetch(EncrId id, std::size_t key_si
         return tl::make_unexpected("AEAD nonce must be " + std::to_string(kAeadNonceSize) +
                                    " octets, got " + std::to_string(nonce_size));
     }
-    const EVP_CIPHER* c = fetched(name);
+    const EVP_CIPHER* c = ossl::cipher(name);
     if (!c) return tl::make_unexpected(std::string("OpenSSL offers no ") + name);
     return c;
 }
@@ -86,8 +60,7 @@ tl::expected<Bytes, std::string> aead_seal(EncrId id, ByteView key, ByteView non
     Bytes out(plaintext.size() + kAeadTagSize);
     int aad_len = 0, len = 0, fin = 0;
     // The default IV length of both ciphers is 12 octets, so no SET_IVLEN is needed.
-    if (!ctx ||
-        EVP_EncryptInit_ex2(ctx.get(), *cipher, key.data(), nonce.data(), nullptr) != 1 ||
+    if (!ctx || EVP_EncryptInit_ex2(ctx.get(), *cipher, key.data(), nonce.data(), nullptr) != 1 ||
         (!aad.empty() &&
          EVP_EncryptUpdate(ctx.get(), nullptr, &aad_len, aad.data(), as_int(aad.size())) != 1) ||
         // A null output pointer means "AAD" to OpenSSL, so empty input skips the call.
@@ -115,8 +88,7 @@ tl::expected<Bytes, std::string> aead_open(EncrId id, ByteView key, ByteView non
     ossl::CipherCtx ctx(EVP_CIPHER_CTX_new());
     Bytes out(ct_len);
     int aad_len = 0, len = 0, fin = 0;
-    if (!ctx ||
-        EVP_DecryptInit_ex2(ctx.get(), *cipher, key.data(), nonce.data(), nullptr) != 1 ||
+    if (!ctx || EVP_DecryptInit_ex2(ctx.get(), *cipher, key.data(), nonce.data(), nullptr) != 1 ||
         (!aad.empty() &&
          EVP_DecryptUpdate(ctx.get(), nullptr, &aad_len, aad.data(), as_int(aad.size())) != 1) ||
         (ct_len > 0 &&

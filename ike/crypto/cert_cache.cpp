@@ -11,7 +11,7 @@ namespace postern::ike::crypto {
 Sha256Digest sha256(ByteView data) {
     Sha256Digest out{};
     unsigned int len = 0;
-    if (!EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr) ||
+    if (!EVP_Digest(data.data(), data.size(), out.data(), &len, ossl::digest("SHA256"), nullptr) ||
         len != out.size())
         ossl::fatal("SHA-256");
     return out;

@@ -27,7 +27,8 @@ VerifiedChainCache::VerifiedChainCache(std::size_t capacity, std::size_t shards)
 
 Sha256Digest VerifiedChainCache::key(std::span<const Bytes> chain) {
     ossl::MdCtx ctx(EVP_MD_CTX_new());
-    if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) ossl::fatal("SHA-256");
+    if (!ctx || EVP_DigestInit_ex(ctx.get(), ossl::digest("SHA256"), nullptr) != 1)
+        ossl::fatal("SHA-256");
     hash_length(ctx.get(), chain.size());
     for (const auto& der : chain) {
         hash_length(ctx.get(), der.size());

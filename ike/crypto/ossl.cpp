@@ -43,6 +43,27 @@ struct MacCtxFree {
     void operator()(EVP_MAC_CTX* c) const { EVP_MAC_CTX_free(c); }
 };
 
+// A table of the named algorithms, fetched when it is first used (one table per algorithm
+// type: digest() and cipher() below).
+template <typename Algorithm, typename Fetch, typename Free>
+const Algorithm* fetched_once(std::string_view name, std::initializer_list<const char*> names,
+                              Fetch fetch, Free free) {
+    struct Entry {
+        std::string name;
+        std::unique_ptr<Algorithm, Free> algorithm;
+    };
+    static const std::vector<Entry> table = [&] {
+        std::vector<Entry> all;
+        for (const char* n : names)
+            all.push_back({n, std::unique_ptr<Algorithm, Free>(fetch(nullptr, n, nullptr), free)});
+        clear_errors();  // one the provider lacks stays null; the caller reports it when used
+        return all;
+    }();
+    for (const Entry& e : table)
+        if (e.name == name) return e.algorithm.get();
+    return nullptr;
+}
+
 EVP_MAC* hmac_algorithm() {
     // Fetched once: EVP_MAC_fetch walks the provider store on every call otherwise.
     static const std::unique_ptr<EVP_MAC, MacFree> mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
@@ -77,6 +98,17 @@ const EVP_MAC_CTX* hmac_template(std::string_view digest) {
 }
 
 }  // namespace
+
+const EVP_MD* digest(std::string_view name) {
+    return fetched_once<EVP_MD>(name, {"SHA1", "SHA256", "SHA384", "SHA512"}, EVP_MD_fetch,
+                                EVP_MD_free);
+}
+
+const EVP_CIPHER* cipher(std::string_view name) {
+    return fetched_once<EVP_CIPHER>(
+        name, {"AES-128-GCM", "AES-192-GCM", "AES-256-GCM", "ChaCha20-Poly1305"}, EVP_CIPHER_fetch,
+        EVP_CIPHER_free);
+}
 
 void hmac(std::string_view digest, ByteView key, std::initializer_list<ByteView> data,
           MutableByteView out) {

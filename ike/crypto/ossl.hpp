@@ -49,6 +49,13 @@ std::string error(std::string_view what);
 // Clears the error queue (after an expected failure, e.g. a rejected signature).
 void clear_errors();
 
+// The named digest ("SHA1", "SHA256") or cipher ("AES-256-GCM"), fetched from OpenSSL's
+// provider store once for the process and kept. EVP_sha1() and the like, and a fetch by name,
+// look the algorithm up again on every use (a lock and string compares). nullptr when the
+// provider does not offer it.
+const EVP_MD* digest(std::string_view name);
+const EVP_CIPHER* cipher(std::string_view name);
+
 // HMAC(key, data...) with the named digest ("SHA256"), written to out (digest size octets).
 // OpenSSL failures here cannot be caused by input (HMAC accepts any key and data), so they
 // abort with a message rather than return an error.

@@ -155,17 +155,17 @@ int main(int argc, char** argv) {
     // CHILD_SA keys, 4 PRF calls for the two AUTH values (check the peer's, make ours), one
     // SK payload opened and one sealed, 4 NAT-D hashes (2 made, 2 checked), 3 random draws.
     const double public_key = keygen + shared;
-    const double other = seed_us + ike_keys + child_keys + 4 * one_prf + seal + open +
-                         4 * natd + 3 * draw;
+    const double other =
+        seed_us + ike_keys + child_keys + 4 * one_prf + seal + open + 4 * natd + 3 * draw;
     std::printf("\none end of a PSK + X25519 handshake: %.1f us of crypto\n", public_key + other);
     std::printf("  public-key (key share + shared secret): %.1f us; the rest: %.1f us\n",
                 public_key, other);
-    std::printf("  the crypto bound counts 2 X25519 at OpenSSL's rate: %.1f us\n",
-                2 * shared_ossl);
-    std::printf("  so both ends' crypto alone, nothing else, caps one core at %.0f handshakes/s: "
-                "%.0f %% of the bound's %.0f per core\n",
-                1e6 / (2 * (public_key + other)),
-                100.0 * (2 * shared_ossl) / (public_key + other), 1e6 / (4 * shared_ossl));
+    std::printf("  the crypto bound counts 2 X25519 at OpenSSL's rate: %.1f us\n", 2 * shared_ossl);
+    std::printf(
+        "  so both ends' crypto alone, nothing else, caps one core at %.0f handshakes/s: "
+        "%.0f %% of the bound's %.0f per core\n",
+        1e6 / (2 * (public_key + other)), 100.0 * (2 * shared_ossl) / (public_key + other),
+        1e6 / (4 * shared_ossl));
 
     EVP_PKEY_CTX_free(dctx);
     EVP_PKEY_free(a);

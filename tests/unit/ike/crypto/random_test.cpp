@@ -62,10 +62,12 @@ BOOST_AUTO_TEST_CASE(octets_look_uniform) {
 BOOST_AUTO_TEST_CASE(threads_do_not_share_a_buffer) {
     std::vector<Bytes> a, b;
     std::thread ta([&] {
-        for (int i = 0; i < 2000; ++i) a.push_back(draw(16));
+        for (int i = 0; i < 2000; ++i)
+            a.push_back(draw(16));
     });
     std::thread tb([&] {
-        for (int i = 0; i < 2000; ++i) b.push_back(draw(16));
+        for (int i = 0; i < 2000; ++i)
+            b.push_back(draw(16));
     });
     ta.join();
     tb.join();
