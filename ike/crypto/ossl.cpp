@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <openssl/core_names.h>
@@ -110,8 +111,10 @@ const EVP_CIPHER* cipher(std::string_view name) {
         EVP_CIPHER_free);
 }
 
-void hmac(std::string_view digest, ByteView key, std::initializer_list<ByteView> data,
-          MutableByteView out) {
+namespace {
+
+// A copy of the digest's keyless template (hmac_template) keyed with `key`.
+std::unique_ptr<EVP_MAC_CTX, MacCtxFree> keyed_context(std::string_view digest, ByteView key) {
     std::unique_ptr<EVP_MAC_CTX, MacCtxFree> ctx(EVP_MAC_CTX_dup(hmac_template(digest)));
     if (!ctx) fatal("EVP_MAC_CTX_dup");
     // HMAC pads short keys with zeros to the block size (RFC 2104 §2), so the empty key and
@@ -121,13 +124,35 @@ void hmac(std::string_view digest, ByteView key, std::initializer_list<ByteView>
     const std::uint8_t* k = key.empty() ? kZero : key.data();
     const std::size_t klen = key.empty() ? 1 : key.size();
     if (EVP_MAC_init(ctx.get(), k, klen, nullptr) != 1) fatal("EVP_MAC_init");
+    return ctx;
+}
+
+void update_final(EVP_MAC_CTX* ctx, std::initializer_list<ByteView> data, MutableByteView out) {
     for (ByteView d : data) {
-        if (!d.empty() && EVP_MAC_update(ctx.get(), d.data(), d.size()) != 1)
+        if (!d.empty() && EVP_MAC_update(ctx, d.data(), d.size()) != 1)
             fatal("EVP_MAC_update");
     }
     std::size_t len = 0;
-    if (EVP_MAC_final(ctx.get(), out.data(), &len, out.size()) != 1 || len != out.size())
+    if (EVP_MAC_final(ctx, out.data(), &len, out.size()) != 1 || len != out.size())
         fatal("EVP_MAC_final");
+}
+
+}  // namespace
+
+void hmac(std::string_view digest, ByteView key, std::initializer_list<ByteView> data,
+          MutableByteView out) {
+    update_final(keyed_context(digest, key).get(), data, out);
+}
+
+Hmac::Hmac(std::string_view digest, ByteView key) : ctx_(keyed_context(digest, key).release()) {}
+
+Hmac::~Hmac() { EVP_MAC_CTX_free(ctx_); }
+
+void Hmac::compute(std::initializer_list<ByteView> data, MutableByteView out) {
+    // A null key re-initialises HMAC from the keyed state it holds (HMAC_Init_ex's reuse).
+    if (!std::exchange(fresh_, false) && EVP_MAC_init(ctx_, nullptr, 0, nullptr) != 1)
+        fatal("EVP_MAC_init");
+    update_final(ctx_, data, out);
 }
 
 }  // namespace postern::ike::crypto::ossl

@@ -62,6 +62,24 @@ const EVP_CIPHER* cipher(std::string_view name);
 void hmac(std::string_view digest, ByteView key, std::initializer_list<ByteView> data,
           MutableByteView out);
 
+// HMAC with one key, computed many times (prf+'s iterations, RFC 7296 §2.13): the key's
+// pads are hashed once, and each compute() starts again from that keyed state, where hmac()
+// sets a fresh context up for every call. The keyed state is secret; OpenSSL cleanses it when
+// the object goes.
+class Hmac {
+  public:
+    Hmac(std::string_view digest, ByteView key);
+    ~Hmac();
+    Hmac(const Hmac&) = delete;
+    Hmac& operator=(const Hmac&) = delete;
+    // HMAC(key, data...) into out (digest size octets).
+    void compute(std::initializer_list<ByteView> data, MutableByteView out);
+
+  private:
+    EVP_MAC_CTX* ctx_;
+    bool fresh_ = true;  // keyed and not used yet: no re-initialisation needed
+};
+
 // Aborts with the OpenSSL error queue: for "can't happen" failures (allocation, a provider
 // without SHA-256).
 [[noreturn]] void fatal(std::string_view what);

@@ -41,11 +41,11 @@ tl::expected<Secret, std::string> Prf::plus(ByteView key, std::initializer_list<
 
     Secret out(length);
     Secret t;  // T(n-1), empty for n = 1
+    ossl::Hmac mac(info_->digest, key);  // one key for every iteration
     for (std::size_t n = 1, done = 0; done < length; ++n) {
         const std::uint8_t counter = static_cast<std::uint8_t>(n);
         Secret next(info_->output_size);
-        ossl::hmac(info_->digest, key, {t.view(), s.view(), ByteView(&counter, 1)},
-                   next.mutable_view());
+        mac.compute({t.view(), s.view(), ByteView(&counter, 1)}, next.mutable_view());
         const std::size_t take = std::min(next.size(), length - done);
         std::copy_n(next.data(), take, out.data() + done);
         done += take;

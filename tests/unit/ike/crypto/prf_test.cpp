@@ -1,5 +1,6 @@
 #include <boost/test/unit_test.hpp>
 
+#include "ike/crypto/ossl.hpp"
 #include "ike/crypto/prf.hpp"
 
 using namespace postern;
@@ -55,6 +56,29 @@ BOOST_AUTO_TEST_CASE(empty_key_is_the_zero_key) {
 
 // T1..T3 computed independently while writing this test with
 //   openssl mac -digest SHA256 -macopt hexkey:000102...0f -in <T(n-1) | S | n> HMAC
+// ossl::Hmac (prf+'s one key for every iteration) starts each computation from the keyed state:
+// the same answer every time, equal to the one-shot HMAC (RFC 4231 §4.3, test case 2).
+BOOST_AUTO_TEST_CASE(keyed_hmac_restarts_from_its_key) {
+    ossl::Hmac mac("SHA256", as_bytes("Jefe"));
+    for (int i = 0; i < 3; ++i) {
+        Bytes out(32);
+        mac.compute({as_bytes("what do ya want "), as_bytes("for nothing?")}, out);
+        BOOST_TEST(to_hex(out) ==
+                   "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    }
+    // Another message after those: nothing of them is left in the state.
+    Bytes one(32), other(32);
+    mac.compute({as_bytes("Hi There")}, one);
+    ossl::hmac("SHA256", as_bytes("Jefe"), {as_bytes("Hi There")}, other);
+    BOOST_TEST(to_hex(one) == to_hex(other));
+    // The empty key is the one-octet zero key (RFC 2104 §2), as in hmac().
+    ossl::Hmac empty("SHA256", {});
+    Bytes e1(32), e2(32);
+    empty.compute({as_bytes("x")}, e1);
+    ossl::hmac("SHA256", ByteView(), {as_bytes("x")}, e2);
+    BOOST_TEST(to_hex(e1) == to_hex(e2));
+}
+
 BOOST_AUTO_TEST_CASE(prf_plus_known_answer) {
     const Bytes key = from_hex("000102030405060708090a0b0c0d0e0f");
     const auto seed = as_bytes("IKEv2 prf+ test seed");
