@@ -24,7 +24,6 @@
 #include <set>
 
 #include "db/audit_log.hpp"
-#include "db/checkpointer.hpp"
 #include "db/persistent_pools.hpp"
 #include "db/psk_store.hpp"
 #include "db/user_store.hpp"
@@ -38,8 +37,6 @@ using namespace postern;
 struct Shared {
     plugin::Host& host;
     std::unique_ptr<db::Database> db;
-    // WAL checkpoints off the committing threads (declared after `db`: it goes first).
-    std::unique_ptr<db::Checkpointer> checkpointer;
     // The dynamic leases, whose batch (queued releases, acquires not yet committed) the audit
     // log's flush writes before its own rows; null until the pools exist and after they are
     // gone.
@@ -299,15 +296,7 @@ std::unique_ptr<plugin::Plugin> create(plugin::Host& host, const plugin::Setting
         error = "server.user_db: " + path + ": " + db.error().message;
         return nullptr;
     }
-    auto shared = std::make_shared<Shared>(
-        Shared{host, std::make_unique<db::Database>(std::move(*db)), nullptr, nullptr});
-    // The leases' and audit rows' commits run on posternd's I/O thread; the checkpoints that
-    // SQLite would run in some of them (every 1000 pages of WAL) run on a thread of their own.
-    if (auto c = db::Checkpointer::start(*shared->db); c)
-        shared->checkpointer = std::move(*c);
-    else
-        host.log(plugin::LogLevel::warning,
-                 c.error().message + "; SQLite checkpoints in the committing thread instead");
+    auto shared = std::make_shared<Shared>(Shared{host, std::make_unique<db::Database>(std::move(*db))});
     auto pools = make_pools(shared);
     if (!pools) {
         error = "server.user_db: " + path + ": " + pools.error();

@@ -16,9 +16,9 @@
 //   timed     the shards answer all N: N IKE SAs with a CHILD_SA each established
 //   untimed   the initiator checks every SA was established
 //
-// Per T it prints the two timed phases' wall time, the process's CPU time over them, and the
-// responder's handshakes per second (N over both phases together); then each T's rate over the
-// first T's. Without --key-share-pool the shards make their key shares inline, so one shard
+// Per T it prints the two timed phases' wall time, the process's CPU time over them (as cores
+// busy, and per handshake), and the responder's handshakes per second (N over both phases
+// together); then each T's rate over the first T's. Without --key-share-pool the shards make their key shares inline, so one shard
 // uses one core and the ratio is the sharding's alone; with it, posternd's KeySharePool thread
 // makes them (as posternd does), using a core beside the shards. Rounds alternate the thread
 // counts (1, 2, 1, 2, ...) so a machine's drift falls on both; the median round is reported.
@@ -305,9 +305,12 @@ int main(int argc, char** argv) {
         }
         const double rate = median(rates);
         if (t == 0) first_rate = rate;
+        // CPU per handshake: what sharding would cost if the shards contended (locks, cache
+        // lines); the rate follows the cores the machine actually gave.
         std::printf("threads %u: %.0f handshakes/s (IKE_SA_INIT %.3f s, IKE_AUTH %.3f s, "
-                    "%.2f cores busy) %.2fx\n",
-                    o.threads[t], rate, median(init), median(auth), median(cpu), rate / first_rate);
+                    "%.2f cores busy, %.0f us of CPU a handshake) %.2fx\n",
+                    o.threads[t], rate, median(init), median(auth), median(cpu),
+                    median(cpu) * 1e6 / rate, rate / first_rate);
     }
     if (key_shares) ike::crypto::KeySharePool::install(nullptr);
     return 0;

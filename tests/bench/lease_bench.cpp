@@ -12,7 +12,8 @@
 // operations, as posternd syncs before each batch of answers; with 1, each acquire commits
 // itself and releases are synced every 1,024.
 // With --no-checkpoints, also the WAL written per operation (pages of 4 KiB plus a 24-octet
-// header each). Asserts nothing about speed.
+// header each). Each phase also prints its longest sync (a batch's commit, which posternd's
+// answers wait for). Asserts nothing about speed.
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -91,14 +92,23 @@ int main(int argc, char** argv) {
         const auto wal0 = wal_size(path);
         const auto t0 = Clock::now();
         const long every = batch > 1 ? batch : 1024;
+        // The longest sync (posternd's I/O thread makes them, every answer of a batch waits
+        // for it): where a WAL checkpoint in the committing thread shows.
+        Clock::duration longest{};
+        auto sync = [&] {
+            const auto s0 = Clock::now();
+            pools->sync();
+            longest = std::max(longest, Clock::now() - s0);
+        };
         for (long i = 0; i < n; ++i) {
             op(i);
-            if ((i + 1) % every == 0) pools->sync();
+            if ((i + 1) % every == 0) sync();
         }
-        pools->sync();
+        sync();
         const double us =
             std::chrono::duration<double, std::micro>(Clock::now() - t0).count() / double(n);
-        std::printf("%-10s %8.1f us/op %10.0f ops/s", name, us, 1e6 / us);
+        std::printf("%-10s %8.1f us/op %10.0f ops/s  longest sync %6.2f ms", name, us, 1e6 / us,
+                    std::chrono::duration<double, std::milli>(longest).count());
         if (no_checkpoints)
             std::printf("  WAL +%.1f KiB/op", (double(wal_size(path)) - double(wal0)) / 1024.0 / n);
         std::printf("\n");
