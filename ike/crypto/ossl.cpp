@@ -129,8 +129,7 @@ std::unique_ptr<EVP_MAC_CTX, MacCtxFree> keyed_context(std::string_view digest, 
 
 void update_final(EVP_MAC_CTX* ctx, std::initializer_list<ByteView> data, MutableByteView out) {
     for (ByteView d : data) {
-        if (!d.empty() && EVP_MAC_update(ctx, d.data(), d.size()) != 1)
-            fatal("EVP_MAC_update");
+        if (!d.empty() && EVP_MAC_update(ctx, d.data(), d.size()) != 1) fatal("EVP_MAC_update");
     }
     std::size_t len = 0;
     if (EVP_MAC_final(ctx, out.data(), &len, out.size()) != 1 || len != out.size())
@@ -146,7 +145,9 @@ void hmac(std::string_view digest, ByteView key, std::initializer_list<ByteView>
 
 Hmac::Hmac(std::string_view digest, ByteView key) : ctx_(keyed_context(digest, key).release()) {}
 
-Hmac::~Hmac() { EVP_MAC_CTX_free(ctx_); }
+Hmac::~Hmac() {
+    EVP_MAC_CTX_free(ctx_);
+}
 
 void Hmac::compute(std::initializer_list<ByteView> data, MutableByteView out) {
     // A null key re-initialises HMAC from the keyed state it holds (HMAC_Init_ex's reuse).

@@ -40,7 +40,7 @@ tl::expected<Secret, std::string> Prf::plus(ByteView key, std::initializer_list<
     }
 
     Secret out(length);
-    Secret t;  // T(n-1), empty for n = 1
+    Secret t;                            // T(n-1), empty for n = 1
     ossl::Hmac mac(info_->digest, key);  // one key for every iteration
     for (std::size_t n = 1, done = 0; done < length; ++n) {
         const std::uint8_t counter = static_cast<std::uint8_t>(n);

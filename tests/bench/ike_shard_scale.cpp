@@ -1,6 +1,6 @@
-// ike_shard_scale: whether posternd's IKE work scales with its shard threads (daemon/ike_shards.hpp),
-// measured without a load generator competing for the same cores (on a 2-core machine,
-// tests/bench/ike-rate's generator takes half of them, so it cannot show that).
+// ike_shard_scale: whether posternd's IKE work scales with its shard threads
+// (daemon/ike_shards.hpp), measured without a load generator competing for the same cores (on a
+// 2-core machine, tests/bench/ike-rate's generator takes half of them, so it cannot show that).
 //
 //   ike_shard_scale [--count N] [--threads 1,2] [--rounds R] [--key-share-pool] [--no-vip]
 //
@@ -18,11 +18,11 @@
 //
 // Per T it prints the two timed phases' wall time, the process's CPU time over them (as cores
 // busy, and per handshake), and the responder's handshakes per second (N over both phases
-// together); then each T's rate over the first T's. Without --key-share-pool the shards make their key shares inline, so one shard
-// uses one core and the ratio is the sharding's alone; with it, posternd's KeySharePool thread
-// makes them (as posternd does), using a core beside the shards. Rounds alternate the thread
-// counts (1, 2, 1, 2, ...) so a machine's drift falls on both; the median round is reported.
-// Exits 1 when any handshake failed, 2 on a usage error.
+// together); then each T's rate over the first T's. Without --key-share-pool the shards make their
+// key shares inline, so one shard uses one core and the ratio is the sharding's alone; with it,
+// posternd's KeySharePool thread makes them (as posternd does), using a core beside the shards.
+// Rounds alternate the thread counts (1, 2, 1, 2, ...) so a machine's drift falls on both; the
+// median round is reported. Exits 1 when any handshake failed, 2 on a usage error.
 
 #include <sys/resource.h>
 
@@ -76,10 +76,14 @@ Options parse(int argc, char** argv) {
             return argv[++i];
         };
         try {
-            if (a == "--count") o.count = std::stoul(value());
-            else if (a == "--rounds") o.rounds = static_cast<unsigned>(std::stoul(value()));
-            else if (a == "--key-share-pool") o.key_share_pool = true;
-            else if (a == "--no-vip") o.vip = false;
+            if (a == "--count")
+                o.count = std::stoul(value());
+            else if (a == "--rounds")
+                o.rounds = static_cast<unsigned>(std::stoul(value()));
+            else if (a == "--key-share-pool")
+                o.key_share_pool = true;
+            else if (a == "--no-vip")
+                o.vip = false;
             else if (a == "--threads") {
                 o.threads.clear();
                 std::string list = value();
@@ -90,7 +94,8 @@ Options parse(int argc, char** argv) {
                     o.threads.push_back(t);
                     p = comma + 1;
                 }
-            } else usage("unknown option " + a);
+            } else
+                usage("unknown option " + a);
         } catch (const std::logic_error&) {
             usage("not a number after " + a);
         }
@@ -114,9 +119,9 @@ ike::ConnectionConfig connection(const std::string& name, const char* local_id,
     const ike::crypto::AlgorithmPolicy policy;
     ike::ConnectionConfig c;
     c.name = name;
-    c.ike_proposals.push_back(must(ike::crypto::parse_proposal("aes256gcm16-prfsha256-x25519",
-                                                               ike::ProtocolId::IKE, policy),
-                                   "IKE proposal"));
+    c.ike_proposals.push_back(must(
+        ike::crypto::parse_proposal("aes256gcm16-prfsha256-x25519", ike::ProtocolId::IKE, policy),
+        "IKE proposal"));
     c.esp_proposals.push_back(must(
         ike::crypto::parse_proposal("aes256gcm16", ike::ProtocolId::ESP, policy), "ESP proposal"));
     c.local_id = must(ike::policy::parse_identity(local_id), "local id");
@@ -208,15 +213,18 @@ class Round {
 
         ike::Actions auth;
         for (auto& d : answers_)
-            initiator_.on_datagram(ike::Datagram{d.remote, d.local, std::move(d.data)}, now(), auth);
+            initiator_.on_datagram(ike::Datagram{d.remote, d.local, std::move(d.data)}, now(),
+                                   auth);
         if (auth.send.size() != o_.count) return fail("IKE_AUTH requests");
 
         r.auth_s = answer(auth.send, r.cpu_s);
-        if (answers_.size() != o_.count || established_ != o_.count) return fail("IKE_AUTH answers");
+        if (answers_.size() != o_.count || established_ != o_.count)
+            return fail("IKE_AUTH answers");
 
         ike::Actions done;
         for (auto& d : answers_)
-            initiator_.on_datagram(ike::Datagram{d.remote, d.local, std::move(d.data)}, now(), done);
+            initiator_.on_datagram(ike::Datagram{d.remote, d.local, std::move(d.data)}, now(),
+                                   done);
         std::size_t up = 0;
         for (const auto& e : done.events)
             up += e.kind == ike::EventKind::IkeEstablished;
@@ -280,10 +288,11 @@ int main(int argc, char** argv) {
         key_shares = std::make_unique<ike::crypto::KeySharePool>();
         ike::crypto::KeySharePool::install(key_shares.get());
     }
-    std::printf("ike_shard_scale: %zu PSK + X25519 handshakes per round, %u rounds, virtual IPs %s, "
-                "key shares %s\n",
-                o.count, o.rounds, o.vip ? "on" : "off",
-                o.key_share_pool ? "from posternd's KeySharePool thread" : "made by the shards");
+    std::printf(
+        "ike_shard_scale: %zu PSK + X25519 handshakes per round, %u rounds, virtual IPs %s, "
+        "key shares %s\n",
+        o.count, o.rounds, o.vip ? "on" : "off",
+        o.key_share_pool ? "from posternd's KeySharePool thread" : "made by the shards");
     std::vector<std::vector<Result>> results(o.threads.size());
     for (unsigned round = 0; round < o.rounds; ++round)
         for (std::size_t t = 0; t < o.threads.size(); ++t) {
@@ -307,10 +316,11 @@ int main(int argc, char** argv) {
         if (t == 0) first_rate = rate;
         // CPU per handshake: what sharding would cost if the shards contended (locks, cache
         // lines); the rate follows the cores the machine actually gave.
-        std::printf("threads %u: %.0f handshakes/s (IKE_SA_INIT %.3f s, IKE_AUTH %.3f s, "
-                    "%.2f cores busy, %.0f us of CPU a handshake) %.2fx\n",
-                    o.threads[t], rate, median(init), median(auth), median(cpu),
-                    median(cpu) * 1e6 / rate, rate / first_rate);
+        std::printf(
+            "threads %u: %.0f handshakes/s (IKE_SA_INIT %.3f s, IKE_AUTH %.3f s, "
+            "%.2f cores busy, %.0f us of CPU a handshake) %.2fx\n",
+            o.threads[t], rate, median(init), median(auth), median(cpu), median(cpu) * 1e6 / rate,
+            rate / first_rate);
     }
     if (key_shares) ike::crypto::KeySharePool::install(nullptr);
     return 0;
