@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include <openssl/core_names.h>
@@ -151,8 +150,7 @@ Hmac::~Hmac() {
 
 void Hmac::compute(std::initializer_list<ByteView> data, MutableByteView out) {
     // A null key re-initialises HMAC from the keyed state it holds (HMAC_Init_ex's reuse).
-    if (!std::exchange(fresh_, false) && EVP_MAC_init(ctx_, nullptr, 0, nullptr) != 1)
-        fatal("EVP_MAC_init");
+    if (EVP_MAC_init(ctx_, nullptr, 0, nullptr) != 1) fatal("EVP_MAC_init");
     update_final(ctx_, data, out);
 }
 

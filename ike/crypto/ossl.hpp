@@ -77,7 +77,6 @@ class Hmac {
 
   private:
     EVP_MAC_CTX* ctx_;
-    bool fresh_ = true;  // keyed and not used yet: no re-initialisation needed
 };
 
 // Aborts with the OpenSSL error queue: for "can't happen" failures (allocation, a provider

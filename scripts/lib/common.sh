@@ -57,3 +57,16 @@ build_release() {
   build_tree "$POSTERN_ROOT/build/release" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_COMPILER=g++ -DCMAKE_C_COMPILER=gcc "$@"
 }
+
+# build_bench TARGET... : the benchmark tools (tests/bench) in build/bench, g++ RelWithDebInfo,
+# configured the first time; only the named targets are built.
+build_bench() {
+  local dir="$POSTERN_ROOT/build/bench"
+  if [ ! -f "$dir/CMakeCache.txt" ]; then
+    log "configuring build/bench (g++, RelWithDebInfo)"
+    cmake -S "$POSTERN_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DCMAKE_CXX_COMPILER=g++ -DCMAKE_C_COMPILER=gcc -DPOSTERN_TESTS=ON >/dev/null
+  fi
+  log "building $*"
+  cmake --build "$dir" -j "$(nproc)" --target "$@"
+}

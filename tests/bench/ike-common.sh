@@ -31,13 +31,7 @@ ike_bench_setup() {
     fi
     if [ -z "$IKE_LOAD" ]; then
         IKE_LOAD=$POSTERN_ROOT/build/bench/tests/bench/ike_load
-        if [ ! -f "$POSTERN_ROOT/build/bench/CMakeCache.txt" ]; then
-            log "configuring build/bench (g++, RelWithDebInfo)"
-            cmake -S "$POSTERN_ROOT" -B "$POSTERN_ROOT/build/bench" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-                -DCMAKE_CXX_COMPILER=g++ -DCMAKE_C_COMPILER=gcc -DPOSTERN_TESTS=ON >/dev/null
-        fi
-        log "building ike_load esp_sa_memory"
-        cmake --build "$POSTERN_ROOT/build/bench" -j "$(nproc)" --target ike_load esp_sa_memory
+        build_bench ike_load esp_sa_memory
     fi
     ESP_SA_MEMORY=${ESP_SA_MEMORY:-$(dirname "$IKE_LOAD")/esp_sa_memory}
     POSTERND=$(realpath "$POSTERND")

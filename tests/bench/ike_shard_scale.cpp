@@ -177,6 +177,11 @@ class MemoryPools final : public ike::AddressPools {
     ike::policy::AddressPool pool_;
 };
 
+// A datagram one end sent, as the other end receives it (local and remote swapped).
+ike::Datagram arriving(ike::Datagram& sent) {
+    return ike::Datagram{sent.remote, sent.local, std::move(sent.data)};
+}
+
 double cpu_seconds() {
     rusage u{};
     ::getrusage(RUSAGE_SELF, &u);
@@ -199,7 +204,7 @@ class Round {
                   [this](ike::Actions& out) { collect(out); }) {}
     ~Round() { shards_.stop(); }
 
-    // The five phases; nullopt when a handshake failed.
+    // The five phases (file comment); nullopt when a handshake failed.
     std::optional<Result> run() {
         const auto now = ike::Clock::now;
         ike::Actions out;
@@ -213,8 +218,7 @@ class Round {
 
         ike::Actions auth;
         for (auto& d : answers_)
-            initiator_.on_datagram(ike::Datagram{d.remote, d.local, std::move(d.data)}, now(),
-                                   auth);
+            initiator_.on_datagram(arriving(d), now(), auth);
         if (auth.send.size() != o_.count) return fail("IKE_AUTH requests");
 
         r.auth_s = answer(auth.send, r.cpu_s);
@@ -223,8 +227,7 @@ class Round {
 
         ike::Actions done;
         for (auto& d : answers_)
-            initiator_.on_datagram(ike::Datagram{d.remote, d.local, std::move(d.data)}, now(),
-                                   done);
+            initiator_.on_datagram(arriving(d), now(), done);
         std::size_t up = 0;
         for (const auto& e : done.events)
             up += e.kind == ike::EventKind::IkeEstablished;
@@ -247,7 +250,7 @@ class Round {
         const double cpu0 = cpu_seconds();
         const auto t0 = std::chrono::steady_clock::now();
         for (auto& d : requests)
-            shards_.dispatch(ike::Datagram{d.remote, d.local, std::move(d.data)});
+            shards_.dispatch(arriving(d));
         const auto give_up = t0 + std::chrono::seconds(120);
         while (answers_.size() < requests.size() && std::chrono::steady_clock::now() < give_up)
             io_.run_one_for(std::chrono::milliseconds(100));
@@ -283,10 +286,16 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
     const Options o = parse(argc, argv);
-    std::unique_ptr<ike::crypto::KeySharePool> key_shares;
+    // posternd's key-share thread when asked for, uninstalled before it goes (every return).
+    struct KeyShares {
+        std::unique_ptr<ike::crypto::KeySharePool> pool;
+        ~KeyShares() {
+            if (pool) ike::crypto::KeySharePool::install(nullptr);
+        }
+    } key_shares;
     if (o.key_share_pool) {
-        key_shares = std::make_unique<ike::crypto::KeySharePool>();
-        ike::crypto::KeySharePool::install(key_shares.get());
+        key_shares.pool = std::make_unique<ike::crypto::KeySharePool>();
+        ike::crypto::KeySharePool::install(key_shares.pool.get());
     }
     std::printf(
         "ike_shard_scale: %zu PSK + X25519 handshakes per round, %u rounds, virtual IPs %s, "
@@ -305,12 +314,13 @@ int main(int argc, char** argv) {
         }
     double first_rate = 0;
     for (std::size_t t = 0; t < o.threads.size(); ++t) {
-        std::vector<double> rates, init, auth, cpu;
+        std::vector<double> rates, init, auth, cores, cpu_us;
         for (const auto& r : results[t]) {
             rates.push_back(r.rate(o.count));
             init.push_back(r.init_s);
             auth.push_back(r.auth_s);
-            cpu.push_back(r.cpu_s / (r.init_s + r.auth_s));
+            cores.push_back(r.cpu_s / (r.init_s + r.auth_s));
+            cpu_us.push_back(r.cpu_s * 1e6 / static_cast<double>(o.count));
         }
         const double rate = median(rates);
         if (t == 0) first_rate = rate;
@@ -319,9 +329,8 @@ int main(int argc, char** argv) {
         std::printf(
             "threads %u: %.0f handshakes/s (IKE_SA_INIT %.3f s, IKE_AUTH %.3f s, "
             "%.2f cores busy, %.0f us of CPU a handshake) %.2fx\n",
-            o.threads[t], rate, median(init), median(auth), median(cpu), median(cpu) * 1e6 / rate,
+            o.threads[t], rate, median(init), median(auth), median(cores), median(cpu_us),
             rate / first_rate);
     }
-    if (key_shares) ike::crypto::KeySharePool::install(nullptr);
     return 0;
 }

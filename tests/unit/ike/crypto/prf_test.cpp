@@ -54,8 +54,6 @@ BOOST_AUTO_TEST_CASE(empty_key_is_the_zero_key) {
                hex(p.compute(zero, {as_bytes("x")})));
 }
 
-// T1..T3 computed independently while writing this test with
-//   openssl mac -digest SHA256 -macopt hexkey:000102...0f -in <T(n-1) | S | n> HMAC
 // ossl::Hmac (prf+'s one key for every iteration) starts each computation from the keyed state:
 // the same answer every time, equal to the one-shot HMAC (RFC 4231 §4.3, test case 2).
 BOOST_AUTO_TEST_CASE(keyed_hmac_restarts_from_its_key) {
@@ -79,6 +77,8 @@ BOOST_AUTO_TEST_CASE(keyed_hmac_restarts_from_its_key) {
     BOOST_TEST(to_hex(e1) == to_hex(e2));
 }
 
+// T1..T3 computed independently while writing this test with
+//   openssl mac -digest SHA256 -macopt hexkey:000102...0f -in <T(n-1) | S | n> HMAC
 BOOST_AUTO_TEST_CASE(prf_plus_known_answer) {
     const Bytes key = from_hex("000102030405060708090a0b0c0d0e0f");
     const auto seed = as_bytes("IKEv2 prf+ test seed");
